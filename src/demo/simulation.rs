@@ -1,0 +1,2 @@
+pub struct DemoApi;
+pub async fn start() {}
