@@ -226,6 +226,36 @@ impl FakeApify {
         self.lock().dispatches.get(id).map(|(_, d)| d.clone())
     }
 
+    /// Every webhook (full objects), oldest `createdAt` first.
+    pub fn webhooks(&self) -> Vec<Value> {
+        let state = self.lock();
+        let mut webhooks: Vec<(SortKey, &String, &Value)> = state
+            .webhooks
+            .iter()
+            .map(|(id, webhook)| (sort_key(webhook), id, webhook))
+            .collect();
+        webhooks.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        webhooks
+            .into_iter()
+            .map(|(_, _, webhook)| webhook.clone())
+            .collect()
+    }
+
+    /// Every dispatch, oldest `createdAt` first.
+    pub fn dispatches(&self) -> Vec<Value> {
+        let state = self.lock();
+        state
+            .dispatch_order
+            .iter()
+            .filter_map(|(_, id)| {
+                state
+                    .dispatches
+                    .get(id)
+                    .map(|(_, dispatch)| dispatch.clone())
+            })
+            .collect()
+    }
+
     /// How many dispatches the account holds.
     pub fn dispatch_count(&self) -> usize {
         self.lock().dispatches.len()
