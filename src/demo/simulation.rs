@@ -303,6 +303,7 @@ struct Simulation {
     max_dispatches: usize,
     next_arrival: OffsetDateTime,
     next_slow_answer: OffsetDateTime,
+    started_at: OffsetDateTime,
 }
 
 impl Simulation {
@@ -320,6 +321,7 @@ impl Simulation {
             max_dispatches: MAX_DISPATCHES,
             next_arrival: now + Duration::seconds(1),
             next_slow_answer: now + Duration::seconds(10),
+            started_at: now,
         };
         simulation.seed_history(now);
         simulation.step(now);
@@ -355,7 +357,7 @@ impl Simulation {
         let stuck = self.stuck_dispatch(now);
         self.totals[stuck.webhook] += 1;
         self.live.push(stuck);
-        self.publish_webhooks(now);
+        self.publish_webhooks();
     }
 
     /// A dispatch of the misconfigured webhook that has been ACTIVE for two
@@ -423,7 +425,7 @@ impl Simulation {
         }
         self.live = still_live;
         if changed_webhooks {
-            self.publish_webhooks(now);
+            self.publish_webhooks();
         }
         self.apply_retention(now);
 
@@ -452,10 +454,11 @@ impl Simulation {
         }
     }
 
-    fn publish_webhooks(&self, now: OffsetDateTime) {
+    fn publish_webhooks(&self) {
         for (index, spec) in WEBHOOKS.iter().enumerate() {
-            let created_at = now - Duration::days(spec.created_days_ago);
-            let last_dispatch = &self.last_dispatch[index];
+            // From the start of the demo, not from `now`: a `modifiedAt` that
+            // moved would make the exporter re-read the webhook every refresh.
+            let created_at = self.started_at - Duration::days(spec.created_days_ago);
             self.fake.put_webhook(json!({
                 "id": spec.id,
                 "createdAt": timestamp(day_start(created_at) + Duration::hours(9) + Duration::minutes(index as i64 * 7)),
@@ -474,7 +477,7 @@ impl Simulation {
                 "payloadTemplate": spec.payload_template,
                 "headersTemplate": spec.headers_template,
                 "description": spec.description,
-                "lastDispatch": if last_dispatch.is_null() { Value::Null } else { last_dispatch.clone() },
+                "lastDispatch": self.last_dispatch[index],
                 "stats": { "totalDispatches": self.totals[index] },
             }));
         }
@@ -1011,6 +1014,33 @@ mod tests {
         assert_eq!(fake.pending_faults(route::DISPATCH), 0);
         shutdown.cancel();
         server.await.expect("server task");
+    }
+
+    #[test]
+    fn webhook_metadata_stays_put_while_stats_move() {
+        let (mut simulation, fake) = simulation();
+        let metadata = |webhooks: Vec<Value>| -> Vec<(Value, Value)> {
+            webhooks
+                .into_iter()
+                .map(|w| (w["createdAt"].clone(), w["modifiedAt"].clone()))
+                .collect()
+        };
+        let before = metadata(fake.webhooks());
+        let total_before: u64 = simulation.totals.iter().sum();
+        for minute in 1..=30 {
+            simulation.step(now() + Duration::hours(12) + Duration::minutes(minute));
+        }
+        assert_eq!(metadata(fake.webhooks()), before);
+        let total_after: u64 = fake
+            .webhooks()
+            .iter()
+            .map(|w| {
+                w["stats"]["totalDispatches"]
+                    .as_u64()
+                    .expect("totalDispatches")
+            })
+            .sum();
+        assert!(total_after > total_before, "{total_after} > {total_before}");
     }
 
     #[test]
