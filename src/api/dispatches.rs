@@ -1,0 +1,139 @@
+//! Webhook dispatches: `GET /v2/webhook-dispatches`,
+//! `/v2/webhooks/:id/dispatches` and `/v2/webhook-dispatches/:id`.
+
+use serde::{Deserialize, Deserializer};
+
+use super::decode::{lenient_timestamp, lenient_vec, timestamp, Millis};
+use super::{segment, ApiError, Client, Page};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DispatchStatus {
+    Active,
+    Succeeded,
+    Failed,
+    /// A value this version does not know; treated as not yet terminal.
+    Other(String),
+}
+
+impl DispatchStatus {
+    pub fn as_str(&self) -> &str {
+        match self {
+            DispatchStatus::Active => "ACTIVE",
+            DispatchStatus::Succeeded => "SUCCEEDED",
+            DispatchStatus::Failed => "FAILED",
+            DispatchStatus::Other(s) => s,
+        }
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, DispatchStatus::Succeeded | DispatchStatus::Failed)
+    }
+}
+
+impl<'de> Deserialize<'de> for DispatchStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(match text.as_str() {
+            "ACTIVE" => DispatchStatus::Active,
+            "SUCCEEDED" => DispatchStatus::Succeeded,
+            "FAILED" => DispatchStatus::Failed,
+            _ => DispatchStatus::Other(text),
+        })
+    }
+}
+
+/// A dispatch: one delivery of one event to one webhook. Fields the
+/// exporter does not use (`eventData`, `userId`, `responseBody`...) are not
+/// decoded at all, so their shape cannot break a refresh.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Dispatch {
+    pub id: String,
+    pub webhook_id: String,
+    #[serde(deserialize_with = "timestamp")]
+    pub created_at: Millis,
+    pub status: DispatchStatus,
+    pub event_type: String,
+    #[serde(default, deserialize_with = "lenient_vec")]
+    pub calls: Vec<Call>,
+}
+
+/// One attempt to deliver a dispatch. No key is required.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Call {
+    #[serde(default, deserialize_with = "lenient_timestamp")]
+    pub started_at: Option<Millis>,
+    #[serde(default, deserialize_with = "lenient_timestamp")]
+    pub finished_at: Option<Millis>,
+    #[serde(default, deserialize_with = "lenient_status")]
+    pub response_status: Option<u16>,
+}
+
+impl Call {
+    /// A call still in flight has neither an end nor an answer.
+    pub fn is_finished(&self) -> bool {
+        self.finished_at.is_some() || self.response_status.is_some()
+    }
+}
+
+/// An HTTP status (100..=599); anything else means "no usable answer".
+fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.as_u64()
+        .filter(|s| (100..=599).contains(s))
+        .map(|s| s as u16))
+}
+
+/// Which dispatch list to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DispatchList {
+    /// Every dispatch of the account, one list for all webhooks.
+    Account,
+    /// The dispatches of one webhook.
+    Webhook(String),
+}
+
+impl DispatchList {
+    pub fn endpoint(&self) -> &'static str {
+        match self {
+            DispatchList::Account => "/v2/webhook-dispatches",
+            DispatchList::Webhook(_) => "/v2/webhooks/:id/dispatches",
+        }
+    }
+
+    fn path(&self) -> String {
+        match self {
+            DispatchList::Account => "/v2/webhook-dispatches".to_string(),
+            DispatchList::Webhook(id) => format!("/v2/webhooks/{}/dispatches", segment(id)),
+        }
+    }
+}
+
+impl Client {
+    /// One page of dispatches, newest first.
+    pub async fn dispatch_page(
+        &self,
+        list: &DispatchList,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<Dispatch>, ApiError> {
+        let query = [
+            ("offset", offset.to_string()),
+            ("limit", limit.to_string()),
+            ("desc", "true".to_string()),
+        ];
+        self.get(list.endpoint(), &list.path(), &query).await
+    }
+
+    /// One dispatch; `None` when Apify says 404 (removed by retention, or
+    /// its webhook was deleted).
+    pub async fn get_dispatch(&self, id: &str) -> Result<Option<Dispatch>, ApiError> {
+        let path = format!("/v2/webhook-dispatches/{}", segment(id));
+        match self.get("/v2/webhook-dispatches/:id", &path, &[]).await {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! The Apify API v2 client: HTTP, pagination envelopes, retries, rate
+//! limiting and typed errors. It knows nothing of Prometheus; what it did is
+//! reported through [`RequestObserver`], which the wiring connects to the
+//! exporter's own metrics.
+//!
+//! One file per upstream resource: [`webhooks`] and [`dispatches`].
+
+pub mod decode;
+pub mod dispatches;
+pub mod webhooks;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use backon::BackoffBuilder;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+
+use crate::secret::Secret;
+
+/// The most items Apify returns per list page.
+pub const MAX_PAGE_LIMIT: usize = 1000;
+
+/// Retries after the first attempt, for 429, 5xx and network errors.
+const MAX_RETRIES: usize = 4;
+/// A `Retry-After` longer than this is capped: a refresh must end.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Responses larger than this are refused rather than buffered.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Receives one call per HTTP attempt (retries included).
+pub trait RequestObserver: Send + Sync {
+    /// `endpoint` is the route template, `code` the HTTP status or
+    /// `timeout` / `network`.
+    fn observe(&self, endpoint: &'static str, code: &str, elapsed: Duration);
+}
+
+/// An observer that drops everything, for tests that do not look.
+pub struct NoopObserver;
+
+impl RequestObserver for NoopObserver {
+    fn observe(&self, _: &'static str, _: &str, _: Duration) {}
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Apify answered with a non-success status (after retries, if retryable).
+    #[error("{endpoint}: HTTP {status}{}", describe_api_error(.error_type, .message))]
+    Status {
+        endpoint: &'static str,
+        status: u16,
+        error_type: Option<String>,
+        message: Option<String>,
+    },
+    #[error("{endpoint}: no answer within {timeout:?}")]
+    Timeout {
+        endpoint: &'static str,
+        timeout: Duration,
+    },
+    #[error("{endpoint}: network error: {message}")]
+    Network {
+        endpoint: &'static str,
+        message: String,
+    },
+    #[error("{endpoint}: cannot decode the response at `{path}`: {message}")]
+    Decode {
+        endpoint: &'static str,
+        path: String,
+        message: String,
+    },
+}
+
+fn describe_api_error(error_type: &Option<String>, message: &Option<String>) -> String {
+    match (error_type, message) {
+        (Some(t), Some(m)) => format!(" ({t}: {m})"),
+        (Some(t), None) => format!(" ({t})"),
+        (None, Some(m)) => format!(" ({m})"),
+        (None, None) => String::new(),
+    }
+}
+
+impl ApiError {
+    /// The `reason` label of `apify_exporter_refresh_errors_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::Status {
+                status: 401 | 403, ..
+            } => "auth",
+            ApiError::Status { status: 429, .. } => "rate_limited",
+            ApiError::Status { .. } => "http",
+            ApiError::Timeout { .. } => "timeout",
+            ApiError::Network { .. } => "network",
+            ApiError::Decode { .. } => "decode",
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ApiError::Status { status: 404, .. })
+    }
+}
+
+/// Apify's error body: `{"error": {"type": ..., "message": ...}}`.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: Option<ErrorDetail>,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(rename = "type")]
+    error_type: Option<String>,
+    message: Option<String>,
+}
+
+/// `{"data": ...}`, the envelope of every successful answer.
+#[derive(Debug, Deserialize)]
+pub struct Envelope<T> {
+    pub data: T,
+}
+
+/// One page of a list. Only `items` is required: the paging numbers are
+/// advisory (the loop never trusts `total` alone).
+#[derive(Debug, Deserialize)]
+pub struct Page<T> {
+    #[serde(default, deserialize_with = "decode::lenient_u64")]
+    pub total: Option<u64>,
+    pub items: Vec<T>,
+}
+
+/// Settings of the client.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub base_url: String,
+    pub token: Secret,
+    pub timeout: Duration,
+    pub max_rps: u32,
+    pub concurrency: usize,
+    /// First retry delay; doubles, with jitter, up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl ClientOptions {
+    pub fn new(base_url: impl Into<String>, token: Secret) -> Self {
+        ClientOptions {
+            base_url: base_url.into(),
+            token,
+            timeout: Duration::from_secs(10),
+            max_rps: 20,
+            concurrency: 4,
+            min_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The Apify client. Cheap to share behind an `Arc`.
+pub struct Client {
+    http: reqwest::Client,
+    options: ClientOptions,
+    limiter: DefaultDirectRateLimiter,
+    permits: Semaphore,
+    observer: Arc<dyn RequestObserver>,
+}
+
+impl Client {
+    pub fn new(
+        options: ClientOptions,
+        observer: Arc<dyn RequestObserver>,
+    ) -> Result<Client, ApiError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!(
+                "apify-webhook-exporter/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout)
+            .build()
+            .map_err(|e| ApiError::Network {
+                endpoint: "client",
+                message: e.without_url().to_string(),
+            })?;
+        let rps = NonZeroU32::new(options.max_rps).unwrap_or(NonZeroU32::MIN);
+        Ok(Client {
+            http,
+            limiter: RateLimiter::direct(Quota::per_second(rps)),
+            permits: Semaphore::new(options.concurrency.max(1)),
+            options,
+            observer,
+        })
+    }
+
+    /// GET `path` (which must start with `/v2/`) and decode `{"data": T}`.
+    /// `endpoint` is the route template, used in metrics and errors.
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ApiError> {
+        let url = format!("{}{}", self.options.base_url, path);
+        let mut backoff = backon::ExponentialBuilder::default()
+            .with_min_delay(self.options.min_backoff)
+            .with_max_delay(self.options.max_backoff)
+            .with_factor(2.0)
+            .with_jitter()
+            .with_max_times(MAX_RETRIES)
+            .build();
+        loop {
+            let (result, retry_after) = self.attempt(endpoint, &url, query).await;
+            let error = match result {
+                Ok(bytes) => return decode_envelope(endpoint, &bytes),
+                Err(e) => e,
+            };
+            if !is_retryable(&error) {
+                return Err(error);
+            }
+            let Some(mut delay) = backoff.next() else {
+                return Err(error);
+            };
+            if let Some(wait) = retry_after {
+                delay = delay.max(wait.min(MAX_RETRY_AFTER));
+            }
+            tracing::debug!(%error, ?delay, "retrying Apify request");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One HTTP attempt: rate limit, concurrency permit, request, body.
+    async fn attempt(
+        &self,
+        endpoint: &'static str,
+        url: &str,
+        query: &[(&str, String)],
+    ) -> (Result<bytes::Bytes, ApiError>, Option<Duration>) {
+        let _permit = self.permits.acquire().await;
+        self.limiter.until_ready().await;
+        let started = Instant::now();
+        let sent = self
+            .http
+            .get(url)
+            .query(query)
+            .bearer_auth(self.options.token.expose())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                let error = self.transport_error(endpoint, e);
+                self.observer
+                    .observe(endpoint, transport_code(&error), started.elapsed());
+                return (Err(error), None);
+            }
+        };
+        let status = response.status();
+        let retry_after = parse_retry_after(response.headers(), SystemTime::now());
+        let body = read_body(response).await;
+        let code = match &body {
+            Ok(_) => status.as_str().to_string(),
+            Err(e) => transport_code(&self.body_error(endpoint, e)).to_string(),
+        };
+        self.observer.observe(endpoint, &code, started.elapsed());
+        let bytes = match body {
+            Ok(b) => b,
+            Err(e) => return (Err(self.body_error(endpoint, &e)), None),
+        };
+        if status.is_success() {
+            return (Ok(bytes), None);
+        }
+        (Err(status_error(endpoint, status, &bytes)), retry_after)
+    }
+
+    fn transport_error(&self, endpoint: &'static str, e: reqwest::Error) -> ApiError {
+        if e.is_timeout() {
+            ApiError::Timeout {
+                endpoint,
+                timeout: self.options.timeout,
+            }
+        } else {
+            ApiError::Network {
+                endpoint,
+                message: error_chain(&e.without_url()),
+            }
+        }
+    }
+
+    fn body_error(&self, endpoint: &'static str, e: &BodyError) -> ApiError {
+        match e {
+            BodyError::Timeout => ApiError::Timeout {
+                endpoint,
+                timeout: self.options.timeout,
+            },
+            BodyError::Other(message) => ApiError::Network {
+                endpoint,
+                message: message.clone(),
+            },
+        }
+    }
+}
+
+enum BodyError {
+    Timeout,
+    Other(String),
+}
+
+/// Reads the body chunk by chunk so that an oversized answer is refused
+/// before it is all in memory.
+async fn read_body(mut response: reqwest::Response) -> Result<bytes::Bytes, BodyError> {
+    let mut buf = bytes::BytesMut::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if buf.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(BodyError::Other(format!(
+                        "response larger than {MAX_BODY_BYTES} bytes"
+                    )));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(buf.freeze()),
+            Err(e) if e.is_timeout() => return Err(BodyError::Timeout),
+            Err(e) => return Err(BodyError::Other(error_chain(&e.without_url()))),
+        }
+    }
+}
+
+fn transport_code(error: &ApiError) -> &'static str {
+    match error {
+        ApiError::Timeout { .. } => "timeout",
+        _ => "network",
+    }
+}
+
+/// The error and its causes on one line ("error sending request: connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn is_retryable(error: &ApiError) -> bool {
+    match error {
+        ApiError::Status { status, .. } => *status == 429 || *status >= 500,
+        ApiError::Timeout { .. } | ApiError::Network { .. } => true,
+        ApiError::Decode { .. } => false,
+    }
+}
+
+fn status_error(endpoint: &'static str, status: StatusCode, body: &[u8]) -> ApiError {
+    let detail = serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .and_then(|b| b.error);
+    let (error_type, message) = match detail {
+        Some(d) => (d.error_type, d.message.map(|m| truncate(&m, 200))),
+        None => (None, None),
+    };
+    ApiError::Status {
+        endpoint,
+        status: status.as_u16(),
+        error_type,
+        message,
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// Decodes `{"data": T}`, naming the failing path on error.
+pub fn decode_envelope<T: DeserializeOwned>(
+    endpoint: &'static str,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let envelope: Envelope<T> =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| ApiError::Decode {
+            endpoint,
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
+    Ok(envelope.data)
+}
+
+/// An id made safe to sit in a path segment, whatever the API or user sent.
+pub(crate) fn segment(id: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'~')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.');
+    percent_encoding::utf8_percent_encode(id, KEEP).to_string()
+}
+
+/// `Retry-After` as seconds or as an HTTP date.
+fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_accepts_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(parse_retry_after(&h, now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(42));
+        h.insert(RETRY_AFTER, later.parse().unwrap());
+        assert_eq!(parse_retry_after(&h, now), Some(Duration::from_secs(42)));
+        h.insert(RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(parse_retry_after(&h, now), None);
+    }
+
+    #[test]
+    fn reasons_follow_the_metric_contract() {
+        let status = |status| ApiError::Status {
+            endpoint: "/v2/webhooks",
+            status,
+            error_type: None,
+            message: None,
+        };
+        assert_eq!(status(401).reason(), "auth");
+        assert_eq!(status(403).reason(), "auth");
+        assert_eq!(status(429).reason(), "rate_limited");
+        assert_eq!(status(500).reason(), "http");
+        assert!(is_retryable(&status(503)));
+        assert!(is_retryable(&status(429)));
+        assert!(!is_retryable(&status(404)));
+        assert!(!is_retryable(&status(401)));
+    }
+
+    #[test]
+    fn status_errors_carry_apify_error_type() {
+        let body = br#"{"error":{"type":"token-not-valid","message":"Authentication token is not valid."}}"#;
+        let e = status_error("/v2/webhooks", StatusCode::UNAUTHORIZED, body);
+        assert_eq!(
+            e.to_string(),
+            "/v2/webhooks: HTTP 401 (token-not-valid: Authentication token is not valid.)"
+        );
+        let e = status_error("/v2/webhooks", StatusCode::BAD_GATEWAY, b"<html>");
+        assert_eq!(e.to_string(), "/v2/webhooks: HTTP 502");
+    }
+
+    #[test]
+    fn decode_errors_name_the_path() {
+        let body = br#"{"data":{"total":1,"items":[{"id":"a","webhookId":"w","createdAt":"yesterday","status":"ACTIVE","eventType":"TEST"}]}}"#;
+        let e = decode_envelope::<Page<dispatches::Dispatch>>("/v2/webhook-dispatches", body)
+            .unwrap_err();
+        match e {
+            ApiError::Decode { path, .. } => assert_eq!(path, "data.items[0].createdAt"),
+            other => panic!("expected a decode error, got {other}"),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Webhooks: `GET /v2/webhooks`, `/v2/webhooks/:id`,
+//! `/v2/acts/:id/webhooks` and `/v2/actor-tasks/:id/webhooks`.
+
+use serde::Deserialize;
+
+use super::decode::{lenient_bool, lenient_string, lenient_u64};
+use super::{segment, ApiError, Client, Page, MAX_PAGE_LIMIT};
+
+/// A webhook. The list endpoints return Apify's `WebhookShort`, which lacks
+/// `description`; `GET /v2/webhooks/:id` returns all of it.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Webhook {
+    pub id: String,
+    /// Kept as text: it only serves to notice that the webhook changed.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub modified_at: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub is_ad_hoc: Option<bool>,
+    #[serde(default, deserialize_with = "event_types")]
+    pub event_types: Vec<String>,
+    #[serde(default)]
+    pub condition: Option<Condition>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub ignore_ssl_errors: Option<bool>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub do_not_retry: Option<bool>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub request_url: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub stats: Option<Stats>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub actor_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub actor_task_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Negative or non-integer values (seen from the mock server) are `None`.
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub total_dispatches: Option<u64>,
+}
+
+/// Event types as the API gives them (unknown ones pass through), each once,
+/// in their first order; non-string entries are dropped.
+fn event_types<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let values = Option::<Vec<serde_json::Value>>::deserialize(d)?.unwrap_or_default();
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        if let serde_json::Value::String(s) = v {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Which webhook list to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookList {
+    /// All of the user's webhooks.
+    All,
+    Actor(String),
+    ActorTask(String),
+}
+
+impl WebhookList {
+    fn endpoint(&self) -> &'static str {
+        match self {
+            WebhookList::All => "/v2/webhooks",
+            WebhookList::Actor(_) => "/v2/acts/:id/webhooks",
+            WebhookList::ActorTask(_) => "/v2/actor-tasks/:id/webhooks",
+        }
+    }
+
+    fn path(&self) -> String {
+        match self {
+            WebhookList::All => "/v2/webhooks".to_string(),
+            WebhookList::Actor(id) => format!("/v2/acts/{}/webhooks", segment(id)),
+            WebhookList::ActorTask(id) => format!("/v2/actor-tasks/{}/webhooks", segment(id)),
+        }
+    }
+}
+
+/// Bounds the page loop whatever `total` claims (the mock server claims 1e8).
+const MAX_WEBHOOK_PAGES: usize = 100;
+
+impl Client {
+    /// Every webhook of a list, all pages. Ascending order (the default):
+    /// webhooks created while paging land on the last page instead of
+    /// shifting earlier ones; ids are de-duplicated anyway.
+    pub async fn list_webhooks(&self, list: &WebhookList) -> Result<Vec<Webhook>, ApiError> {
+        let path = list.path();
+        let mut out: Vec<Webhook> = Vec::new();
+        let mut offset = 0usize;
+        for _ in 0..MAX_WEBHOOK_PAGES {
+            let query = [
+                ("offset", offset.to_string()),
+                ("limit", MAX_PAGE_LIMIT.to_string()),
+            ];
+            let page: Page<Webhook> = self.get(list.endpoint(), &path, &query).await?;
+            if page.items.is_empty() {
+                break;
+            }
+            offset += page.items.len();
+            for w in page.items {
+                if !out.iter().any(|known| known.id == w.id) {
+                    out.push(w);
+                }
+            }
+            if page.total.is_some_and(|total| offset as u64 >= total) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// One webhook with all its fields; `None` when Apify says 404.
+    pub async fn get_webhook(&self, id: &str) -> Result<Option<Webhook>, ApiError> {
+        let path = format!("/v2/webhooks/{}", segment(id));
+        match self.get("/v2/webhooks/:id", &path, &[]).await {
+            Ok(w) => Ok(Some(w)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The refresh cycle: decides what to fetch, and counts each dispatch and
+//! each call exactly once into [`State`].
+//!
+//! A refresh reads, in order: the watched webhooks (and the full webhook
+//! when one is new or changed), the dispatch lists newest-first down to
+//! their watermarks, then every dispatch still ACTIVE by id. A failing step
+//! is recorded and the rest goes on where that is safe; nothing counted is
+//! ever taken back, and nothing is counted twice.
+
+pub mod state;
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::stream::{self, StreamExt};
+
+use crate::api::decode::Millis;
+use crate::api::dispatches::DispatchList;
+use crate::api::webhooks::{Webhook, WebhookList};
+use crate::api::{ApiError, Client};
+use crate::config::Selection;
+use state::{Admit, Cursor, Details, Pass, State, ACCOUNT_CURSOR};
+
+/// Bounds a pass whatever the API says: 10 million dispatches.
+const MAX_DISPATCH_PAGES: usize = 10_000;
+
+/// What one refresh did.
+#[derive(Debug, Default)]
+pub struct RefreshReport {
+    /// Every error met; empty means the refresh fully succeeded.
+    pub errors: Vec<ApiError>,
+    /// True when the webhook set could not be read, so nothing was updated.
+    pub aborted: bool,
+}
+
+impl RefreshReport {
+    pub fn succeeded(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+pub struct Collector {
+    client: std::sync::Arc<Client>,
+    selection: Selection,
+    lookback: Duration,
+    concurrency: usize,
+    state: State,
+}
+
+impl Collector {
+    pub fn new(
+        client: std::sync::Arc<Client>,
+        selection: Selection,
+        lookback: Duration,
+        concurrency: usize,
+        state: State,
+    ) -> Self {
+        Collector {
+            client,
+            selection,
+            lookback,
+            concurrency: concurrency.max(1),
+            state,
+        }
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub async fn refresh(&mut self) -> RefreshReport {
+        let mut report = RefreshReport::default();
+        let now = now_millis();
+
+        let webhooks = match self.resolve_webhooks().await {
+            Ok(w) => w,
+            Err(e) => {
+                report.errors.push(e);
+                report.aborted = true;
+                return report;
+            }
+        };
+        let webhooks = self.with_details(webhooks, &mut report.errors).await;
+        self.state.sync_webhooks(&webhooks);
+
+        let lists = self.dispatch_lists(&webhooks, now);
+        let known_active: BTreeSet<String> = self.state.active.keys().cloned().collect();
+        self.read_lists(lists, &mut report.errors).await;
+        self.reread_active(&known_active, &mut report.errors).await;
+        report
+    }
+
+    /// The union of what the selection names, each webhook once.
+    async fn resolve_webhooks(&self) -> Result<Vec<(Webhook, bool)>, ApiError> {
+        let client = &self.client;
+        if self.selection.is_everything() {
+            let all = client.list_webhooks(&WebhookList::All).await?;
+            return Ok(all.into_iter().map(|w| (w, false)).collect());
+        }
+        let mut lists: Vec<WebhookList> = Vec::new();
+        lists.extend(
+            self.selection
+                .actor_ids
+                .iter()
+                .cloned()
+                .map(WebhookList::Actor),
+        );
+        lists.extend(
+            self.selection
+                .actor_task_ids
+                .iter()
+                .cloned()
+                .map(WebhookList::ActorTask),
+        );
+        let listed: Vec<Vec<Webhook>> = stream::iter(lists)
+            .map(|list: WebhookList| async move { client.list_webhooks(&list).await })
+            .buffered(self.concurrency)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let named: Vec<(String, Option<Webhook>)> =
+            stream::iter(self.selection.webhook_ids.clone())
+                .map(|id: String| async move { client.get_webhook(&id).await.map(|w| (id, w)) })
+                .buffered(self.concurrency)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()?;
+
+        let mut out: Vec<(Webhook, bool)> = Vec::new();
+        for (id, found) in named {
+            match found {
+                Some(w) => out.push((w, true)),
+                None => tracing::warn!(webhook_id = %id, "configured webhook not found"),
+            }
+        }
+        for w in listed.into_iter().flatten() {
+            if !out.iter().any(|(known, _)| known.id == w.id) {
+                out.push((w, false));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Attaches the description, reading the full webhook where the list
+    /// gave the short form and the webhook is new or changed. A failed read
+    /// keeps the description known so far and is tried again next refresh.
+    async fn with_details(
+        &self,
+        webhooks: Vec<(Webhook, bool)>,
+        errors: &mut Vec<ApiError>,
+    ) -> Vec<(Webhook, Option<Details>)> {
+        let client = &self.client;
+        let state = &self.state;
+        let results = stream::iter(webhooks)
+            .map(|(w, full)| async move {
+                if full {
+                    let details = details_of(&w);
+                    return (w, Ok(Some(Some(details))));
+                }
+                if !state.needs_details(&w) {
+                    return (w, Ok(Some(None)));
+                }
+                let fetched = client.get_webhook(&w.id).await;
+                let details = fetched.map(|found| found.map(|full| Some(details_of(&full))));
+                (w, details)
+            })
+            .buffered(self.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+        let mut out = Vec::with_capacity(results.len());
+        for (w, details) in results {
+            match details {
+                Ok(Some(details)) => out.push((w, details)),
+                // Deleted between the list and this read.
+                Ok(None) => {}
+                Err(e) => {
+                    errors.push(e);
+                    out.push((w, None));
+                }
+            }
+        }
+        out
+    }
+
+    /// The lists to page, each with its cursor created on first sight
+    /// (reading back `lookback` from now).
+    fn dispatch_lists(
+        &mut self,
+        webhooks: &[(Webhook, Option<Details>)],
+        now: Millis,
+    ) -> Vec<(String, DispatchList)> {
+        let floor =
+            now.saturating_sub(i64::try_from(self.lookback.as_millis()).unwrap_or(i64::MAX));
+        let lists: Vec<(String, DispatchList)> = if self.selection.is_everything() {
+            vec![(ACCOUNT_CURSOR.to_string(), DispatchList::Account)]
+        } else {
+            webhooks
+                .iter()
+                .map(|(w, _)| (w.id.clone(), DispatchList::Webhook(w.id.clone())))
+                .collect()
+        };
+        self.state
+            .cursors
+            .retain(|key, _| lists.iter().any(|(k, _)| k == key));
+        for (key, _) in &lists {
+            self.state
+                .cursors
+                .entry(key.clone())
+                .or_insert_with(|| Cursor::new(floor));
+        }
+        lists
+    }
+
+    /// Pages every list down to its watermark, several lists at a time.
+    async fn read_lists(&mut self, lists: Vec<(String, DispatchList)>, errors: &mut Vec<ApiError>) {
+        let client = &self.client;
+        let state = Mutex::new(&mut self.state);
+        let results: Vec<Result<(), ApiError>> = stream::iter(lists)
+            .map(|(key, list)| read_list(client, &state, key, list))
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        errors.extend(results.into_iter().filter_map(Result::err));
+    }
+
+    /// Re-reads each dispatch that was ACTIVE before this refresh.
+    async fn reread_active(&mut self, ids: &BTreeSet<String>, errors: &mut Vec<ApiError>) {
+        let client = &self.client;
+        let still_active: Vec<String> = ids
+            .iter()
+            .filter(|id| self.state.active.contains_key(*id))
+            .cloned()
+            .collect();
+        let results: Vec<_> = stream::iter(still_active)
+            .map(|id: String| async move {
+                let fresh = client.get_dispatch(&id).await;
+                (id, fresh)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        for (id, result) in results {
+            match result {
+                Ok(fresh) => self.state.update_active(&id, fresh.as_ref()),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+}
+
+fn details_of(w: &Webhook) -> Details {
+    Details {
+        modified_at: w.modified_at.clone(),
+        description: w.description.clone(),
+    }
+}
+
+/// One pass over one list. Each page is counted as it arrives, under the
+/// lock; the lock is never held across a request.
+async fn read_list(
+    client: &Client,
+    state: &Mutex<&mut State>,
+    key: String,
+    list: DispatchList,
+) -> Result<(), ApiError> {
+    let mut pass = Pass::default();
+    let mut offset = 0usize;
+    let mut limit = {
+        let guard = lock(state);
+        guard
+            .cursors
+            .get(&key)
+            .map_or(crate::api::MAX_PAGE_LIMIT, Cursor::first_page_limit)
+    };
+    for _ in 0..MAX_DISPATCH_PAGES {
+        let page = client.dispatch_page(&list, offset, limit).await?;
+        if page.items.is_empty() {
+            break;
+        }
+        offset += page.items.len();
+        limit = crate::api::MAX_PAGE_LIMIT;
+        let mut guard = lock(state);
+        let state: &mut State = &mut guard;
+        let Some(cursor) = state.cursors.get_mut(&key) else {
+            return Ok(());
+        };
+        let mut reached_watermark = false;
+        let mut new = Vec::new();
+        for d in &page.items {
+            match cursor.admit(&mut pass, &d.id, d.created_at) {
+                Admit::Stop => {
+                    reached_watermark = true;
+                    break;
+                }
+                Admit::Skip => {}
+                Admit::New => new.push(d),
+            }
+        }
+        for d in new {
+            if !state.active.contains_key(&d.id) {
+                state.count_new(d);
+            }
+        }
+        if reached_watermark || page.total.is_some_and(|total| offset as u64 >= total) {
+            break;
+        }
+    }
+    if let Some(cursor) = lock(state).cursors.get_mut(&key) {
+        cursor.complete(pass);
+    }
+    Ok(())
+}
+
+fn lock<'a, 'b>(m: &'a Mutex<&'b mut State>) -> std::sync::MutexGuard<'a, &'b mut State> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub fn now_millis() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

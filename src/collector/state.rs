@@ -1,0 +1,429 @@
+//! The collector's state: one serialisable value holding everything that
+//! must survive between refreshes (and, later, restarts): per-webhook
+//! aggregates, the paging cursors (watermarks) and the ACTIVE dispatches.
+//!
+//! Everything here is pure: feed it API values, look at the numbers. Memory
+//! is bounded by webhooks × label values + ACTIVE ids, never by history.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::decode::Millis;
+use crate::api::dispatches::{Call, Dispatch, DispatchStatus};
+use crate::api::webhooks::Webhook;
+
+/// Buckets of `apify_webhook_dispatch_call_duration_seconds`.
+pub const CALL_DURATION_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+/// Buckets of `apify_webhook_dispatch_attempts` (the design's).
+pub const ATTEMPTS_BUCKETS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0];
+/// Buckets of `apify_webhook_dispatch_delivery_seconds`: from a second to
+/// the ~32 hours Apify keeps retrying.
+pub const DELIVERY_BUCKETS: &[f64] = &[
+    1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 10800.0, 43200.0, 86400.0, 172800.0,
+];
+
+pub const SUCCEEDED: &str = "SUCCEEDED";
+pub const FAILED: &str = "FAILED";
+/// `response_status` / `response_class` of a call that got no answer.
+pub const NO_RESPONSE: &str = "none";
+
+/// The key of the account-wide cursor (per-webhook cursors use the id).
+pub const ACCOUNT_CURSOR: &str = "*";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub webhooks: BTreeMap<String, WebhookState>,
+    pub cursors: BTreeMap<String, Cursor>,
+    pub active: BTreeMap<String, ActiveDispatch>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebhookState {
+    pub info: WebhookInfo,
+    /// The `modifiedAt` for which the full webhook (description) was read.
+    pub details_of: Option<String>,
+    /// Apify's own `stats.totalDispatches`.
+    pub reported_dispatches: Option<u64>,
+    pub counts: Counts,
+}
+
+/// The labels of `apify_webhook_info`, already reduced to what may be shown.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebhookInfo {
+    pub actor_id: String,
+    pub actor_task_id: String,
+    pub event_types: Vec<String>,
+    pub request_host: String,
+    pub is_ad_hoc: String,
+    pub do_not_retry: String,
+    pub ignore_ssl_errors: String,
+    pub description: String,
+}
+
+/// Longest description exported, in Unicode scalar values.
+const DESCRIPTION_CHARS: usize = 100;
+
+impl WebhookInfo {
+    pub fn from_webhook(w: &Webhook, description: Option<&str>) -> Self {
+        let flag = |b: Option<bool>| b.map(|b| b.to_string()).unwrap_or_default();
+        let condition = w.condition.clone().unwrap_or_default();
+        WebhookInfo {
+            actor_id: condition.actor_id.unwrap_or_default(),
+            actor_task_id: condition.actor_task_id.unwrap_or_default(),
+            event_types: w.event_types.clone(),
+            request_host: w.request_url.as_deref().map(host_of).unwrap_or_default(),
+            is_ad_hoc: flag(w.is_ad_hoc),
+            do_not_retry: flag(w.do_not_retry),
+            ignore_ssl_errors: flag(w.ignore_ssl_errors),
+            description: description
+                .map(|d| d.chars().take(DESCRIPTION_CHARS).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Only the host of a URL: never its path, query or userinfo, which may
+/// carry secrets of the receiver.
+fn host_of(url: &str) -> String {
+    url::Url::parse(url.trim())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The aggregates of one webhook, keyed by label values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    /// event_type -> status -> dispatches that reached that terminal status.
+    pub dispatches: BTreeMap<String, BTreeMap<String, u64>>,
+    /// event_type -> response_status -> calls.
+    pub calls: BTreeMap<String, BTreeMap<String, u64>>,
+    /// response_class -> call durations.
+    pub call_duration: BTreeMap<String, Histogram>,
+    /// status -> calls per terminal dispatch.
+    pub attempts: BTreeMap<String, Histogram>,
+    /// status -> createdAt to last call's finishedAt.
+    pub delivery: BTreeMap<String, Histogram>,
+    /// status -> newest createdAt of a dispatch that ended with it.
+    pub last_dispatch: BTreeMap<String, Millis>,
+}
+
+/// A histogram's raw numbers: per-bucket (not cumulative) counts, the last
+/// one for +Inf, and the sum. The bounds are the constants above.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub buckets: Vec<u64>,
+    pub sum: f64,
+}
+
+impl Histogram {
+    pub fn observe(&mut self, bounds: &[f64], value: f64) {
+        if self.buckets.len() != bounds.len() + 1 {
+            self.buckets = vec![0; bounds.len() + 1];
+        }
+        let at = bounds
+            .iter()
+            .position(|b| value <= *b)
+            .unwrap_or(bounds.len());
+        self.buckets[at] += 1;
+        self.sum += value;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+}
+
+/// A dispatch seen ACTIVE, re-read until it is terminal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActiveDispatch {
+    pub webhook_id: String,
+    /// As first seen, so that every count of this dispatch shares it.
+    pub event_type: String,
+    pub created_at: Millis,
+    /// Calls (a prefix of `calls`) already counted.
+    pub calls_counted: usize,
+}
+
+/// Where a dispatch list was read up to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Dispatches created before this are never fetched: the lookback
+    /// boundary of the first pass.
+    pub floor: Millis,
+    /// The newest `createdAt` of the last complete pass, with the ids
+    /// created at exactly that instant (several can share a millisecond).
+    pub watermark: Option<Watermark>,
+    /// Ids counted by a pass that did not complete: the next pass reads the
+    /// same range again and must not count them twice.
+    pub pending: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Watermark {
+    pub at: Millis,
+    pub ids: BTreeSet<String>,
+}
+
+/// What to do with one listed dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Older than the watermark (or the lookback): this and every later item
+    /// of the newest-first list were handled before.
+    Stop,
+    /// Already counted.
+    Skip,
+    /// New: count it.
+    New,
+}
+
+/// One reading of a dispatch list, from the newest item down.
+#[derive(Debug, Default)]
+pub struct Pass {
+    top: Option<Watermark>,
+}
+
+impl Cursor {
+    pub fn new(floor: Millis) -> Self {
+        Cursor {
+            floor,
+            watermark: None,
+            pending: BTreeSet::new(),
+        }
+    }
+
+    /// `desc=1` first page size: small once there is a watermark, because
+    /// an idle refresh reads only a handful of items.
+    pub fn first_page_limit(&self) -> usize {
+        if self.watermark.is_some() {
+            100
+        } else {
+            crate::api::MAX_PAGE_LIMIT
+        }
+    }
+
+    pub fn admit(&mut self, pass: &mut Pass, id: &str, created_at: Millis) -> Admit {
+        let stop_below = self.watermark.as_ref().map_or(self.floor, |w| w.at);
+        if created_at < stop_below {
+            return Admit::Stop;
+        }
+        match &mut pass.top {
+            Some(top) if top.at == created_at => {
+                top.ids.insert(id.to_string());
+            }
+            Some(top) if top.at > created_at => {}
+            _ => {
+                pass.top = Some(Watermark {
+                    at: created_at,
+                    ids: BTreeSet::from([id.to_string()]),
+                })
+            }
+        }
+        let at_watermark = self
+            .watermark
+            .as_ref()
+            .is_some_and(|w| w.at == created_at && w.ids.contains(id));
+        if at_watermark || !self.pending.insert(id.to_string()) {
+            return Admit::Skip;
+        }
+        Admit::New
+    }
+
+    /// The pass read down to the watermark: move the watermark up to the
+    /// newest item seen and forget the pending ids, all now below or at it.
+    pub fn complete(&mut self, pass: Pass) {
+        if let Some(top) = pass.top {
+            match &mut self.watermark {
+                Some(w) if w.at == top.at => w.ids.extend(top.ids),
+                Some(w) if w.at > top.at => {}
+                _ => self.watermark = Some(top),
+            }
+        }
+        self.pending.clear();
+    }
+}
+
+impl State {
+    /// Makes the watched set exactly `webhooks`: adds the new ones, updates
+    /// labels, creates their zero series, and drops every trace of webhooks
+    /// no longer there (deleted upstream, or no longer selected).
+    pub fn sync_webhooks(&mut self, webhooks: &[(Webhook, Option<Details>)]) {
+        let keep: BTreeSet<&str> = webhooks.iter().map(|(w, _)| w.id.as_str()).collect();
+        self.webhooks.retain(|id, _| keep.contains(id.as_str()));
+        self.active
+            .retain(|_, a| keep.contains(a.webhook_id.as_str()));
+        self.cursors
+            .retain(|key, _| key == ACCOUNT_CURSOR || keep.contains(key.as_str()));
+
+        for (w, details) in webhooks {
+            let entry = self.webhooks.entry(w.id.clone()).or_default();
+            let description = match details {
+                Some(d) => {
+                    entry.details_of = d.modified_at.clone();
+                    d.description.clone()
+                }
+                None => Some(entry.info.description.clone()),
+            };
+            entry.info = WebhookInfo::from_webhook(w, description.as_deref());
+            entry.reported_dispatches = w.stats.as_ref().and_then(|s| s.total_dispatches);
+            for event_type in &w.event_types {
+                let by_status = entry
+                    .counts
+                    .dispatches
+                    .entry(event_type.clone())
+                    .or_default();
+                by_status.entry(SUCCEEDED.to_string()).or_insert(0);
+                by_status.entry(FAILED.to_string()).or_insert(0);
+            }
+        }
+    }
+
+    /// True when the webhook's description must be (re)read: first seen, or
+    /// changed since it was read.
+    pub fn needs_details(&self, w: &Webhook) -> bool {
+        match self.webhooks.get(&w.id) {
+            None => true,
+            Some(known) => known.details_of.is_none() || known.details_of != w.modified_at,
+        }
+    }
+
+    /// Counts a dispatch seen for the first time in a list. Dispatches of
+    /// webhooks that are not watched are ignored.
+    pub fn count_new(&mut self, d: &Dispatch) {
+        let Some(webhook) = self.webhooks.get_mut(&d.webhook_id) else {
+            return;
+        };
+        if d.status.is_terminal() {
+            webhook
+                .counts
+                .finish(&d.event_type, d.created_at, &d.status, &d.calls, 0);
+        } else {
+            let counted = webhook
+                .counts
+                .count_finished_calls(&d.event_type, &d.calls, 0);
+            self.active.insert(
+                d.id.clone(),
+                ActiveDispatch {
+                    webhook_id: d.webhook_id.clone(),
+                    event_type: d.event_type.clone(),
+                    created_at: d.created_at,
+                    calls_counted: counted,
+                },
+            );
+        }
+    }
+
+    /// Applies a re-read of an ACTIVE dispatch: `None` is a 404, which
+    /// forgets the dispatch without counting it.
+    pub fn update_active(&mut self, id: &str, fresh: Option<&Dispatch>) {
+        let Some(active) = self.active.get_mut(id) else {
+            return;
+        };
+        let (Some(d), Some(webhook)) = (fresh, self.webhooks.get_mut(&active.webhook_id)) else {
+            self.active.remove(id);
+            return;
+        };
+        if d.status.is_terminal() {
+            webhook.counts.finish(
+                &active.event_type,
+                active.created_at,
+                &d.status,
+                &d.calls,
+                active.calls_counted,
+            );
+            self.active.remove(id);
+        } else {
+            active.calls_counted = webhook.counts.count_finished_calls(
+                &active.event_type,
+                &d.calls,
+                active.calls_counted,
+            );
+        }
+    }
+}
+
+/// The part of a full webhook read only from `GET /v2/webhooks/:id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Details {
+    pub modified_at: Option<String>,
+    pub description: Option<String>,
+}
+
+impl Counts {
+    /// Counts the calls from index `from` that have finished, stopping at
+    /// the first still in flight. Returns the new number counted.
+    fn count_finished_calls(&mut self, event_type: &str, calls: &[Call], from: usize) -> usize {
+        let mut counted = from;
+        for call in calls.iter().skip(from) {
+            if !call.is_finished() {
+                break;
+            }
+            self.count_call(event_type, call);
+            counted += 1;
+        }
+        counted
+    }
+
+    /// Counts a dispatch that reached a terminal status, and every call of
+    /// it not yet counted, finished or not.
+    fn finish(
+        &mut self,
+        event_type: &str,
+        created_at: Millis,
+        status: &DispatchStatus,
+        calls: &[Call],
+        calls_counted: usize,
+    ) {
+        for call in calls.iter().skip(calls_counted) {
+            self.count_call(event_type, call);
+        }
+        let status = status.as_str();
+        *self
+            .dispatches
+            .entry(event_type.to_string())
+            .or_default()
+            .entry(status.to_string())
+            .or_insert(0) += 1;
+        self.attempts
+            .entry(status.to_string())
+            .or_default()
+            .observe(ATTEMPTS_BUCKETS, calls.len() as f64);
+        if let Some(finished) = calls.last().and_then(|c| c.finished_at) {
+            self.delivery
+                .entry(status.to_string())
+                .or_default()
+                .observe(DELIVERY_BUCKETS, seconds_between(created_at, finished));
+        }
+        let last = self
+            .last_dispatch
+            .entry(status.to_string())
+            .or_insert(created_at);
+        *last = (*last).max(created_at);
+    }
+
+    fn count_call(&mut self, event_type: &str, call: &Call) {
+        let (status, class) = match call.response_status {
+            Some(code) => (code.to_string(), format!("{}xx", code / 100)),
+            None => (NO_RESPONSE.to_string(), NO_RESPONSE.to_string()),
+        };
+        *self
+            .calls
+            .entry(event_type.to_string())
+            .or_default()
+            .entry(status)
+            .or_insert(0) += 1;
+        if let (Some(start), Some(end)) = (call.started_at, call.finished_at) {
+            self.call_duration
+                .entry(class)
+                .or_default()
+                .observe(CALL_DURATION_BUCKETS, seconds_between(start, end));
+        }
+    }
+}
+
+/// Seconds from `start` to `end`, never negative (clocks of different
+/// machines stamp these).
+fn seconds_between(start: Millis, end: Millis) -> f64 {
+    (end.saturating_sub(start)).max(0) as f64 / 1000.0
+}

@@ -1,0 +1,236 @@
+//! # apify-webhook-exporter
+//!
+//! A Prometheus exporter for Apify webhook dispatches.
+//!
+//! # Layout
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! config ──> api (Apify client) ──> collector (state, exactly-once) ──> metrics (registry, encode) ──> server (hyper)
+//! ```
+//!
+//! - [`config`]: environment + flags -> one validated [`config::Config`].
+//! - [`api`]: the typed Apify client (pagination, retries, rate limit,
+//!   errors). Knows nothing of Prometheus.
+//! - [`collector`]: the refresh cycle and its [`collector::state::State`]:
+//!   watermarks, ACTIVE dispatches, aggregates. Counts each dispatch and
+//!   each call once.
+//! - [`metrics`]: the owned registry, the metric families, the encoded
+//!   `/metrics` body cached once per refresh.
+//! - [`server`]: routes, gzip, graceful shutdown.
+//! - [`demo`]: a simulated Apify account served on loopback, for `--demo`
+//!   and for the tests.
+//!
+//! `api` and `metrics` never import each other; this file wires them
+//! ([`run`]) and `main.rs` only parses, logs and calls [`run`].
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod collector;
+pub mod config;
+pub mod demo;
+pub mod metrics;
+pub mod secret;
+pub mod server;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{Client, ClientOptions, RequestObserver};
+use crate::collector::state::State;
+use crate::collector::Collector;
+use crate::config::{Config, Mode};
+use crate::metrics::{Encoded, Metrics};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot set up the metrics registry: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("cannot encode metrics: {0}")]
+    Encode(#[from] metrics::EncodeError),
+    #[error("cannot create the Apify client: {0}")]
+    Client(#[from] api::ApiError),
+    #[error("cannot start the demo API: {0}")]
+    Demo(std::io::Error),
+}
+
+/// Starts the exporter on an already-bound listener and runs until
+/// `shutdown` is cancelled. Tests bind port 0 and cancel the token.
+pub async fn run(
+    mut config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    if config.demo {
+        let demo = demo::start(shutdown.child_token())
+            .await
+            .map_err(RunError::Demo)?;
+        tracing::info!(api = %demo.base_url, "demo mode: reading a simulated Apify account");
+        config.api_base_url = demo.base_url;
+        config.token = secret::Secret::new(demo.token);
+    }
+
+    let exporter = Arc::new(Exporter::new(&config, State::default())?);
+    let refresher = {
+        let exporter = Arc::clone(&exporter);
+        let shutdown = shutdown.clone();
+        let interval = config.interval;
+        let mode = config.mode;
+        tokio::spawn(async move {
+            exporter.refresh().await;
+            if mode == Mode::Interval {
+                refresh_loop(&exporter, interval, &shutdown).await;
+            }
+        })
+    };
+
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, mode = ?config.mode, "serving /metrics");
+    }
+    server::serve(listener, exporter.clone(), shutdown.clone()).await;
+    shutdown.cancel();
+    refresher.abort();
+    let _ = refresher.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Refreshes every `interval`, ±10% jitter so that many exporters started
+/// together do not hit the API in step.
+async fn refresh_loop(exporter: &Exporter, interval: Duration, shutdown: &CancellationToken) {
+    loop {
+        let jitter = rand::rng().random_range(0.9..=1.1);
+        let wait = interval.mul_f64(jitter);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => exporter.refresh().await,
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// The wired exporter: a collector, the metrics, and the cached body.
+pub struct Exporter {
+    collector: Mutex<Collector>,
+    metrics: Arc<Metrics>,
+    cache: RwLock<Arc<Encoded>>,
+    ready: AtomicBool,
+    /// When the last refresh finished (on-scrape reuse window).
+    last_refresh: std::sync::Mutex<Option<Instant>>,
+    mode: Mode,
+    min_interval: Duration,
+}
+
+/// Connects the client's per-request reports to the exporter's metrics,
+/// so that neither module knows the other.
+struct RequestMetrics(Arc<Metrics>);
+
+impl RequestObserver for RequestMetrics {
+    fn observe(&self, endpoint: &'static str, code: &str, elapsed: Duration) {
+        self.0.observe_request(endpoint, code, elapsed);
+    }
+}
+
+impl Exporter {
+    pub fn new(config: &Config, state: State) -> Result<Exporter, RunError> {
+        let metrics = Arc::new(Metrics::new()?);
+        let options = ClientOptions {
+            timeout: config.timeout,
+            max_rps: config.max_rps,
+            concurrency: config.concurrency,
+            ..ClientOptions::new(config.api_base_url.clone(), config.token.clone())
+        };
+        let client = Client::new(options, Arc::new(RequestMetrics(Arc::clone(&metrics))))?;
+        let collector = Collector::new(
+            Arc::new(client),
+            config.selection.clone(),
+            config.lookback,
+            config.concurrency,
+            state,
+        );
+        let initial = metrics.encode(collector.state())?;
+        Ok(Exporter {
+            collector: Mutex::new(collector),
+            metrics,
+            cache: RwLock::new(Arc::new(initial)),
+            ready: AtomicBool::new(false),
+            last_refresh: std::sync::Mutex::new(None),
+            mode: config.mode,
+            min_interval: config.min_interval,
+        })
+    }
+
+    /// Runs one refresh (waiting for one already running), then re-encodes.
+    pub async fn refresh(&self) {
+        let mut collector = self.collector.lock().await;
+        self.refresh_locked(&mut collector).await;
+    }
+
+    async fn refresh_locked(&self, collector: &mut Collector) {
+        let started = Instant::now();
+        let report = collector.refresh().await;
+        let elapsed = started.elapsed();
+        for error in &report.errors {
+            tracing::warn!(%error, reason = error.reason(), "refresh error");
+        }
+        let reasons: Vec<&str> = report.errors.iter().map(|e| e.reason()).collect();
+        let state = collector.state();
+        self.metrics.observe_refresh(
+            elapsed,
+            &reasons,
+            collector::now_millis() as f64 / 1000.0,
+            state.webhooks.len(),
+        );
+        match self.metrics.encode(state) {
+            Ok(encoded) => {
+                *self.cache.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(encoded)
+            }
+            Err(error) => tracing::error!(%error, "keeping the previous /metrics body"),
+        }
+        tracing::debug!(?elapsed, ok = report.succeeded(), "refresh finished");
+        *self.last_refresh.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        self.ready.store(true, Ordering::Release);
+    }
+
+    fn cached(&self) -> Arc<Encoded> {
+        Arc::clone(&self.cache.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn fresh_enough(&self) -> bool {
+        self.last_refresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|at| at.elapsed() < self.min_interval)
+    }
+
+    /// On-scrape mode: one refresh at a time; scrapes that arrive while one
+    /// runs wait for it and share its result.
+    async fn scrape(&self) -> Arc<Encoded> {
+        if self.mode == Mode::OnScrape && !self.fresh_enough() {
+            let mut collector = self.collector.lock().await;
+            if !self.fresh_enough() {
+                self.refresh_locked(&mut collector).await;
+            }
+        }
+        self.cached()
+    }
+}
+
+impl server::Source for Exporter {
+    fn metrics(&self) -> Pin<Box<dyn Future<Output = Arc<Encoded>> + Send + '_>> {
+        Box::pin(self.scrape())
+    }
+
+    fn ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}

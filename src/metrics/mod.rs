@@ -1,0 +1,191 @@
+//! The exporter's metrics: an owned registry (never the global default)
+//! with the exporter's own families and the process collector, the
+//! `apify_webhook_*` families rendered from the collector's state, and the
+//! text encoding, done once per refresh and served from that cache.
+
+pub mod families;
+
+use std::io::Write;
+use std::time::Duration;
+
+use bytes::Bytes;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use prometheus::{
+    CounterVec, Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::collector::state::State;
+
+/// Every `reason` of `apify_exporter_refresh_errors_total`, created at 0.
+pub const REFRESH_ERROR_REASONS: &[&str] = &[
+    "auth",
+    "rate_limited",
+    "timeout",
+    "http",
+    "decode",
+    "network",
+];
+
+/// One encoded `/metrics` body, plain and gzip-compressed.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub text: Bytes,
+    pub gzip: Bytes,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode metrics: {0}")]
+pub struct EncodeError(String);
+
+pub struct Metrics {
+    registry: Registry,
+    up: Gauge,
+    last_success: Gauge,
+    refresh_duration: Histogram,
+    refresh_errors: CounterVec,
+    api_requests: CounterVec,
+    api_request_duration: HistogramVec,
+    webhooks: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let up = Gauge::new(
+            "apify_up",
+            "1 if the last refresh from the Apify API fully succeeded.",
+        )?;
+        let last_success = Gauge::new(
+            "apify_exporter_last_refresh_success_timestamp_seconds",
+            "When the last fully successful refresh finished.",
+        )?;
+        let refresh_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "apify_exporter_refresh_duration_seconds",
+                "Duration of refreshes from the Apify API.",
+            )
+            .buckets(vec![
+                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+            ]),
+        )?;
+        let refresh_errors = CounterVec::new(
+            Opts::new(
+                "apify_exporter_refresh_errors_total",
+                "Refreshes that met an error, by reason.",
+            ),
+            &["reason"],
+        )?;
+        let api_requests = CounterVec::new(
+            Opts::new(
+                "apify_exporter_api_requests_total",
+                "Apify API requests (every attempt), by route template and HTTP status or timeout/network.",
+            ),
+            &["endpoint", "code"],
+        )?;
+        let api_request_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "apify_exporter_api_request_duration_seconds",
+                "Duration of Apify API requests, by route template.",
+            )
+            .buckets(vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            &["endpoint"],
+        )?;
+        let webhooks = Gauge::new("apify_exporter_webhooks", "Webhooks watched.")?;
+        let build_info = GaugeVec::new(
+            Opts::new(
+                "apify_exporter_build_info",
+                "Version and revision of the exporter; always 1.",
+            ),
+            &["version", "revision"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), revision()])
+            .set(1.0);
+        for reason in REFRESH_ERROR_REASONS {
+            refresh_errors.with_label_values(&[reason]);
+        }
+
+        registry.register(Box::new(up.clone()))?;
+        registry.register(Box::new(last_success.clone()))?;
+        registry.register(Box::new(refresh_duration.clone()))?;
+        registry.register(Box::new(refresh_errors.clone()))?;
+        registry.register(Box::new(api_requests.clone()))?;
+        registry.register(Box::new(api_request_duration.clone()))?;
+        registry.register(Box::new(webhooks.clone()))?;
+        registry.register(Box::new(build_info))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+
+        Ok(Metrics {
+            registry,
+            up,
+            last_success,
+            refresh_duration,
+            refresh_errors,
+            api_requests,
+            api_request_duration,
+            webhooks,
+        })
+    }
+
+    pub fn observe_request(&self, endpoint: &str, code: &str, elapsed: Duration) {
+        self.api_requests.with_label_values(&[endpoint, code]).inc();
+        self.api_request_duration
+            .with_label_values(&[endpoint])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records how a refresh went. `reasons` holds each error's reason; a
+    /// refresh counts once per distinct reason.
+    pub fn observe_refresh(
+        &self,
+        elapsed: Duration,
+        reasons: &[&str],
+        finished_at_unix: f64,
+        webhooks: usize,
+    ) {
+        self.refresh_duration.observe(elapsed.as_secs_f64());
+        let mut seen: Vec<&str> = Vec::new();
+        for reason in reasons {
+            if !seen.contains(reason) {
+                seen.push(reason);
+                self.refresh_errors.with_label_values(&[reason]).inc();
+            }
+        }
+        if reasons.is_empty() {
+            self.up.set(1.0);
+            self.last_success.set(finished_at_unix);
+        } else {
+            self.up.set(0.0);
+        }
+        self.webhooks.set(webhooks as f64);
+    }
+
+    /// Encodes every family: the registry's and the webhook ones.
+    pub fn encode(&self, state: &State) -> Result<Encoded, EncodeError> {
+        let mut all = self.registry.gather();
+        all.extend(families::webhook_families(state));
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        let mut text = Vec::with_capacity(64 * 1024);
+        TextEncoder::new()
+            .encode(&all, &mut text)
+            .map_err(|e| EncodeError(e.to_string()))?;
+        let mut gz = GzEncoder::new(Vec::with_capacity(text.len() / 8), Compression::default());
+        gz.write_all(&text)
+            .map_err(|e| EncodeError(e.to_string()))?;
+        let gzip = gz.finish().map_err(|e| EncodeError(e.to_string()))?;
+        Ok(Encoded {
+            text: Bytes::from(text),
+            gzip: Bytes::from(gzip),
+        })
+    }
+}
+
+/// The git revision baked in by build.rs, or `unknown`.
+fn revision() -> &'static str {
+    option_env!("APIFY_EXPORTER_REVISION").unwrap_or("unknown")
+}

@@ -1,0 +1,75 @@
+//! The HTTP server: hyper 1, HTTP/1.1, graceful shutdown. It sees only a
+//! [`Source`] of encoded metrics and a readiness flag.
+
+pub mod routes;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Encoded;
+
+/// What the server serves.
+pub trait Source: Send + Sync + 'static {
+    /// The metrics to answer a scrape with. In on-scrape mode this may run
+    /// (or wait for) a refresh.
+    fn metrics(&self) -> Pin<Box<dyn Future<Output = Arc<Encoded>> + Send + '_>>;
+    /// True once the first refresh attempt has finished.
+    fn ready(&self) -> bool;
+}
+
+/// How long in-flight requests get to finish after shutdown starts.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client that has not sent its request headers by then is dropped.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves until `shutdown` is cancelled, then stops accepting and waits
+/// (bounded) for in-flight requests.
+pub async fn serve(listener: TcpListener, source: Arc<dyn Source>, shutdown: CancellationToken) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let source = Arc::clone(&source);
+        let service = service_fn(move |req| {
+            let source = Arc::clone(&source);
+            async move { Ok::<_, std::convert::Infallible>(routes::handle(req, source.as_ref()).await) }
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => {
+            tracing::warn!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}");
+        }
+    }
+}
