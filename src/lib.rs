@@ -37,7 +37,7 @@ pub mod server;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -124,6 +124,9 @@ pub struct Exporter {
     metrics: Arc<Metrics>,
     cache: RwLock<Arc<Encoded>>,
     ready: AtomicBool,
+    /// Refreshes finished so far: a scrape that waited for a running
+    /// refresh sees it move and reuses that result.
+    generation: AtomicU64,
     /// When the last refresh finished (on-scrape reuse window).
     last_refresh: std::sync::Mutex<Option<Instant>>,
     mode: Mode,
@@ -163,6 +166,7 @@ impl Exporter {
             metrics,
             cache: RwLock::new(Arc::new(initial)),
             ready: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
             last_refresh: std::sync::Mutex::new(None),
             mode: config.mode,
             min_interval: config.min_interval,
@@ -198,6 +202,7 @@ impl Exporter {
         }
         tracing::debug!(?elapsed, ok = report.succeeded(), "refresh finished");
         *self.last_refresh.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.ready.store(true, Ordering::Release);
     }
 
@@ -216,8 +221,10 @@ impl Exporter {
     /// runs wait for it and share its result.
     async fn scrape(&self) -> Arc<Encoded> {
         if self.mode == Mode::OnScrape && !self.fresh_enough() {
+            let arrived_at = self.generation.load(Ordering::Acquire);
             let mut collector = self.collector.lock().await;
-            if !self.fresh_enough() {
+            let shared = self.generation.load(Ordering::Acquire) != arrived_at;
+            if !shared && !self.fresh_enough() {
                 self.refresh_locked(&mut collector).await;
             }
         }

@@ -273,7 +273,30 @@ impl Client {
         if status.is_success() {
             return (Ok(bytes), None);
         }
-        (Err(status_error(endpoint, status, &bytes)), retry_after)
+        (
+            Err(self.status_error(endpoint, status, &bytes)),
+            retry_after,
+        )
+    }
+
+    /// Apify's error text goes into logs; should it ever quote the token,
+    /// the token is masked first.
+    fn status_error(&self, endpoint: &'static str, status: StatusCode, body: &[u8]) -> ApiError {
+        let mut error = status_error(endpoint, status, body);
+        let token = self.options.token.expose();
+        if let ApiError::Status {
+            error_type,
+            message,
+            ..
+        } = &mut error
+        {
+            for text in [error_type, message].into_iter().flatten() {
+                if !token.is_empty() && text.contains(token) {
+                    *text = text.replace(token, "***");
+                }
+            }
+        }
+        error
     }
 
     fn transport_error(&self, endpoint: &'static str, e: reqwest::Error) -> ApiError {
@@ -362,7 +385,10 @@ fn status_error(endpoint: &'static str, status: StatusCode, body: &[u8]) -> ApiE
         .ok()
         .and_then(|b| b.error);
     let (error_type, message) = match detail {
-        Some(d) => (d.error_type, d.message.map(|m| truncate(&m, 200))),
+        Some(d) => (
+            d.error_type.map(|t| truncate(&t, 64)),
+            d.message.map(|m| truncate(&m, 200)),
+        ),
         None => (None, None),
     };
     ApiError::Status {

@@ -113,12 +113,16 @@ impl Client {
                 break;
             }
             offset += page.items.len();
+            let before = out.len();
             for w in page.items {
                 if !out.iter().any(|known| known.id == w.id) {
                     out.push(w);
                 }
             }
-            if page.total.is_some_and(|total| offset as u64 >= total) {
+            // A page of nothing new means the paging is broken (the mock
+            // server answers every offset with the same items): stop.
+            let nothing_new = out.len() == before;
+            if nothing_new || page.total.is_some_and(|total| offset as u64 >= total) {
                 break;
             }
         }

@@ -427,3 +427,308 @@ impl Counts {
 fn seconds_between(start: Millis, end: Millis) -> f64 {
     (end.saturating_sub(start)).max(0) as f64 / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::webhooks::Condition;
+
+    const W: &str = "W1";
+    const RUN_OK: &str = "ACTOR.RUN.SUCCEEDED";
+    const RUN_FAILED: &str = "ACTOR.RUN.FAILED";
+
+    fn webhook(id: &str, event_types: &[&str]) -> Webhook {
+        Webhook {
+            id: id.to_string(),
+            modified_at: Some("2026-11-01T00:00:00.000Z".into()),
+            event_types: event_types.iter().map(|s| s.to_string()).collect(),
+            condition: Some(Condition {
+                actor_id: Some("A1".into()),
+                actor_task_id: None,
+            }),
+            request_url: Some("https://user:pw@hooks.example.com/path?key=secret".into()),
+            do_not_retry: Some(false),
+            ..Webhook::default()
+        }
+    }
+
+    fn state_with(ids: &[&str]) -> State {
+        let mut s = State::default();
+        let hooks: Vec<_> = ids
+            .iter()
+            .map(|id| (webhook(id, &[RUN_OK, RUN_FAILED]), None))
+            .collect();
+        s.sync_webhooks(&hooks);
+        s
+    }
+
+    fn call(start: Millis, end: Option<Millis>, status: Option<u16>) -> Call {
+        Call {
+            started_at: Some(start),
+            finished_at: end,
+            response_status: status,
+        }
+    }
+
+    fn dispatch(
+        id: &str,
+        status: DispatchStatus,
+        created_at: Millis,
+        calls: Vec<Call>,
+    ) -> Dispatch {
+        Dispatch {
+            id: id.to_string(),
+            webhook_id: W.to_string(),
+            created_at,
+            status,
+            event_type: RUN_FAILED.to_string(),
+            calls,
+        }
+    }
+
+    fn calls(s: &State, code: &str) -> u64 {
+        s.webhooks[W]
+            .counts
+            .calls
+            .get(RUN_FAILED)
+            .and_then(|m| m.get(code))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn dispatches(s: &State, status: &str) -> u64 {
+        s.webhooks[W].counts.dispatches[RUN_FAILED][status]
+    }
+
+    #[test]
+    fn known_series_start_at_zero_and_info_hides_the_url() {
+        let s = state_with(&[W]);
+        let w = &s.webhooks[W];
+        assert_eq!(w.counts.dispatches[RUN_OK][SUCCEEDED], 0);
+        assert_eq!(w.counts.dispatches[RUN_OK][FAILED], 0);
+        assert_eq!(w.counts.dispatches[RUN_FAILED][FAILED], 0);
+        assert_eq!(w.info.request_host, "hooks.example.com");
+        assert_eq!(w.info.actor_id, "A1");
+        assert_eq!(w.info.do_not_retry, "false");
+        assert_eq!(w.info.is_ad_hoc, "");
+    }
+
+    #[test]
+    fn an_active_dispatch_is_counted_once_across_its_transitions() {
+        let mut s = state_with(&[W]);
+        let first = vec![call(1_000, Some(1_500), Some(500)), call(5_000, None, None)];
+        s.count_new(&dispatch("d1", DispatchStatus::Active, 1_000, first));
+        assert_eq!(calls(&s, "500"), 1);
+        assert_eq!(
+            calls(&s, NO_RESPONSE),
+            0,
+            "a call in flight is not counted yet"
+        );
+        assert_eq!(s.active["d1"].calls_counted, 1);
+
+        // Re-read: the second call timed out without a status; a third is in flight.
+        let second = vec![
+            call(1_000, Some(1_500), Some(500)),
+            call(5_000, Some(35_000), None),
+            call(60_000, None, None),
+        ];
+        s.update_active(
+            "d1",
+            Some(&dispatch("d1", DispatchStatus::Active, 1_000, second)),
+        );
+        assert_eq!(calls(&s, "500"), 1);
+        assert_eq!(calls(&s, NO_RESPONSE), 1);
+        assert_eq!(s.active["d1"].calls_counted, 2);
+
+        // Terminal: the third call ended with 200.
+        let last = vec![
+            call(1_000, Some(1_500), Some(500)),
+            call(5_000, Some(35_000), None),
+            call(60_000, Some(61_000), Some(200)),
+        ];
+        s.update_active(
+            "d1",
+            Some(&dispatch(
+                "d1",
+                DispatchStatus::Succeeded,
+                1_000,
+                last.clone(),
+            )),
+        );
+        assert_eq!(calls(&s, "500"), 1);
+        assert_eq!(calls(&s, NO_RESPONSE), 1);
+        assert_eq!(calls(&s, "200"), 1);
+        assert_eq!(dispatches(&s, SUCCEEDED), 1);
+        assert!(s.active.is_empty());
+        let w = &s.webhooks[W].counts;
+        assert_eq!(w.attempts[SUCCEEDED].count(), 1);
+        assert_eq!(w.attempts[SUCCEEDED].sum, 3.0);
+        assert_eq!(w.delivery[SUCCEEDED].sum, 60.0);
+        assert_eq!(w.call_duration["5xx"].sum, 0.5);
+        assert_eq!(w.call_duration[NO_RESPONSE].sum, 30.0);
+        assert_eq!(w.call_duration["2xx"].sum, 1.0);
+        assert_eq!(w.last_dispatch[SUCCEEDED], 1_000);
+
+        // A late re-read of the same id changes nothing.
+        s.update_active(
+            "d1",
+            Some(&dispatch("d1", DispatchStatus::Succeeded, 1_000, last)),
+        );
+        assert_eq!(dispatches(&s, SUCCEEDED), 1);
+        assert_eq!(calls(&s, "200"), 1);
+    }
+
+    #[test]
+    fn a_terminal_dispatch_counts_unfinished_calls_as_none_without_duration() {
+        let mut s = state_with(&[W]);
+        let calls_ = vec![call(1_000, Some(2_000), Some(503)), call(3_000, None, None)];
+        s.count_new(&dispatch("d1", DispatchStatus::Failed, 1_000, calls_));
+        assert_eq!(calls(&s, "503"), 1);
+        assert_eq!(calls(&s, NO_RESPONSE), 1);
+        let w = &s.webhooks[W].counts;
+        assert_eq!(w.call_duration.get(NO_RESPONSE), None);
+        assert_eq!(w.delivery.get(FAILED), None, "last call has no finishedAt");
+        assert_eq!(w.attempts[FAILED].sum, 2.0);
+    }
+
+    #[test]
+    fn a_404_on_reread_forgets_without_counting() {
+        let mut s = state_with(&[W]);
+        s.count_new(&dispatch("d1", DispatchStatus::Active, 1_000, vec![]));
+        s.update_active("d1", None);
+        assert!(s.active.is_empty());
+        assert_eq!(dispatches(&s, SUCCEEDED) + dispatches(&s, FAILED), 0);
+    }
+
+    #[test]
+    fn unknown_statuses_wait_like_active_ones() {
+        let mut s = state_with(&[W]);
+        s.count_new(&dispatch(
+            "d1",
+            DispatchStatus::Other("PAUSED".into()),
+            1_000,
+            vec![],
+        ));
+        assert!(s.active.contains_key("d1"));
+    }
+
+    #[test]
+    fn deleted_webhooks_lose_every_trace() {
+        let mut s = state_with(&[W, "W2"]);
+        s.count_new(&dispatch("d1", DispatchStatus::Active, 1_000, vec![]));
+        s.cursors.insert(W.into(), Cursor::new(0));
+        s.cursors.insert("W2".into(), Cursor::new(0));
+        s.sync_webhooks(&[(webhook("W2", &[RUN_OK]), None)]);
+        assert_eq!(s.webhooks.keys().collect::<Vec<_>>(), vec!["W2"]);
+        assert!(s.active.is_empty());
+        assert_eq!(s.cursors.keys().collect::<Vec<_>>(), vec!["W2"]);
+    }
+
+    #[test]
+    fn the_description_is_kept_until_changed_and_cut_to_100_chars() {
+        let mut s = State::default();
+        let w = webhook(W, &[RUN_OK]);
+        assert!(s.needs_details(&w));
+        let long = "é".repeat(150);
+        let details = Details {
+            modified_at: w.modified_at.clone(),
+            description: Some(long),
+        };
+        s.sync_webhooks(&[(w.clone(), Some(details))]);
+        assert_eq!(s.webhooks[W].info.description.chars().count(), 100);
+        assert!(!s.needs_details(&w));
+        s.sync_webhooks(&[(w.clone(), None)]);
+        assert_eq!(s.webhooks[W].info.description, "é".repeat(100));
+        let changed = Webhook {
+            modified_at: Some("2026-11-02T00:00:00.000Z".into()),
+            ..w
+        };
+        assert!(s.needs_details(&changed));
+    }
+
+    /// Reads a newest-first list the way the collector does.
+    fn pass_over(cursor: &mut Cursor, items: &[(&str, Millis)]) -> Vec<String> {
+        let mut pass = Pass::default();
+        let mut new = Vec::new();
+        for (id, at) in items {
+            match cursor.admit(&mut pass, id, *at) {
+                Admit::Stop => break,
+                Admit::Skip => {}
+                Admit::New => new.push(id.to_string()),
+            }
+        }
+        cursor.complete(pass);
+        new
+    }
+
+    #[test]
+    fn the_watermark_stops_paging_and_handles_shared_milliseconds() {
+        let mut c = Cursor::new(100);
+        // The floor (lookback) excludes `old`.
+        let new = pass_over(&mut c, &[("c", 300), ("b", 300), ("a", 200), ("old", 50)]);
+        assert_eq!(new, vec!["c", "b", "a"]);
+        assert_eq!(c.watermark.as_ref().map(|w| w.at), Some(300));
+        // Idle: nothing new, the first item already stops... after the ids at 300.
+        assert!(pass_over(&mut c, &[("c", 300), ("b", 300), ("a", 200)]).is_empty());
+        // A late arrival in the same millisecond as the watermark is new.
+        let new = pass_over(
+            &mut c,
+            &[("e", 400), ("d", 300), ("c", 300), ("b", 300), ("a", 200)],
+        );
+        assert_eq!(new, vec!["e", "d"]);
+        assert_eq!(c.first_page_limit(), 100);
+    }
+
+    #[test]
+    fn shifted_pages_repeat_items_but_count_them_once() {
+        let mut c = Cursor::new(0);
+        let mut pass = Pass::default();
+        // Page 1, then two new dispatches arrive and page 2 repeats "b", "a".
+        let page1 = [("d", 40), ("c", 30), ("b", 20)];
+        let page2 = [("b", 20), ("a", 10)];
+        let mut new = Vec::new();
+        for (id, at) in page1.iter().chain(page2.iter()) {
+            if c.admit(&mut pass, id, *at) == Admit::New {
+                new.push(*id);
+            }
+        }
+        assert_eq!(new, vec!["d", "c", "b", "a"]);
+    }
+
+    #[test]
+    fn an_interrupted_pass_keeps_its_counted_ids_and_the_old_watermark() {
+        let mut c = Cursor::new(0);
+        pass_over(&mut c, &[("a", 10)]);
+        // The pass reads "c" then fails before reaching the watermark.
+        let mut failed = Pass::default();
+        assert_eq!(c.admit(&mut failed, "c", 30), Admit::New);
+        drop(failed);
+        assert_eq!(c.watermark.as_ref().map(|w| w.at), Some(10));
+        // The next pass sees "c" again: skipped; "b" is new.
+        let new = pass_over(&mut c, &[("d", 40), ("c", 30), ("b", 20), ("a", 10)]);
+        assert_eq!(new, vec!["d", "b"]);
+        assert!(c.pending.is_empty());
+        assert_eq!(c.watermark.as_ref().map(|w| w.at), Some(40));
+    }
+
+    #[test]
+    fn histograms_bucket_by_upper_bound() {
+        let mut h = Histogram::default();
+        for v in [1.0, 2.0, 5.0, 13.0] {
+            h.observe(ATTEMPTS_BUCKETS, v);
+        }
+        assert_eq!(h.buckets, vec![1, 1, 0, 0, 1, 0, 0, 1]);
+        assert_eq!(h.count(), 4);
+        assert_eq!(h.sum, 21.0);
+    }
+
+    #[test]
+    fn state_round_trips_through_json() {
+        let mut s = state_with(&[W]);
+        s.count_new(&dispatch("d1", DispatchStatus::Active, 1_000, vec![]));
+        s.cursors.insert(ACCOUNT_CURSOR.into(), Cursor::new(5));
+        let json = serde_json::to_string(&s).unwrap();
+        let back: State = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+    }
+}
