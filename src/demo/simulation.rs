@@ -29,9 +29,9 @@ const USER_ID: &str = "wRsJZtadYvn4mBZmm";
 
 /// The simulation's clock resolution; arrivals and call ends fall between ticks.
 const TICK: std::time::Duration = std::time::Duration::from_millis(500);
-/// Seconds between two new dispatches (uniform): "something every ~4 s".
+/// Milliseconds between two new dispatches (uniform): something every ~4 s.
 const ARRIVAL_GAP_MS: std::ops::RangeInclusive<i64> = 2_000..=6_000;
-/// Seconds between two slow answers queued on `GET /v2/webhook-dispatches/:id`.
+/// Milliseconds between two slow answers queued on `GET /v2/webhook-dispatches/:id`.
 const SLOW_ANSWER_GAP_MS: std::ops::RangeInclusive<i64> = 20_000..=60_000;
 /// How many terminal dispatches the seeded history holds.
 const HISTORY_DISPATCHES: std::ops::RangeInclusive<usize> = 160..=220;
