@@ -80,7 +80,8 @@ pub async fn run(
         config.token = secret::Secret::new(demo.token);
     }
 
-    let exporter = Arc::new(Exporter::new(&config, State::default())?);
+    let state = load_state(&config);
+    let exporter = Arc::new(Exporter::new(&config, state)?);
     let refresher = {
         let exporter = Arc::clone(&exporter);
         let shutdown = shutdown.clone();
@@ -101,8 +102,29 @@ pub async fn run(
     shutdown.cancel();
     refresher.abort();
     let _ = refresher.await;
+    // An interrupted refresh leaves a consistent state (ids counted by an
+    // unfinished pass are kept as pending), so it is safe to write.
+    exporter.save_state().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The persisted state, or a fresh one when there is none or it is unusable.
+fn load_state(config: &Config) -> State {
+    let Some(path) = &config.state_file else {
+        return State::default();
+    };
+    match collector::persist::load(path, &config.api_base_url) {
+        Ok(Some(state)) => {
+            tracing::info!(path = %path.display(), webhooks = state.webhooks.len(), "loaded state");
+            state
+        }
+        Ok(None) => State::default(),
+        Err(error) => {
+            tracing::warn!(%error, "ignoring the state file; counting starts afresh");
+            State::default()
+        }
+    }
 }
 
 /// Refreshes every `interval`, ±10% jitter so that many exporters started
@@ -131,6 +153,8 @@ pub struct Exporter {
     last_refresh: std::sync::Mutex<Option<Instant>>,
     mode: Mode,
     min_interval: Duration,
+    state_file: Option<std::path::PathBuf>,
+    api_base_url: String,
 }
 
 /// Connects the client's per-request reports to the exporter's metrics,
@@ -170,6 +194,8 @@ impl Exporter {
             last_refresh: std::sync::Mutex::new(None),
             mode: config.mode,
             min_interval: config.min_interval,
+            state_file: config.state_file.clone(),
+            api_base_url: config.api_base_url.clone(),
         })
     }
 
@@ -200,10 +226,39 @@ impl Exporter {
             }
             Err(error) => tracing::error!(%error, "keeping the previous /metrics body"),
         }
+        self.write_state(state).await;
         tracing::debug!(?elapsed, ok = report.succeeded(), "refresh finished");
         *self.last_refresh.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.ready.store(true, Ordering::Release);
+    }
+
+    /// Writes the state file now (at shutdown).
+    pub async fn save_state(&self) {
+        let collector = self.collector.lock().await;
+        self.write_state(collector.state()).await;
+    }
+
+    /// Serialises under the collector lock (so writes happen in refresh
+    /// order), writes on a blocking thread.
+    async fn write_state(&self, state: &State) {
+        let Some(path) = self.state_file.clone() else {
+            return;
+        };
+        let bytes = match collector::persist::encode(state, &self.api_base_url) {
+            Ok(b) => b,
+            Err(error) => {
+                tracing::error!(%error, "cannot serialise the state");
+                return;
+            }
+        };
+        let written =
+            tokio::task::spawn_blocking(move || collector::persist::write(&path, &bytes)).await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "state not saved"),
+            Err(error) => tracing::warn!(%error, "state writer failed"),
+        }
     }
 
     fn cached(&self) -> Arc<Encoded> {

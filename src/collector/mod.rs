@@ -7,6 +7,7 @@
 //! is recorded and the rest goes on where that is safe; nothing counted is
 //! ever taken back, and nothing is counted twice.
 
+pub mod persist;
 pub mod state;
 
 use std::collections::BTreeSet;

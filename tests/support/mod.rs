@@ -21,7 +21,9 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 pub struct Harness {
     pub fake: FakeApify,
     pub url: String,
+    pub api: String,
     pub http: reqwest::Client,
+    fake_shutdown: CancellationToken,
     shutdown: CancellationToken,
     exporter: tokio::task::JoinHandle<()>,
 }
@@ -39,15 +41,24 @@ pub fn test_config(api: &str) -> Config {
 
 impl Harness {
     pub async fn start(fake: FakeApify, configure: impl FnOnce(&mut Config)) -> Harness {
-        let shutdown = CancellationToken::new();
+        let fake_shutdown = CancellationToken::new();
         let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api = format!("http://{}", api_listener.local_addr().unwrap());
-        fake.spawn(api_listener, shutdown.child_token());
+        fake.spawn(api_listener, fake_shutdown.clone());
+        Harness::start_exporter(fake, api, fake_shutdown, configure).await
+    }
 
+    async fn start_exporter(
+        fake: FakeApify,
+        api: String,
+        fake_shutdown: CancellationToken,
+        configure: impl FnOnce(&mut Config),
+    ) -> Harness {
         let mut config = test_config(&api);
         configure(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let exporter = tokio::spawn(async move {
             apify_webhook_exporter::run(config, listener, token)
@@ -62,12 +73,25 @@ impl Harness {
         let h = Harness {
             fake,
             url,
+            api,
             http,
+            fake_shutdown,
             shutdown,
             exporter,
         };
         h.wait_ready().await;
         h
+    }
+
+    /// Stops the exporter gracefully and starts a new one against the same
+    /// fake API (same origin, so a state file stays valid).
+    pub async fn restart(self, configure: impl FnOnce(&mut Config)) -> Harness {
+        self.shutdown.cancel();
+        tokio::time::timeout(DEADLINE, self.exporter)
+            .await
+            .expect("run() did not return after shutdown")
+            .unwrap();
+        Harness::start_exporter(self.fake, self.api, self.fake_shutdown, configure).await
     }
 
     pub async fn wait_ready(&self) {
@@ -104,6 +128,7 @@ impl Harness {
 
     pub async fn stop(self) {
         self.shutdown.cancel();
+        self.fake_shutdown.cancel();
         tokio::time::timeout(DEADLINE, self.exporter)
             .await
             .expect("run() did not return after shutdown")

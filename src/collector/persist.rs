@@ -1,0 +1,221 @@
+//! The state file: the collector's [`State`] as JSON, written atomically
+//! (temporary file, fsync, rename, fsync of the directory) so that a crash
+//! leaves either the old file or the new one, never half of one.
+//!
+//! A file that is not ours, of another version, for another API origin, or
+//! corrupt is reported and ignored: the exporter then starts afresh with
+//! its lookback, which is better than refusing to start.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::state::{Histogram, State, ATTEMPTS_BUCKETS, CALL_DURATION_BUCKETS, DELIVERY_BUCKETS};
+
+const FORMAT: &str = "apify-webhook-exporter/state";
+const VERSION: u32 = 1;
+/// A state file larger than this is not read (ours stay far smaller).
+const MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    #[error("cannot read state file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write state file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state file {path} is not usable: {reason}")]
+    Foreign { path: PathBuf, reason: String },
+}
+
+#[derive(Serialize, Deserialize)]
+struct File1<S> {
+    format: String,
+    version: u32,
+    /// The API origin the counts came from: another origin is another account.
+    api_base_url: String,
+    state: S,
+}
+
+/// Serialises the state for [`write`].
+pub fn encode(state: &State, api_base_url: &str) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&File1 {
+        format: FORMAT.to_string(),
+        version: VERSION,
+        api_base_url: api_base_url.to_string(),
+        state,
+    })
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
+    let fail = |source| PersistError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        // The rename itself is durable only once the directory is synced.
+        File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(fail)
+}
+
+/// Reads the state file: `Ok(None)` when there is none yet.
+pub fn load(path: &Path, api_base_url: &str) -> Result<Option<State>, PersistError> {
+    let read_error = |source| PersistError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let foreign = |reason: String| PersistError::Foreign {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(read_error(e)),
+    };
+    if meta.len() > MAX_BYTES {
+        return Err(foreign(format!("larger than {MAX_BYTES} bytes")));
+    }
+    let bytes = fs::read(path).map_err(read_error)?;
+    let header: File1<serde::de::IgnoredAny> =
+        serde_json::from_slice(&bytes).map_err(|e| foreign(format!("not a state file: {e}")))?;
+    if header.format != FORMAT {
+        return Err(foreign(format!("format is {:?}", header.format)));
+    }
+    if header.version != VERSION {
+        return Err(foreign(format!(
+            "version {} (this exporter reads {VERSION})",
+            header.version
+        )));
+    }
+    if header.api_base_url != api_base_url {
+        return Err(foreign(format!(
+            "written for {}, not {api_base_url}",
+            header.api_base_url
+        )));
+    }
+    let file: File1<State> =
+        serde_json::from_slice(&bytes).map_err(|e| foreign(format!("corrupt: {e}")))?;
+    let mut state = file.state;
+    check_histograms(&mut state).map_err(foreign)?;
+    Ok(Some(state))
+}
+
+/// A histogram whose bucket count does not match this build's bounds
+/// cannot be rendered truthfully.
+fn check_histograms(state: &mut State) -> Result<(), String> {
+    fn check<'a>(
+        hs: impl Iterator<Item = &'a Histogram>,
+        bounds: &[f64],
+        name: &str,
+    ) -> Result<(), String> {
+        for h in hs {
+            if h.buckets.len() != bounds.len() + 1 || !h.sum.is_finite() {
+                return Err(format!("{name} buckets do not match this version"));
+            }
+        }
+        Ok(())
+    }
+    for w in state.webhooks.values() {
+        check(
+            w.counts.call_duration.values(),
+            CALL_DURATION_BUCKETS,
+            "call duration",
+        )?;
+        check(w.counts.attempts.values(), ATTEMPTS_BUCKETS, "attempts")?;
+        check(w.counts.delivery.values(), DELIVERY_BUCKETS, "delivery")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::state::{Cursor, ACCOUNT_CURSOR};
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("awe-persist-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn sample() -> State {
+        let mut s = State::default();
+        s.cursors.insert(ACCOUNT_CURSOR.into(), Cursor::new(42));
+        let w = s.webhooks.entry("W1".into()).or_default();
+        w.counts
+            .attempts
+            .entry("FAILED".into())
+            .or_default()
+            .observe(ATTEMPTS_BUCKETS, 3.0);
+        s
+    }
+
+    #[test]
+    fn a_written_state_loads_back_equal() {
+        let dir = temp_dir("roundtrip");
+        let path = dir.join("state.json");
+        assert!(load(&path, "http://a").unwrap().is_none());
+        write(&path, &encode(&sample(), "http://a").unwrap()).unwrap();
+        assert_eq!(load(&path, "http://a").unwrap(), Some(sample()));
+        let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn foreign_and_corrupt_files_are_refused_with_a_reason() {
+        let dir = temp_dir("foreign");
+        let path = dir.join("state.json");
+        let cases: [(&[u8], &str); 4] = [
+            (b"{\"format\":\"something-else\",\"version\":1,\"api_base_url\":\"http://a\",\"state\":{}}", "format"),
+            (b"{\"format\":\"apify-webhook-exporter/state\",\"version\":9,\"api_base_url\":\"http://a\",\"state\":{}}", "version 9"),
+            (b"{\"format\":\"apify-webhook-exporter/state\",\"version\":1,\"api_base_url\":\"http://b\",\"state\":{}}", "written for http://b"),
+            (b"{\"format\":\"apify-webhook-exporter/st", "not a state file"),
+        ];
+        for (bytes, expected) in cases {
+            fs::write(&path, bytes).unwrap();
+            let err = load(&path, "http://a").unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+        let mut bad = sample();
+        bad.webhooks
+            .get_mut("W1")
+            .unwrap()
+            .counts
+            .attempts
+            .get_mut("FAILED")
+            .unwrap()
+            .buckets = vec![1];
+        fs::write(&path, encode(&bad, "http://a").unwrap()).unwrap();
+        let err = load(&path, "http://a").unwrap_err().to_string();
+        assert!(err.contains("attempts buckets"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

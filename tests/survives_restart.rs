@@ -1,0 +1,133 @@
+//! With a state file, a restart neither double counts nor loses dispatches;
+//! a corrupt file is reported and ignored.
+
+mod support;
+
+use apify_webhook_exporter::demo::FakeApify;
+use support::*;
+
+const W1: &str = "W1aaaaaaaaaaaaaaa";
+const RUN_OK: &str = "ACTOR.RUN.SUCCEEDED";
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("awe-restart-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn total(m: &Scrape, status: &str) -> f64 {
+    m.value(
+        "apify_webhook_dispatches_total",
+        &[
+            ("webhook_id", W1),
+            ("event_type", RUN_OK),
+            ("status", status),
+        ],
+    )
+}
+
+fn calls(m: &Scrape, code: &str) -> f64 {
+    m.get(
+        "apify_webhook_dispatch_calls_total",
+        &[
+            ("webhook_id", W1),
+            ("event_type", RUN_OK),
+            ("response_status", code),
+        ],
+    )
+    .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_neither_double_counts_nor_loses() {
+    let dir = temp_dir("ok");
+    let state_file = dir.join("state.json");
+    let fake = FakeApify::new(TOKEN);
+    fake.put_webhook(webhook(W1, &[RUN_OK]));
+    let now = now_ms();
+    fake.put_dispatch(dispatch(
+        "d1",
+        W1,
+        RUN_OK,
+        "SUCCEEDED",
+        now - 60_000,
+        vec![call(now - 60_000, Some(now - 59_000), Some(200))],
+    ));
+    fake.put_dispatch(dispatch(
+        "d2",
+        W1,
+        RUN_OK,
+        "ACTIVE",
+        now - 30_000,
+        vec![call(now - 30_000, Some(now - 29_000), Some(503))],
+    ));
+    let path = state_file.clone();
+    let h = Harness::start(fake, move |c| c.state_file = Some(path)).await;
+    let m = h.scrape().await;
+    assert_eq!(total(&m, "SUCCEEDED"), 1.0);
+    assert_eq!(calls(&m, "503"), 1.0);
+
+    // While it is down: d2 succeeds on a second call, d3 arrives.
+    h.fake.put_dispatch(dispatch(
+        "d2",
+        W1,
+        RUN_OK,
+        "SUCCEEDED",
+        now - 30_000,
+        vec![
+            call(now - 30_000, Some(now - 29_000), Some(503)),
+            call(now - 20_000, Some(now - 19_000), Some(200)),
+        ],
+    ));
+    h.fake.put_dispatch(dispatch(
+        "d3",
+        W1,
+        RUN_OK,
+        "FAILED",
+        now - 10_000,
+        vec![call(now - 10_000, Some(now - 9_000), Some(410))],
+    ));
+    let path = state_file.clone();
+    let h = h.restart(move |c| c.state_file = Some(path)).await;
+    let m = h.scrape().await;
+    assert_eq!(total(&m, "SUCCEEDED"), 2.0);
+    assert_eq!(total(&m, "FAILED"), 1.0);
+    assert_eq!(
+        calls(&m, "503"),
+        1.0,
+        "the call counted before the restart is not counted again"
+    );
+    assert_eq!(calls(&m, "200"), 2.0);
+    assert_eq!(calls(&m, "410"), 1.0);
+    h.stop().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_state_file_is_ignored_and_replaced() {
+    let dir = temp_dir("corrupt");
+    let state_file = dir.join("state.json");
+    std::fs::write(&state_file, b"{\"format\": \"apify-webhook-exp").unwrap();
+    let fake = FakeApify::new(TOKEN);
+    fake.put_webhook(webhook(W1, &[RUN_OK]));
+    fake.put_dispatch(dispatch(
+        "d1",
+        W1,
+        RUN_OK,
+        "SUCCEEDED",
+        now_ms() - 60_000,
+        vec![],
+    ));
+    let path = state_file.clone();
+    let h = Harness::start(fake, move |c| c.state_file = Some(path)).await;
+    let m = h.scrape().await;
+    assert_eq!(m.value("apify_up", &[]), 1.0);
+    assert_eq!(total(&m, "SUCCEEDED"), 1.0);
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    assert_eq!(written["format"], "apify-webhook-exporter/state");
+    assert_eq!(written["version"], 1);
+    h.stop().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
