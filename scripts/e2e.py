@@ -1,0 +1,587 @@
+#!/usr/bin/env python3
+"""End-to-end test of the exporter with the real Prometheus and Alertmanager.
+
+    python3 scripts/e2e.py        (scripts/e2e.sh installs the programs first)
+
+On 127.0.0.1 only, on free ports, it runs: a fake Apify API (fake_apify.py),
+the exporter reading it (--interval 1s), a real Prometheus scraping it every
+second with the bundled rules, a real Alertmanager, and a webhook receiver
+for Alertmanager's notifications. It then proves, in order:
+
+  1. every metric of the contract is scraped, with the right labels;
+  2. all rule groups of prometheus/*.yml are loaded and evaluate without error;
+  3. each failing webhook of the fake fires exactly the alerts it should, the
+     healthy one fires none, Alertmanager delivers a webhook alert to the
+     receiver, and the inhibit rules of deploy/alertmanager.yml suppress the
+     failure-ratio alert that a 4xx receiver explains;
+  4. after the fake starts answering 401, ApifyApiAuthFailing and
+     ApifyRefreshFailing fire and the auth alert is delivered; after it
+     recovers, apify_up is 1 again;
+  5. every query of every dashboard panel, with its variables resolved from
+     this Prometheus, returns data (at least one finite value);
+  6. the exporter exits 0 on SIGTERM.
+
+The only change to the bundled rules: in a temporary copy, every `for:` is
+shortened to 2s (they are minutes long), so alerts fire within the run.
+Every wait is a poll with a deadline. Environment:
+  EXPORTER_BIN      exporter binary (default target/release/apify-webhook-exporter)
+  PROMETHEUS_BIN    default: prometheus
+  ALERTMANAGER_BIN  default: prometheus-alertmanager
+  E2E_KEEP=1        keep the temporary directory (configs, logs, TSDB)
+"""
+import json
+import math
+import os
+import pathlib
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import dashboards  # noqa: E402
+import fake_apify  # noqa: E402
+
+JOB = "apify-webhook-exporter"
+FOR_IN_TEST = "2s"
+RATE_INTERVAL = "4s"  # what Grafana derives from a 1s scrape interval (4 x)
+
+# What each webhook of the fake must fire (and nothing else).
+EXPECTED_WEBHOOK_ALERTS = {
+    "wh-healthy": set(),
+    "wh-misconfigured": {"ApifyWebhookReceiverMisconfigured", "ApifyWebhookFailureRatioHigh"},
+    "wh-flaky": {"ApifyWebhookReceiverUnavailable", "ApifyWebhookFailureRatioHigh"},
+    "wh-stalled": {"ApifyWebhookDispatchStuck", "ApifyWebhookNoRecentSuccess"},
+}
+EXPORTER_ALERTS = {"ApifyExporterDown", "ApifyExporterAbsent", "ApifyRefreshFailing",
+                   "ApifyExporterRefreshStale", "ApifyApiAuthFailing", "ApifyApiRateLimited"}
+
+
+class Failure(Exception):
+    pass
+
+
+class Results:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, fn):
+        t0 = time.monotonic()
+        try:
+            detail = fn()
+        except Failure as e:
+            self.failed += 1
+            print("FAIL %s (%.1fs): %s" % (name, time.monotonic() - t0, e), flush=True)
+            return False
+        self.passed += 1
+        print("ok   %s (%.1fs)%s" % (name, time.monotonic() - t0, ": " + detail if detail else ""), flush=True)
+        return True
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=5):
+    """(status, body text); status 0 when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError):
+        return 0, ""
+
+
+def poll(what, fn, timeout, interval=0.5):
+    """Call fn until it returns a truthy value; Failure after `timeout` seconds
+    with the last value or error it gave."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            value = fn()
+            if value:
+                return value
+            last = value
+        except Failure as e:
+            last = str(e)
+        if time.monotonic() >= deadline:
+            raise Failure("%s: not within %ss (last: %s)" % (what, timeout, shorten(last)))
+        time.sleep(interval)
+
+
+def shorten(value, n=600):
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= n else text[:n] + "..."
+
+
+class Stack:
+    """The processes and servers of one run, and their clean-up."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.procs = []
+        self.servers = []
+        self.notifications = []
+        self.lock = threading.Lock()
+
+    def start(self, name, args, env=None):
+        log = open(self.tmp / ("%s.log" % name), "wb")
+        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env=env, cwd=self.tmp, start_new_session=True)
+        self.procs.append((name, p, log))
+        return p
+
+    def alive(self, proc, name):
+        if proc.poll() is not None:
+            raise Failure("%s exited with %s; log:\n%s" % (name, proc.returncode, self.log_tail(name)))
+
+    def log_tail(self, name, lines=30):
+        path = self.tmp / ("%s.log" % name)
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def receiver(self):
+        """Alertmanager's webhook receiver: keeps every notification it gets."""
+        stack = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    payload = json.loads(body)
+                except ValueError:
+                    payload = {"unparsable": body.decode(errors="replace")}
+                with stack.lock:
+                    stack.notifications.append(payload)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        srv.daemon_threads = True
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.servers.append(srv)
+        return srv.server_address[1]
+
+    def delivered(self, alertname, **labels):
+        """Alerts Alertmanager delivered, firing, with that name and labels."""
+        with self.lock:
+            payloads = list(self.notifications)
+        return [a for p in payloads for a in p.get("alerts", [])
+                if a.get("status") == "firing" and a["labels"].get("alertname") == alertname
+                and all(a["labels"].get(k) == v for k, v in labels.items())]
+
+    def stop(self):
+        for name, p, log in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for name, p, log in reversed(self.procs):
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=5)
+            log.close()
+        for srv in self.servers:
+            srv.shutdown()
+            srv.server_close()
+
+
+class Prom:
+    def __init__(self, base):
+        self.base = base
+
+    def api(self, path, **params):
+        url = "%s/api/v1/%s?%s" % (self.base, path, urllib.parse.urlencode(params, doseq=True))
+        status, body = http_get(url, timeout=10)
+        if status != 200:
+            raise Failure("GET %s: HTTP %s %s" % (url, status, shorten(body, 300)))
+        doc = json.loads(body)
+        if doc.get("status") != "success":
+            raise Failure("GET %s: %s" % (url, shorten(doc, 300)))
+        return doc["data"]
+
+    def query(self, expr):
+        return self.api("query", query=expr)["result"]
+
+    def query_range(self, expr, seconds, step=1):
+        now = time.time()
+        return self.api("query_range", query=expr, start=now - seconds, end=now, step=step)["result"]
+
+    def alerts(self, state="firing"):
+        return [a for a in self.api("alerts")["alerts"] if state is None or a["state"] == state]
+
+    def value(self, expr):
+        r = self.query(expr)
+        return float(r[0]["value"][1]) if r else None
+
+
+def write_configs(tmp, exporter_port, am_port, receiver_port):
+    rules_dir = tmp / "rules"
+    rules_dir.mkdir()
+    shortened = 0
+    for src in sorted((ROOT / "prometheus").glob("*.yml")):
+        if src.name == "prometheus.yml":
+            continue
+        text = src.read_text()
+        text, n = re.subn(r"(?m)^(\s+for:\s*)\S+\s*$", r"\g<1>" + FOR_IN_TEST, text)
+        shortened += n
+        (rules_dir / src.name).write_text(text)
+    (tmp / "prometheus.yml").write_text("""\
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - rules/*.yml
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['127.0.0.1:%d']
+scrape_configs:
+  - job_name: %s
+    static_configs:
+      - targets: ['127.0.0.1:%d']
+""" % (am_port, JOB, exporter_port))
+    (tmp / "alertmanager.yml").write_text("""\
+route:
+  receiver: e2e
+  group_by: [alertname, instance, webhook_id]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: e2e
+    webhook_configs:
+      - url: http://127.0.0.1:%d/alerts
+        send_resolved: true
+""" % receiver_port + inhibit_rules())
+    return shortened
+
+
+def inhibit_rules():
+    """The inhibit_rules block of deploy/alertmanager.yml (its last key), so the
+    real Alertmanager runs the bundled inhibitions."""
+    text = (ROOT / "deploy/alertmanager.yml").read_text()
+    start = text.find("\ninhibit_rules:")
+    if start < 0:
+        raise Failure("deploy/alertmanager.yml has no top-level inhibit_rules")
+    return text[start + 1:]
+
+
+def rule_groups_on_disk():
+    names = set()
+    for src in (ROOT / "prometheus").glob("*.yml"):
+        if src.name == "prometheus.yml":
+            continue
+        names.update(re.findall(r"(?m)^\s+- name:\s*(\S+)\s*$", src.read_text()))
+    return names
+
+
+def resolve_variables(prom, dashboard, prefer):
+    """Grafana's variable values, from this Prometheus: All -> its allValue;
+    a single-value variable -> `prefer` if it is among the values, else the
+    first. Returns {name: value} and fails on a variable with no values."""
+    values = {"__rate_interval": RATE_INTERVAL, "__interval": "1s", "__range": "5m",
+              "__range_s": "300", "__interval_ms": "1000"}
+    for var in dashboard["templating"]["list"]:
+        name = var["name"]
+        if var["type"] == "datasource":
+            continue
+        q = dashboards.variable_query(var)
+        m = re.fullmatch(r"label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)", q.strip(), re.S)
+        if not m:
+            raise Failure("variable $%s: unsupported query %r" % (name, q))
+        match = substitute(m.group(1), values)
+        found = prom.api("label/%s/values" % m.group(2), **{"match[]": match, "start": time.time() - 300})
+        if not found:
+            raise Failure("variable $%s (%s) has no values" % (name, q))
+        if var.get("includeAll"):
+            values[name] = var.get("allValue") or "|".join(map(re.escape, found))
+        else:
+            values[name] = prefer.get(name) if prefer.get(name) in found else found[0]
+        values["_found_" + name] = found
+    return values
+
+
+def substitute(expr, values):
+    def repl(m):
+        key = m.group(1) or m.group(2)
+        key = key.split(":")[0]
+        if key not in values:
+            raise Failure("no value for variable $%s in %r" % (key, expr))
+        return values[key]
+    return re.sub(r"\$\{([a-zA-Z_][a-zA-Z0-9_:]*)\}|\$([a-zA-Z_][a-zA-Z0-9_]*)", repl, expr)
+
+
+def finite_values(result):
+    out = []
+    for series in result:
+        samples = series.get("values") or ([series["value"]] if "value" in series else [])
+        out.extend(float(v) for _, v in samples if not math.isnan(float(v)) and not math.isinf(float(v)))
+    return out
+
+
+def main():
+    exporter_bin = pathlib.Path(os.environ.get("EXPORTER_BIN", ROOT / "target/release/apify-webhook-exporter"))
+    prometheus_bin = os.environ.get("PROMETHEUS_BIN", "prometheus")
+    alertmanager_bin = os.environ.get("ALERTMANAGER_BIN", "prometheus-alertmanager")
+    for b in (str(exporter_bin), prometheus_bin, alertmanager_bin):
+        if not shutil.which(b):
+            print("e2e: %s not found (scripts/e2e.sh builds and installs what is missing)" % b)
+            return 2
+
+    # `timeout` (scripts/e2e.sh) sends SIGTERM: clean up as on any other exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = time.monotonic()
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="apify-e2e-"))
+    stack = Stack(tmp)
+    results = Results()
+    try:
+        run(stack, results, tmp, exporter_bin, prometheus_bin, alertmanager_bin)
+    except Failure as e:
+        results.failed += 1
+        print("FAIL setup: %s" % e, flush=True)
+    finally:
+        stack.stop()
+        if results.failed:
+            for name, _, _ in stack.procs:
+                print("--- %s log (last lines) ---\n%s" % (name, stack.log_tail(name)))
+        if os.environ.get("E2E_KEEP") == "1" or results.failed:
+            print("e2e: files kept in %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("e2e: took %.0fs" % (time.monotonic() - started))
+    print("e2e: %d passed, %d failed" % (results.passed, results.failed))
+    return 1 if results.failed else 0
+
+
+def run(stack, results, tmp, exporter_bin, prometheus_bin, alertmanager_bin):
+    fake = fake_apify.FakeApify()
+    fake_srv = fake_apify.serve(fake)
+    stack.servers.append(fake_srv)
+    receiver_port = stack.receiver()
+    exporter_port, prom_port, am_port = free_port(), free_port(), free_port()
+    shortened = write_configs(tmp, exporter_port, am_port, receiver_port)
+    print("e2e: temp dir %s; 'for:' of %d rules shortened to %s in the copy" % (tmp, shortened, FOR_IN_TEST), flush=True)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APIFY_")}
+    env.update(APIFY_TOKEN=fake_apify.TOKEN, RUST_LOG=env.get("RUST_LOG", "info"))
+    exporter = stack.start("exporter", [str(exporter_bin),
+                                        "--api-base-url", "http://127.0.0.1:%d" % fake_srv.server_address[1],
+                                        "--listen", "127.0.0.1:%d" % exporter_port, "--interval", "1s"], env=env)
+    am = stack.start("alertmanager", [alertmanager_bin, "--config.file=%s" % (tmp / "alertmanager.yml"),
+                                      "--storage.path=%s" % (tmp / "am"),
+                                      "--web.listen-address=127.0.0.1:%d" % am_port,
+                                      "--cluster.listen-address="])
+    prometheus = stack.start("prometheus", [prometheus_bin, "--config.file=%s" % (tmp / "prometheus.yml"),
+                                            "--storage.tsdb.path=%s" % (tmp / "tsdb"),
+                                            "--web.listen-address=127.0.0.1:%d" % prom_port])
+    exporter_url = "http://127.0.0.1:%d" % exporter_port
+    prom = Prom("http://127.0.0.1:%d" % prom_port)
+
+    def ready(name, proc, url):
+        def probe():
+            stack.alive(proc, name)
+            return http_get(url)[0] == 200
+        poll("%s ready at %s" % (name, url), probe, timeout=30, interval=0.2)
+
+    ready("exporter", exporter, exporter_url + "/readyz")
+    ready("alertmanager", am, "http://127.0.0.1:%d/-/ready" % am_port)
+    ready("prometheus", prometheus, prom.base + "/-/ready")
+
+    # 1. The contract's series, scraped.
+    def scraped():
+        poll("target up", lambda: prom.value('up{job="%s"}' % JOB) == 1, timeout=20)
+        poll("apify_up == 1", lambda: prom.value('apify_up{job="%s"}' % JOB) == 1, timeout=20)
+        names = [n for n in sorted(dashboards.CONTRACT) if n != "apify_exporter_refresh_errors_total"]
+
+        def missing():
+            return [n for n in names if not prom.query('count(%s{job="%s"})' % (n, JOB))] or None
+        still = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            still = missing()
+            if not still:
+                break
+            time.sleep(0.5)
+        if still:
+            raise Failure("not scraped: %s" % ", ".join(still))
+        return "%d metric names" % len(names)
+    results.check("the contract's metrics are scraped", scraped)
+
+    def labels():
+        info = {r["metric"]["webhook_id"]: r["metric"] for r in prom.query('apify_webhook_info{job="%s"}' % JOB)}
+        if set(info) != set(EXPECTED_WEBHOOK_ALERTS):
+            raise Failure("apify_webhook_info webhooks %s" % sorted(info))
+        flaky = info["wh-flaky"]
+        want = {"request_host": "etl.example.com", "description": "Warehouse loader",
+                "actor_id": "actEtl000000001", "actor_task_id": "taskEtl00000001",
+                "event_types": "ACTOR.RUN.SUCCEEDED,ACTOR.BUILD.SUCCEEDED", "do_not_retry": "false"}
+        wrong = {k: flaky.get(k) for k, v in want.items() if flaky.get(k) != v}
+        if wrong:
+            raise Failure("apify_webhook_info{webhook_id=wh-flaky} has %s, want %s" % (wrong, want))
+        if prom.value('apify_exporter_webhooks{job="%s"}' % JOB) != 4:
+            raise Failure("apify_exporter_webhooks is not 4")
+        statuses = {r["metric"]["response_status"] for r in prom.query(
+            'apify_webhook_dispatch_calls_total{job="%s", webhook_id="wh-flaky"}' % JOB)}
+        if not {"200", "503", "none"} <= statuses:
+            raise Failure("wh-flaky response_status values %s" % sorted(statuses))
+        return "info labels, webhook count, response_status values"
+    results.check("series carry the expected labels", labels)
+
+    # 2. Rules loaded and healthy.
+    def rules_loaded():
+        want = rule_groups_on_disk()
+
+        def all_ok():
+            groups = prom.api("rules")["groups"]
+            names = {g["name"] for g in groups}
+            if names != want:
+                raise Failure("groups %s, want %s" % (sorted(names), sorted(want)))
+            bad = [(r["name"], r.get("health"), r.get("lastError")) for g in groups for r in g["rules"]
+                   if r.get("health") != "ok"]
+            if bad:
+                raise Failure("rules not ok: %s" % bad)
+            return sum(len(g["rules"]) for g in groups)
+        n = poll("all rules evaluated ok", all_ok, timeout=20)
+        return "%d groups, %d rules, all health ok" % (len(want), n)
+    results.check("the bundled rule groups load and evaluate", rules_loaded)
+
+    # 3. The webhook alerts: exactly the expected ones.
+    def webhook_alerts():
+        def firing_by_webhook():
+            out = {w: set() for w in EXPECTED_WEBHOOK_ALERTS}
+            for a in prom.alerts(state=None):
+                w = a["labels"].get("webhook_id")
+                if w is not None and (a["state"] == "firing" or w == "wh-healthy"):
+                    out.setdefault(w, set()).add(a["labels"]["alertname"] + ("" if a["state"] == "firing" else "(pending)"))
+            return out
+        def expected_firing():
+            got = firing_by_webhook()
+            complete = all(want <= got.get(w, set()) for w, want in EXPECTED_WEBHOOK_ALERTS.items())
+            return got if complete else None
+        got = poll("expected webhook alerts firing", expected_firing, timeout=60, interval=1)
+        extra = {w: sorted(got[w] - EXPECTED_WEBHOOK_ALERTS.get(w, set())) for w in got if got[w] - EXPECTED_WEBHOOK_ALERTS.get(w, set())}
+        if extra:
+            raise Failure("unexpected webhook alerts: %s" % extra)
+        exporter_firing = sorted({a["labels"]["alertname"] for a in prom.alerts() if a["labels"]["alertname"] in EXPORTER_ALERTS})
+        if exporter_firing:
+            raise Failure("exporter alerts firing while all is well: %s" % exporter_firing)
+        for a in prom.alerts():
+            ann = a.get("annotations", {})
+            missing = [k for k in ("summary", "description", "runbook_url") if not ann.get(k)]
+            if missing or "severity" not in a["labels"]:
+                raise Failure("alert %s lacks %s" % (a["labels"], missing or ["severity"]))
+        return "; ".join("%s: %s" % (w, ", ".join(sorted(got[w])) or "none") for w in sorted(got))
+    results.check("failing webhooks fire their alerts, the healthy one none", webhook_alerts)
+
+    def delivered_webhook_alert():
+        got = poll("ApifyWebhookReceiverMisconfigured delivered to the receiver",
+                   lambda: stack.delivered("ApifyWebhookReceiverMisconfigured", webhook_id="wh-misconfigured"),
+                   timeout=30)
+        a = got[0]
+        if a["labels"].get("description") != "Slack alerts (old URL)" or not a["annotations"].get("runbook_url", "").endswith("#apifywebhookreceivermisconfigured"):
+            raise Failure("delivered alert lacks its description label or runbook: %s" % shorten(a))
+        return "severity=%s summary=%r" % (a["labels"].get("severity"), a["annotations"].get("summary"))
+    results.check("Alertmanager delivers the webhook alert", delivered_webhook_alert)
+
+    def inhibited():
+        def suppressed():
+            url = "http://127.0.0.1:%d/api/v2/alerts?%s" % (am_port, urllib.parse.urlencode(
+                {"filter": ['alertname="ApifyWebhookFailureRatioHigh"', 'webhook_id="wh-misconfigured"']}, doseq=True))
+            status, body = http_get(url)
+            if status != 200:
+                raise Failure("GET %s: HTTP %s" % (url, status))
+            alerts = json.loads(body)
+            if not alerts:
+                raise Failure("Alertmanager has no ApifyWebhookFailureRatioHigh for wh-misconfigured")
+            st = alerts[0]["status"]
+            return st if st["state"] == "suppressed" and st.get("inhibitedBy") else None
+        st = poll("FailureRatioHigh of wh-misconfigured inhibited", suppressed, timeout=20)
+        return "suppressed, inhibited by %d alert(s)" % len(st["inhibitedBy"])
+    results.check("the bundled inhibit rules suppress the consequence of a 4xx receiver", inhibited)
+
+    # 4. The API rejects the token.
+    fake.auth_ok = False
+
+    def auth_alerts():
+        poll("apify_up == 0", lambda: prom.value('apify_up{job="%s"}' % JOB) == 0, timeout=20)
+        poll("ApifyApiAuthFailing and ApifyRefreshFailing firing",
+             lambda: {"ApifyApiAuthFailing", "ApifyRefreshFailing"} <= {a["labels"]["alertname"] for a in prom.alerts()},
+             timeout=40, interval=1)
+        got = poll("ApifyApiAuthFailing delivered", lambda: stack.delivered("ApifyApiAuthFailing", job=JOB), timeout=30)
+        reasons = {r["metric"]["reason"] for r in prom.query('apify_exporter_refresh_errors_total{job="%s"} > 0' % JOB)}
+        if "auth" not in reasons:
+            raise Failure("refresh errors by reason: %s, want auth" % sorted(reasons))
+        return "delivered with severity=%s" % got[0]["labels"].get("severity")
+    results.check("a 401 from Apify fires and delivers ApifyApiAuthFailing", auth_alerts)
+
+    fake.auth_ok = True
+
+    def recovers():
+        poll("apify_up == 1 again", lambda: prom.value('apify_up{job="%s"}' % JOB) == 1, timeout=20)
+        # Let a few more scrapes in, so $__rate_interval windows after the
+        # outage have data again.
+        target = time.time() + 6
+        poll("a few scrapes after recovery", lambda: time.time() >= target, timeout=10)
+    results.check("the exporter recovers when the token works again", recovers)
+
+    # 5. Every dashboard query returns data.
+    def dashboard_queries():
+        total = 0
+        empty = []
+        for path, d in dashboards.load():
+            values = resolve_variables(prom, d, prefer={"webhook_id": "wh-flaky"})
+            if "webhook_id" in (v["name"] for v in d["templating"]["list"]):
+                if set(values["_found_webhook_id"]) != set(EXPECTED_WEBHOOK_ALERTS):
+                    raise Failure("%s: $webhook_id values %s" % (path.name, values["_found_webhook_id"]))
+            for panel, t in dashboards.queries(d):
+                expr = substitute(t["expr"], values)
+                total += 1
+                result = prom.query(expr) if t.get("instant") else prom.query_range(expr, 60, 2)
+                if not finite_values(result):
+                    empty.append("%s / %s [%s]: %s" % (path.name, panel["title"], t["refId"], expr))
+        if empty:
+            raise Failure("%d of %d queries returned no finite value:\n  %s" % (len(empty), total, "\n  ".join(empty)))
+        return "%d queries over %d dashboards, all with data" % (total, len(dashboards.load()))
+    results.check("every dashboard panel query returns data", dashboard_queries)
+
+    # 6. Graceful stop.
+    def stops_cleanly():
+        os.killpg(exporter.pid, signal.SIGTERM)
+        try:
+            code = exporter.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            raise Failure("the exporter did not exit within 10s of SIGTERM")
+        if code != 0:
+            raise Failure("the exporter exited %s on SIGTERM" % code)
+        return "exit 0"
+    results.check("the exporter exits 0 on SIGTERM", stops_cleanly)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
