@@ -202,3 +202,39 @@ async fn an_active_dispatch_gone_404_is_forgotten_uncounted() {
     assert_eq!(succeeded(&m), 0.0);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_broken_between_pages_resumes_without_double_counting() {
+    let h = account_with_one_dispatch().await;
+    let now = now_ms();
+    for i in 0..1500i64 {
+        h.fake.put_dispatch(dispatch(
+            &format!("n{i:05}"),
+            W1,
+            RUN_OK,
+            "SUCCEEDED",
+            now - 5_000 + i,
+            vec![],
+        ));
+    }
+    // The first page (100 newest) answers; the second fails every retry.
+    h.fake.inject(DISPATCHES, Fault::Delay(Duration::ZERO));
+    for _ in 0..5 {
+        h.fake
+            .inject(DISPATCHES, Fault::status(502, "bad-gateway", "upstream"));
+    }
+    let m = h.scrape().await;
+    assert_eq!(m.value("apify_up", &[]), 0.0);
+    assert_eq!(
+        succeeded(&m),
+        101.0,
+        "what the broken pass counted stays counted"
+    );
+
+    let m = h.scrape().await;
+    assert_eq!(m.value("apify_up", &[]), 1.0);
+    assert_eq!(succeeded(&m), 1501.0);
+    let m = h.scrape().await;
+    assert_eq!(succeeded(&m), 1501.0);
+    h.stop().await;
+}

@@ -268,30 +268,50 @@ async fn read_list(
     list: DispatchList,
 ) -> Result<(), ApiError> {
     let mut pass = Pass::default();
-    let mut offset = 0usize;
-    let mut limit = {
+    let limit = {
         let guard = lock(state);
         guard
             .cursors
             .get(&key)
             .map_or(crate::api::MAX_PAGE_LIMIT, Cursor::first_page_limit)
     };
+    let result = read_pages(client, state, &key, &list, &mut pass, limit).await;
+    if let Some(cursor) = lock(state).cursors.get_mut(&key) {
+        match result {
+            Ok(()) => cursor.complete(pass),
+            Err(_) => cursor.abandon(pass),
+        }
+    }
+    result
+}
+
+/// Reads pages and counts new dispatches until the watermark (or the end).
+async fn read_pages(
+    client: &Client,
+    state: &Mutex<&mut State>,
+    key: &str,
+    list: &DispatchList,
+    pass: &mut Pass,
+    first_limit: usize,
+) -> Result<(), ApiError> {
+    let mut offset = 0usize;
+    let mut limit = first_limit;
     for _ in 0..MAX_DISPATCH_PAGES {
-        let page = client.dispatch_page(&list, offset, limit).await?;
+        let page = client.dispatch_page(list, offset, limit).await?;
         if page.items.is_empty() {
-            break;
+            return Ok(());
         }
         offset += page.items.len();
         limit = crate::api::MAX_PAGE_LIMIT;
         let mut guard = lock(state);
         let state: &mut State = &mut guard;
-        let Some(cursor) = state.cursors.get_mut(&key) else {
+        let Some(cursor) = state.cursors.get(key) else {
             return Ok(());
         };
         let mut reached_watermark = false;
         let mut new = Vec::new();
         for d in &page.items {
-            match cursor.admit(&mut pass, &d.id, d.created_at) {
+            match cursor.admit(pass, &d.id, d.created_at) {
                 Admit::Stop => {
                     reached_watermark = true;
                     break;
@@ -306,12 +326,13 @@ async fn read_list(
             }
         }
         if reached_watermark || page.total.is_some_and(|total| offset as u64 >= total) {
-            break;
+            return Ok(());
         }
     }
-    if let Some(cursor) = lock(state).cursors.get_mut(&key) {
-        cursor.complete(pass);
-    }
+    tracing::warn!(
+        list = list.endpoint(),
+        "stopped paging after {MAX_DISPATCH_PAGES} pages"
+    );
     Ok(())
 }
 

@@ -147,6 +147,10 @@ pub struct ActiveDispatch {
 }
 
 /// Where a dispatch list was read up to.
+///
+/// Memory is constant in the number of dispatches read: a pass is described
+/// by the span it covered (newest and oldest `createdAt`, with the ids at
+/// those two instants), never by the set of ids it saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cursor {
     /// Dispatches created before this are never fetched: the lookback
@@ -155,15 +159,77 @@ pub struct Cursor {
     /// The newest `createdAt` of the last complete pass, with the ids
     /// created at exactly that instant (several can share a millisecond).
     pub watermark: Option<Watermark>,
-    /// Ids counted by a pass that did not complete: the next pass reads the
-    /// same range again and must not count them twice.
-    pub pending: BTreeSet<String>,
+    /// Spans counted by passes that did not complete: the next pass reads
+    /// the same range again and must not count them twice.
+    #[serde(default)]
+    pub partial: Vec<Span>,
 }
 
+/// An instant and the ids created at it that were seen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Watermark {
     pub at: Millis,
     pub ids: BTreeSet<String>,
+}
+
+/// Every dispatch created strictly between `low.at` and `top.at`, plus the
+/// ids listed at the two ends: what one pass over a newest-first list saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Span {
+    pub top: Watermark,
+    pub low: Watermark,
+}
+
+impl Span {
+    fn at(id: &str, at: Millis) -> Span {
+        let point = Watermark {
+            at,
+            ids: BTreeSet::from([id.to_string()]),
+        };
+        Span {
+            top: point.clone(),
+            low: point,
+        }
+    }
+
+    fn contains(&self, id: &str, at: Millis) -> bool {
+        (at < self.top.at && at > self.low.at)
+            || (at == self.top.at && self.top.ids.contains(id))
+            || (at == self.low.at && self.low.ids.contains(id))
+    }
+
+    /// Grows the span by an item of the list.
+    fn extend(&mut self, id: &str, at: Millis) {
+        for (end, newer) in [(&mut self.top, true), (&mut self.low, false)] {
+            if at == end.at {
+                end.ids.insert(id.to_string());
+            } else if (at > end.at) == newer {
+                *end = Watermark {
+                    at,
+                    ids: BTreeSet::from([id.to_string()]),
+                };
+            }
+        }
+    }
+
+    /// Joins two spans that overlap (strictly, so that no instant at an end
+    /// is assumed fully covered).
+    fn merge(&mut self, other: &Span) -> bool {
+        if !(self.low.at < other.top.at && other.low.at < self.top.at) {
+            return false;
+        }
+        for (mine, theirs, newer) in [
+            (&mut self.top, &other.top, true),
+            (&mut self.low, &other.low, false),
+        ] {
+            if theirs.at == mine.at {
+                mine.ids.extend(theirs.ids.iter().cloned());
+            } else if (theirs.at > mine.at) == newer {
+                *mine = theirs.clone();
+            }
+        }
+        true
+    }
 }
 
 /// What to do with one listed dispatch.
@@ -181,7 +247,7 @@ pub enum Admit {
 /// One reading of a dispatch list, from the newest item down.
 #[derive(Debug, Default)]
 pub struct Pass {
-    top: Option<Watermark>,
+    span: Option<Span>,
 }
 
 impl Cursor {
@@ -189,12 +255,12 @@ impl Cursor {
         Cursor {
             floor,
             watermark: None,
-            pending: BTreeSet::new(),
+            partial: Vec::new(),
         }
     }
 
-    /// `desc=1` first page size: small once there is a watermark, because
-    /// an idle refresh reads only a handful of items.
+    /// `desc=true` first page size: small once there is a watermark,
+    /// because an idle refresh reads only a handful of items.
     pub fn first_page_limit(&self) -> usize {
         if self.watermark.is_some() {
             100
@@ -203,44 +269,53 @@ impl Cursor {
         }
     }
 
-    pub fn admit(&mut self, pass: &mut Pass, id: &str, created_at: Millis) -> Admit {
+    pub fn admit(&self, pass: &mut Pass, id: &str, created_at: Millis) -> Admit {
         let stop_below = self.watermark.as_ref().map_or(self.floor, |w| w.at);
         if created_at < stop_below {
             return Admit::Stop;
         }
-        match &mut pass.top {
-            Some(top) if top.at == created_at => {
-                top.ids.insert(id.to_string());
-            }
-            Some(top) if top.at > created_at => {}
-            _ => {
-                pass.top = Some(Watermark {
-                    at: created_at,
-                    ids: BTreeSet::from([id.to_string()]),
-                })
-            }
+        // New dispatches arriving while paging push the list down, so a
+        // later page repeats items already read: newer than the oldest
+        // seen, or at its instant with a known id.
+        let repeated = pass.span.as_ref().is_some_and(|s| {
+            created_at > s.low.at || (created_at == s.low.at && s.low.ids.contains(id))
+        });
+        match &mut pass.span {
+            Some(span) => span.extend(id, created_at),
+            None => pass.span = Some(Span::at(id, created_at)),
         }
         let at_watermark = self
             .watermark
             .as_ref()
             .is_some_and(|w| w.at == created_at && w.ids.contains(id));
-        if at_watermark || !self.pending.insert(id.to_string()) {
+        let counted_before = self.partial.iter().any(|s| s.contains(id, created_at));
+        if repeated || at_watermark || counted_before {
             return Admit::Skip;
         }
         Admit::New
     }
 
     /// The pass read down to the watermark: move the watermark up to the
-    /// newest item seen and forget the pending ids, all now below or at it.
+    /// newest item seen; every partial span is now below it.
     pub fn complete(&mut self, pass: Pass) {
-        if let Some(top) = pass.top {
+        if let Some(span) = pass.span {
+            let top = span.top;
             match &mut self.watermark {
                 Some(w) if w.at == top.at => w.ids.extend(top.ids),
                 Some(w) if w.at > top.at => {}
                 _ => self.watermark = Some(top),
             }
         }
-        self.pending.clear();
+        self.partial.clear();
+    }
+
+    /// The pass stopped on an error: remember what it counted.
+    pub fn abandon(&mut self, pass: Pass) {
+        let Some(mut span) = pass.span else {
+            return;
+        };
+        self.partial.retain(|old| !span.merge(old));
+        self.partial.push(span);
     }
 }
 
@@ -670,6 +745,7 @@ mod tests {
         assert_eq!(c.watermark.as_ref().map(|w| w.at), Some(300));
         // Idle: nothing new, the first item already stops... after the ids at 300.
         assert!(pass_over(&mut c, &[("c", 300), ("b", 300), ("a", 200)]).is_empty());
+        assert_eq!(c.watermark.as_ref().map(|w| w.ids.len()), Some(2));
         // A late arrival in the same millisecond as the watermark is new.
         let new = pass_over(
             &mut c,
@@ -681,7 +757,7 @@ mod tests {
 
     #[test]
     fn shifted_pages_repeat_items_but_count_them_once() {
-        let mut c = Cursor::new(0);
+        let c = Cursor::new(0);
         let mut pass = Pass::default();
         // Page 1, then two new dispatches arrive and page 2 repeats "b", "a".
         let page1 = [("d", 40), ("c", 30), ("b", 20)];
@@ -696,19 +772,62 @@ mod tests {
     }
 
     #[test]
-    fn an_interrupted_pass_keeps_its_counted_ids_and_the_old_watermark() {
+    fn an_interrupted_pass_keeps_its_span_and_the_old_watermark() {
         let mut c = Cursor::new(0);
         pass_over(&mut c, &[("a", 10)]);
         // The pass reads "c" then fails before reaching the watermark.
         let mut failed = Pass::default();
         assert_eq!(c.admit(&mut failed, "c", 30), Admit::New);
-        drop(failed);
+        c.abandon(failed);
         assert_eq!(c.watermark.as_ref().map(|w| w.at), Some(10));
         // The next pass sees "c" again: skipped; "b" is new.
         let new = pass_over(&mut c, &[("d", 40), ("c", 30), ("b", 20), ("a", 10)]);
         assert_eq!(new, vec!["d", "b"]);
-        assert!(c.pending.is_empty());
+        assert!(c.partial.is_empty());
         assert_eq!(c.watermark.as_ref().map(|w| w.at), Some(40));
+    }
+
+    #[test]
+    fn disjoint_interrupted_passes_are_both_remembered() {
+        let mut c = Cursor::new(0);
+        pass_over(&mut c, &[("a", 10)]);
+        let mut first = Pass::default();
+        for (id, at) in [("f", 60), ("e", 50)] {
+            assert_eq!(c.admit(&mut first, id, at), Admit::New);
+        }
+        c.abandon(first);
+        let mut second = Pass::default();
+        for (id, at) in [("h", 80), ("g", 70)] {
+            assert_eq!(c.admit(&mut second, id, at), Admit::New);
+        }
+        c.abandon(second);
+        assert_eq!(c.partial.len(), 2);
+        // A third failed pass covering both merges them into one.
+        let mut third = Pass::default();
+        for (id, at) in [
+            ("i", 90),
+            ("h", 80),
+            ("g", 70),
+            ("f", 60),
+            ("e", 50),
+            ("d", 40),
+        ] {
+            c.admit(&mut third, id, at);
+        }
+        c.abandon(third);
+        assert_eq!(c.partial.len(), 1);
+        let new = pass_over(
+            &mut c,
+            &[
+                ("i", 90),
+                ("h", 80),
+                ("e", 50),
+                ("d", 40),
+                ("c", 30),
+                ("a", 10),
+            ],
+        );
+        assert_eq!(new, vec!["c"]);
     }
 
     #[test]
