@@ -491,6 +491,11 @@ def run(stack, results, tmp, exporter_bin, prometheus_bin, alertmanager_bin):
         exporter_firing = sorted({a["labels"]["alertname"] for a in prom.alerts() if a["labels"]["alertname"] in EXPORTER_ALERTS})
         if exporter_firing:
             raise Failure("exporter alerts firing while all is well: %s" % exporter_firing)
+        flaky = [a for a in prom.alerts() if a["labels"]["alertname"] == "ApifyWebhookFailureRatioHigh"
+                 and a["labels"].get("webhook_id") == "wh-flaky"]
+        # The description queries the webhook's threshold series: 10% by default.
+        if "the threshold is 10%." not in flaky[0]["annotations"].get("description", ""):
+            raise Failure("FailureRatioHigh description lacks its threshold: %r" % flaky[0]["annotations"])
         for a in prom.alerts():
             ann = a.get("annotations", {})
             missing = [k for k in ("summary", "description", "runbook_url") if not ann.get(k)]
