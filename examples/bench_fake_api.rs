@@ -1,0 +1,92 @@
+//! A fake Apify account of a chosen size, served on 127.0.0.1, for the
+//! benchmarks in `scripts/bench.sh` (the exporter runs as its own process,
+//! so its memory is measured alone).
+//!
+//!     cargo run --release --example bench_fake_api -- <webhooks> <dispatches> <event-types-per-webhook>
+//!
+//! Prints `listening <base url>` on stdout once ready, then serves until
+//! killed. Every dispatch is terminal, created within the last 23 hours,
+//! with one or two calls of assorted statuses.
+
+use std::time::Duration;
+
+use apify_webhook_exporter::api::decode::format_timestamp;
+use apify_webhook_exporter::collector::now_millis;
+use apify_webhook_exporter::demo::FakeApify;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+const EVENT_TYPES: [&str; 6] = [
+    "ACTOR.RUN.SUCCEEDED",
+    "ACTOR.RUN.FAILED",
+    "ACTOR.RUN.TIMED_OUT",
+    "ACTOR.RUN.ABORTED",
+    "ACTOR.BUILD.SUCCEEDED",
+    "ACTOR.BUILD.FAILED",
+];
+const STATUSES: [Option<u16>; 6] = [Some(200), Some(204), Some(500), Some(503), Some(404), None];
+
+fn arg(n: usize, default: u64) -> u64 {
+    std::env::args()
+        .nth(n)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let webhooks = arg(1, 50).max(1);
+    let dispatches = arg(2, 100_000);
+    let per_webhook = arg(3, 2).clamp(1, EVENT_TYPES.len() as u64) as usize;
+    let fake = FakeApify::new("bench-token");
+    fake.set_request_log_limit(Some(0));
+    for w in 0..webhooks {
+        fake.put_webhook(json!({
+            "id": format!("bench{w:012}"),
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "modifiedAt": "2026-01-01T00:00:00.000Z",
+            "eventTypes": &EVENT_TYPES[..per_webhook],
+            "condition": {"actorId": format!("actor{w:012}")},
+            "ignoreSslErrors": false,
+            "doNotRetry": false,
+            "requestUrl": format!("https://receiver-{w}.example.com/hook"),
+            "description": format!("bench webhook {w}"),
+            "stats": {"totalDispatches": dispatches / webhooks},
+        }));
+    }
+    let now = now_millis();
+    let span = 23 * 3_600_000i64;
+    for i in 0..dispatches {
+        let i = i as i64;
+        let created = now - span + (i * span) / dispatches.max(1) as i64;
+        let w = i as u64 % webhooks;
+        let status = STATUSES[(i % 6) as usize];
+        let mut calls = vec![json!({
+            "startedAt": format_timestamp(created + 100),
+            "finishedAt": format_timestamp(created + 100 + (i % 5000)),
+            "responseStatus": status,
+        })];
+        if i % 3 == 0 {
+            calls.push(json!({
+                "startedAt": format_timestamp(created + 6_000),
+                "finishedAt": format_timestamp(created + 6_250),
+                "responseStatus": 200,
+            }));
+        }
+        fake.put_dispatch(json!({
+            "id": format!("d{i:016}"),
+            "webhookId": format!("bench{w:012}"),
+            "createdAt": format_timestamp(created),
+            "status": if i % 7 == 0 { "FAILED" } else { "SUCCEEDED" },
+            "eventType": EVENT_TYPES[(i as usize) % per_webhook],
+            "calls": calls,
+        }));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("listening http://{}", listener.local_addr()?);
+    let shutdown = CancellationToken::new();
+    fake.spawn(listener, shutdown.clone());
+    loop {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
