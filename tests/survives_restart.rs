@@ -131,3 +131,79 @@ async fn a_corrupt_state_file_is_ignored_and_replaced() {
     h.stop().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_between_account_wide_and_per_webhook_does_not_recount() {
+    const W2: &str = "W2bbbbbbbbbbbbbbb";
+    let dir = temp_dir("switch");
+    let state_file = dir.join("state.json");
+    let fake = FakeApify::new(TOKEN);
+    fake.put_webhook(webhook(W1, &[RUN_OK]));
+    fake.put_webhook(webhook(W2, &[RUN_OK]));
+    let now = now_ms();
+    fake.put_dispatch(dispatch(
+        "a1",
+        W1,
+        RUN_OK,
+        "SUCCEEDED",
+        now - 60_000,
+        vec![],
+    ));
+    fake.put_dispatch(dispatch(
+        "b1",
+        W2,
+        RUN_OK,
+        "SUCCEEDED",
+        now - 50_000,
+        vec![],
+    ));
+    let w2_total = |m: &Scrape| {
+        m.value(
+            "apify_webhook_dispatches_total",
+            &[
+                ("webhook_id", W2),
+                ("event_type", RUN_OK),
+                ("status", "SUCCEEDED"),
+            ],
+        )
+    };
+
+    let path = state_file.clone();
+    let h = Harness::start(fake, move |c| {
+        c.state_file = Some(path);
+        c.selection.webhook_ids = vec![W1.to_string()];
+    })
+    .await;
+    assert_eq!(total(&h.scrape().await, "SUCCEEDED"), 1.0);
+
+    // Per-webhook -> account-wide: W1 is not read back again.
+    h.fake
+        .put_dispatch(dispatch("a2", W1, RUN_OK, "SUCCEEDED", now_ms(), vec![]));
+    let path = state_file.clone();
+    let h = h.restart(move |c| c.state_file = Some(path)).await;
+    let m = h.scrape().await;
+    assert_eq!(total(&m, "SUCCEEDED"), 2.0);
+    assert_eq!(w2_total(&m), 1.0);
+
+    // Account-wide -> per-webhook: neither is read back again.
+    h.fake.put_dispatch(dispatch(
+        "a3",
+        W1,
+        RUN_OK,
+        "SUCCEEDED",
+        now_ms() + 1,
+        vec![],
+    ));
+    let path = state_file.clone();
+    let h = h
+        .restart(move |c| {
+            c.state_file = Some(path);
+            c.selection.webhook_ids = vec![W1.to_string(), W2.to_string()];
+        })
+        .await;
+    let m = h.scrape().await;
+    assert_eq!(total(&m, "SUCCEEDED"), 3.0);
+    assert_eq!(w2_total(&m), 1.0);
+    h.stop().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -83,9 +83,10 @@ impl Collector {
             }
         };
         let webhooks = self.with_details(webhooks, &mut report.errors).await;
+        let known_before: BTreeSet<String> = self.state.webhooks.keys().cloned().collect();
         self.state.sync_webhooks(&webhooks);
 
-        let lists = self.dispatch_lists(&webhooks, now);
+        let lists = self.dispatch_lists(&webhooks, &known_before, now);
         let known_active: BTreeSet<String> = self.state.active.keys().cloned().collect();
         self.read_lists(lists, &mut report.errors).await;
         self.reread_active(&known_active, &mut report.errors).await;
@@ -188,12 +189,19 @@ impl Collector {
 
     /// The lists to page, each with its cursor created on first sight
     /// (reading back `lookback` from now).
+    ///
+    /// When the source changes (a selection added or removed, with a state
+    /// file), the new cursors start where the dropped ones had read up to
+    /// for webhooks already counted: their newest dispatches were all
+    /// counted, and anything created since is newer than every dropped
+    /// watermark. Re-reading the lookback would count them again.
     fn dispatch_lists(
         &mut self,
         webhooks: &[(Webhook, Option<Details>)],
+        known_before: &BTreeSet<String>,
         now: Millis,
     ) -> Vec<(String, DispatchList)> {
-        let floor =
+        let lookback_floor =
             now.saturating_sub(i64::try_from(self.lookback.as_millis()).unwrap_or(i64::MAX));
         let lists: Vec<(String, DispatchList)> = if self.selection.is_everything() {
             vec![(ACCOUNT_CURSOR.to_string(), DispatchList::Account)]
@@ -203,10 +211,26 @@ impl Collector {
                 .map(|(w, _)| (w.id.clone(), DispatchList::Webhook(w.id.clone())))
                 .collect()
         };
-        self.state
-            .cursors
-            .retain(|key, _| lists.iter().any(|(k, _)| k == key));
+        let mut inherited: Option<Millis> = None;
+        self.state.cursors.retain(|key, cursor| {
+            let keep = lists.iter().any(|(k, _)| k == key);
+            if !keep {
+                if let Some(w) = &cursor.watermark {
+                    inherited = Some(inherited.map_or(w.at, |at| at.max(w.at)));
+                }
+            }
+            keep
+        });
         for (key, _) in &lists {
+            let counted_before = if key == ACCOUNT_CURSOR {
+                !known_before.is_empty()
+            } else {
+                known_before.contains(key)
+            };
+            let floor = match inherited {
+                Some(at) if counted_before => lookback_floor.max(at.saturating_add(1)),
+                _ => lookback_floor,
+            };
             self.state
                 .cursors
                 .entry(key.clone())

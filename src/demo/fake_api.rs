@@ -423,12 +423,14 @@ impl State {
         params: &ListParams,
         webhook_id: Option<&str>,
     ) -> Response<Full<Bytes>> {
-        let ordered: Box<dyn Iterator<Item = &(SortKey, String)>> = if params.desc {
-            Box::new(self.dispatch_order.iter().rev())
-        } else {
-            Box::new(self.dispatch_order.iter())
+        let ordered = || -> Box<dyn Iterator<Item = &(SortKey, String)>> {
+            if params.desc {
+                Box::new(self.dispatch_order.iter().rev())
+            } else {
+                Box::new(self.dispatch_order.iter())
+            }
         };
-        let matching = ordered
+        let matching = ordered()
             .filter_map(|(_, id)| self.dispatches.get(id).map(|(_, dispatch)| dispatch))
             .filter(|dispatch| match webhook_id {
                 Some(wanted) => dispatch.get("webhookId").and_then(Value::as_str) == Some(wanted),
@@ -439,12 +441,7 @@ impl State {
             // walks the index alone (deep pages of a million-item account
             // stay cheap for the benchmarks).
             None => {
-                let ordered: Box<dyn Iterator<Item = &(SortKey, String)>> = if params.desc {
-                    Box::new(self.dispatch_order.iter().rev())
-                } else {
-                    Box::new(self.dispatch_order.iter())
-                };
-                let items = ordered
+                let items = ordered()
                     .skip(params.offset)
                     .take(params.limit)
                     .filter_map(|(_, id)| self.dispatches.get(id).map(|(_, d)| d.clone()))
