@@ -19,7 +19,7 @@ cargo test --locked
 
 step "release build"
 cargo build --release --locked
-bin=target/release/apify-webhook-exporter
+bin="$PWD/target/release/apify-webhook-exporter"
 
 step "promtool check metrics"
 scripts/check-metrics.sh "$bin"
