@@ -67,6 +67,14 @@ pub enum ApiError {
         endpoint: &'static str,
         message: String,
     },
+    /// A list page brought nothing older than the page before it.
+    #[error(
+        "{endpoint}: the page at offset {offset} repeats the previous one; the API is not paging"
+    )]
+    Paging {
+        endpoint: &'static str,
+        offset: usize,
+    },
     #[error("{endpoint}: cannot decode the response at `{path}`: {message}")]
     Decode {
         endpoint: &'static str,
@@ -92,7 +100,7 @@ impl ApiError {
                 status: 401 | 403, ..
             } => "auth",
             ApiError::Status { status: 429, .. } => "rate_limited",
-            ApiError::Status { .. } => "http",
+            ApiError::Status { .. } | ApiError::Paging { .. } => "http",
             ApiError::Timeout { .. } => "timeout",
             ApiError::Network { .. } => "network",
             ApiError::Decode { .. } => "decode",
@@ -376,7 +384,7 @@ fn is_retryable(error: &ApiError) -> bool {
     match error {
         ApiError::Status { status, .. } => *status == 429 || *status >= 500,
         ApiError::Timeout { .. } | ApiError::Network { .. } => true,
-        ApiError::Decode { .. } => false,
+        ApiError::Decode { .. } | ApiError::Paging { .. } => false,
     }
 }
 

@@ -21,7 +21,7 @@ use crate::api::dispatches::DispatchList;
 use crate::api::webhooks::{Webhook, WebhookList};
 use crate::api::{ApiError, Client};
 use crate::config::Selection;
-use state::{Admit, Cursor, Details, Pass, State, ACCOUNT_CURSOR};
+use state::{Admit, Cursor, Details, State, ACCOUNT_CURSOR};
 
 /// Bounds a pass whatever the API says: 10 million dispatches.
 const MAX_DISPATCH_PAGES: usize = 10_000;
@@ -291,31 +291,31 @@ async fn read_list(
     key: String,
     list: DispatchList,
 ) -> Result<(), ApiError> {
-    let mut pass = Pass::default();
-    let limit = {
-        let guard = lock(state);
-        guard
-            .cursors
-            .get(&key)
-            .map_or(crate::api::MAX_PAGE_LIMIT, Cursor::first_page_limit)
+    let limit = match lock(state).cursors.get_mut(&key) {
+        Some(cursor) => {
+            cursor.begin();
+            cursor.first_page_limit()
+        }
+        None => return Ok(()),
     };
-    let result = read_pages(client, state, &key, &list, &mut pass, limit).await;
+    let result = read_pages(client, state, &key, &list, limit).await;
     if let Some(cursor) = lock(state).cursors.get_mut(&key) {
         match result {
-            Ok(()) => cursor.complete(pass),
-            Err(_) => cursor.abandon(pass),
+            Ok(()) => cursor.complete(),
+            Err(_) => cursor.abandon(),
         }
     }
     result
 }
 
 /// Reads pages and counts new dispatches until the watermark (or the end).
+/// Each page is admitted and counted in one locked step, so that dropping
+/// this future between pages leaves the cursor exact.
 async fn read_pages(
     client: &Client,
     state: &Mutex<&mut State>,
     key: &str,
     list: &DispatchList,
-    pass: &mut Pass,
     first_limit: usize,
 ) -> Result<(), ApiError> {
     let mut offset = 0usize;
@@ -329,13 +329,15 @@ async fn read_pages(
         limit = crate::api::MAX_PAGE_LIMIT;
         let mut guard = lock(state);
         let state: &mut State = &mut guard;
-        let Some(cursor) = state.cursors.get(key) else {
+        let Some(cursor) = state.cursors.get_mut(key) else {
             return Ok(());
         };
+        let low_of = |c: &Cursor| c.current.as_ref().map(|s| (s.low.at, s.low.ids.len()));
+        let low_before = low_of(cursor);
         let mut reached_watermark = false;
         let mut new = Vec::new();
         for d in &page.items {
-            match cursor.admit(pass, &d.id, d.created_at) {
+            match cursor.admit(&d.id, d.created_at) {
                 Admit::Stop => {
                     reached_watermark = true;
                     break;
@@ -344,6 +346,11 @@ async fn read_pages(
                 Admit::New => new.push(d),
             }
         }
+        // A page that reaches no further back than the one before means
+        // the API is not paging (it ignores `offset`): give up this pass
+        // (an error, so the watermark stays) rather than asking for the
+        // same page thousands of times.
+        let stuck = low_before.is_some() && low_of(cursor) == low_before;
         for d in new {
             if !state.active.contains_key(&d.id) {
                 state.count_new(d);
@@ -351,6 +358,12 @@ async fn read_pages(
         }
         if reached_watermark || page.total.is_some_and(|total| offset as u64 >= total) {
             return Ok(());
+        }
+        if stuck {
+            return Err(ApiError::Paging {
+                endpoint: list.endpoint(),
+                offset,
+            });
         }
     }
     tracing::warn!(

@@ -163,6 +163,11 @@ pub struct Cursor {
     /// the same range again and must not count them twice.
     #[serde(default)]
     pub partial: Vec<Span>,
+    /// The pass under way, updated in the same step that counts each page,
+    /// so that a pass dropped half-way (a cancelled scrape, a shutdown)
+    /// still leaves an exact record of what it counted.
+    #[serde(default)]
+    pub current: Option<Span>,
 }
 
 /// An instant and the ids created at it that were seen.
@@ -244,19 +249,19 @@ pub enum Admit {
     New,
 }
 
-/// One reading of a dispatch list, from the newest item down.
-#[derive(Debug, Default)]
-pub struct Pass {
-    span: Option<Span>,
-}
-
 impl Cursor {
     pub fn new(floor: Millis) -> Self {
         Cursor {
             floor,
             watermark: None,
             partial: Vec::new(),
+            current: None,
         }
+    }
+
+    /// Starts a pass; one left unfinished is kept as a partial span.
+    pub fn begin(&mut self) {
+        self.abandon();
     }
 
     /// `desc=true` first page size: small once there is a watermark,
@@ -269,7 +274,7 @@ impl Cursor {
         }
     }
 
-    pub fn admit(&self, pass: &mut Pass, id: &str, created_at: Millis) -> Admit {
+    pub fn admit(&mut self, id: &str, created_at: Millis) -> Admit {
         let stop_below = self.watermark.as_ref().map_or(self.floor, |w| w.at);
         if created_at < stop_below {
             return Admit::Stop;
@@ -277,12 +282,12 @@ impl Cursor {
         // New dispatches arriving while paging push the list down, so a
         // later page repeats items already read: newer than the oldest
         // seen, or at its instant with a known id.
-        let repeated = pass.span.as_ref().is_some_and(|s| {
+        let repeated = self.current.as_ref().is_some_and(|s| {
             created_at > s.low.at || (created_at == s.low.at && s.low.ids.contains(id))
         });
-        match &mut pass.span {
+        match &mut self.current {
             Some(span) => span.extend(id, created_at),
-            None => pass.span = Some(Span::at(id, created_at)),
+            None => self.current = Some(Span::at(id, created_at)),
         }
         let at_watermark = self
             .watermark
@@ -297,8 +302,8 @@ impl Cursor {
 
     /// The pass read down to the watermark: move the watermark up to the
     /// newest item seen; every partial span is now below it.
-    pub fn complete(&mut self, pass: Pass) {
-        if let Some(span) = pass.span {
+    pub fn complete(&mut self) {
+        if let Some(span) = self.current.take() {
             let top = span.top;
             match &mut self.watermark {
                 Some(w) if w.at == top.at => w.ids.extend(top.ids),
@@ -310,8 +315,8 @@ impl Cursor {
     }
 
     /// The pass stopped on an error: remember what it counted.
-    pub fn abandon(&mut self, pass: Pass) {
-        let Some(mut span) = pass.span else {
+    pub fn abandon(&mut self) {
+        let Some(mut span) = self.current.take() else {
             return;
         };
         self.partial.retain(|old| !span.merge(old));
@@ -723,16 +728,16 @@ mod tests {
 
     /// Reads a newest-first list the way the collector does.
     fn pass_over(cursor: &mut Cursor, items: &[(&str, Millis)]) -> Vec<String> {
-        let mut pass = Pass::default();
+        cursor.begin();
         let mut new = Vec::new();
         for (id, at) in items {
-            match cursor.admit(&mut pass, id, *at) {
+            match cursor.admit(id, *at) {
                 Admit::Stop => break,
                 Admit::Skip => {}
                 Admit::New => new.push(id.to_string()),
             }
         }
-        cursor.complete(pass);
+        cursor.complete();
         new
     }
 
@@ -757,14 +762,14 @@ mod tests {
 
     #[test]
     fn shifted_pages_repeat_items_but_count_them_once() {
-        let c = Cursor::new(0);
-        let mut pass = Pass::default();
+        let mut c = Cursor::new(0);
+        c.begin();
         // Page 1, then two new dispatches arrive and page 2 repeats "b", "a".
         let page1 = [("d", 40), ("c", 30), ("b", 20)];
         let page2 = [("b", 20), ("a", 10)];
         let mut new = Vec::new();
         for (id, at) in page1.iter().chain(page2.iter()) {
-            if c.admit(&mut pass, id, *at) == Admit::New {
+            if c.admit(id, *at) == Admit::New {
                 new.push(*id);
             }
         }
@@ -775,10 +780,10 @@ mod tests {
     fn an_interrupted_pass_keeps_its_span_and_the_old_watermark() {
         let mut c = Cursor::new(0);
         pass_over(&mut c, &[("a", 10)]);
-        // The pass reads "c" then fails before reaching the watermark.
-        let mut failed = Pass::default();
-        assert_eq!(c.admit(&mut failed, "c", 30), Admit::New);
-        c.abandon(failed);
+        // The pass reads "c" then is dropped before reaching the watermark;
+        // the next pass's begin() keeps what it counted.
+        c.begin();
+        assert_eq!(c.admit("c", 30), Admit::New);
         assert_eq!(c.watermark.as_ref().map(|w| w.at), Some(10));
         // The next pass sees "c" again: skipped; "b" is new.
         let new = pass_over(&mut c, &[("d", 40), ("c", 30), ("b", 20), ("a", 10)]);
@@ -791,19 +796,19 @@ mod tests {
     fn disjoint_interrupted_passes_are_both_remembered() {
         let mut c = Cursor::new(0);
         pass_over(&mut c, &[("a", 10)]);
-        let mut first = Pass::default();
+        c.begin();
         for (id, at) in [("f", 60), ("e", 50)] {
-            assert_eq!(c.admit(&mut first, id, at), Admit::New);
+            assert_eq!(c.admit(id, at), Admit::New);
         }
-        c.abandon(first);
-        let mut second = Pass::default();
+        c.abandon();
+        c.begin();
         for (id, at) in [("h", 80), ("g", 70)] {
-            assert_eq!(c.admit(&mut second, id, at), Admit::New);
+            assert_eq!(c.admit(id, at), Admit::New);
         }
-        c.abandon(second);
+        c.abandon();
         assert_eq!(c.partial.len(), 2);
         // A third failed pass covering both merges them into one.
-        let mut third = Pass::default();
+        c.begin();
         for (id, at) in [
             ("i", 90),
             ("h", 80),
@@ -812,9 +817,9 @@ mod tests {
             ("e", 50),
             ("d", 40),
         ] {
-            c.admit(&mut third, id, at);
+            c.admit(id, at);
         }
-        c.abandon(third);
+        c.abandon();
         assert_eq!(c.partial.len(), 1);
         let new = pass_over(
             &mut c,
