@@ -100,14 +100,24 @@ pub async fn run(
     }
     server::serve(listener, exporter.clone(), shutdown.clone()).await;
     shutdown.cancel();
-    refresher.abort();
-    let _ = refresher.await;
-    // An interrupted refresh leaves a consistent state (ids counted by an
-    // unfinished pass are kept as pending), so it is safe to write.
+    // The loop stops between refreshes; a refresh under way gets a moment
+    // to finish. Cutting it short is safe too: passes are recorded as they
+    // go, so the state stays exact either way.
+    let mut refresher = refresher;
+    if tokio::time::timeout(SHUTDOWN_GRACE, &mut refresher)
+        .await
+        .is_err()
+    {
+        refresher.abort();
+        let _ = refresher.await;
+    }
     exporter.save_state().await;
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How long shutdown waits for a refresh under way.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The persisted state, or a fresh one when there is none or it is unusable.
 fn load_state(config: &Config) -> State {
@@ -233,10 +243,15 @@ impl Exporter {
         self.ready.store(true, Ordering::Release);
     }
 
-    /// Writes the state file now (at shutdown).
+    /// Writes the state file now (at shutdown). An on-scrape refresh still
+    /// running after the grace period writes it itself when it ends.
     pub async fn save_state(&self) {
-        let collector = self.collector.lock().await;
-        self.write_state(collector.state()).await;
+        match tokio::time::timeout(SHUTDOWN_GRACE, self.collector.lock()).await {
+            Ok(collector) => self.write_state(collector.state()).await,
+            Err(_) => {
+                tracing::warn!("a refresh is still running; the state file is the last one written")
+            }
+        }
     }
 
     /// Serialises under the collector lock (so writes happen in refresh
@@ -273,14 +288,22 @@ impl Exporter {
     }
 
     /// On-scrape mode: one refresh at a time; scrapes that arrive while one
-    /// runs wait for it and share its result.
-    async fn scrape(&self) -> Arc<Encoded> {
+    /// runs wait for it and share its result. The refresh runs in its own
+    /// task: a scraper that hangs up (a scrape timeout) must not cancel it
+    /// half-way.
+    async fn scrape(self: Arc<Self>) -> Arc<Encoded> {
         if self.mode == Mode::OnScrape && !self.fresh_enough() {
             let arrived_at = self.generation.load(Ordering::Acquire);
-            let mut collector = self.collector.lock().await;
-            let shared = self.generation.load(Ordering::Acquire) != arrived_at;
-            if !shared && !self.fresh_enough() {
-                self.refresh_locked(&mut collector).await;
+            let this = Arc::clone(&self);
+            let refresh = tokio::spawn(async move {
+                let mut collector = this.collector.lock().await;
+                let shared = this.generation.load(Ordering::Acquire) != arrived_at;
+                if !shared && !this.fresh_enough() {
+                    this.refresh_locked(&mut collector).await;
+                }
+            });
+            if let Err(error) = refresh.await {
+                tracing::error!(%error, "on-scrape refresh failed");
             }
         }
         self.cached()
@@ -288,7 +311,7 @@ impl Exporter {
 }
 
 impl server::Source for Exporter {
-    fn metrics(&self) -> Pin<Box<dyn Future<Output = Arc<Encoded>> + Send + '_>> {
+    fn metrics(self: Arc<Self>) -> Pin<Box<dyn Future<Output = Arc<Encoded>> + Send>> {
         Box::pin(self.scrape())
     }
 

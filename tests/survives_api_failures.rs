@@ -238,3 +238,36 @@ async fn a_pass_broken_between_pages_resumes_without_double_counting() {
     assert_eq!(succeeded(&m), 1501.0);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scraper_hanging_up_mid_refresh_loses_and_doubles_nothing() {
+    let h = account_with_one_dispatch().await;
+    let now = now_ms();
+    for i in 0..1500i64 {
+        h.fake.put_dispatch(dispatch(
+            &format!("n{i:05}"),
+            W1,
+            RUN_OK,
+            "SUCCEEDED",
+            now - 5_000 + i,
+            vec![],
+        ));
+    }
+    // The second page is slow; the scraper gives up before it comes.
+    h.fake.inject(DISPATCHES, Fault::Delay(Duration::ZERO));
+    h.fake
+        .inject(DISPATCHES, Fault::Delay(Duration::from_millis(400)));
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    assert!(impatient
+        .get(format!("{}/metrics", h.url))
+        .send()
+        .await
+        .is_err());
+    let m = h.scrape().await;
+    assert_eq!(succeeded(&m), 1501.0);
+    assert_eq!(m.value("apify_up", &[]), 1.0);
+    h.stop().await;
+}

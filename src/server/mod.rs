@@ -21,7 +21,7 @@ use crate::metrics::Encoded;
 pub trait Source: Send + Sync + 'static {
     /// The metrics to answer a scrape with. In on-scrape mode this may run
     /// (or wait for) a refresh.
-    fn metrics(&self) -> Pin<Box<dyn Future<Output = Arc<Encoded>> + Send + '_>>;
+    fn metrics(self: Arc<Self>) -> Pin<Box<dyn Future<Output = Arc<Encoded>> + Send>>;
     /// True once the first refresh attempt has finished.
     fn ready(&self) -> bool;
 }
@@ -55,7 +55,7 @@ pub async fn serve(listener: TcpListener, source: Arc<dyn Source>, shutdown: Can
         let source = Arc::clone(&source);
         let service = service_fn(move |req| {
             let source = Arc::clone(&source);
-            async move { Ok::<_, std::convert::Infallible>(routes::handle(req, source.as_ref()).await) }
+            async move { Ok::<_, std::convert::Infallible>(routes::handle(req, source).await) }
         });
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);

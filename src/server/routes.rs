@@ -1,6 +1,8 @@
 //! Routes: `/metrics`, `/`, `/healthz`, `/readyz`; 404 elsewhere, 405 for
 //! methods other than GET and HEAD.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderValue, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY};
@@ -21,7 +23,7 @@ const INDEX: &str = "<!doctype html>
 </ul></body></html>
 ";
 
-pub async fn handle<B>(req: Request<B>, source: &dyn Source) -> Response<Full<Bytes>> {
+pub async fn handle<B>(req: Request<B>, source: Arc<dyn Source>) -> Response<Full<Bytes>> {
     let path = req.uri().path();
     if !matches!(path, "/" | "/metrics" | "/healthz" | "/readyz") {
         return text(StatusCode::NOT_FOUND, "not found\n");
