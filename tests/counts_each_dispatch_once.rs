@@ -536,3 +536,49 @@ async fn a_narrowed_selection_reads_each_webhook_and_skips_the_others() {
     assert_eq!(routes.get("/v2/webhooks"), None);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_created_during_a_refresh_has_its_dispatches_counted() {
+    let fake = FakeApify::new(TOKEN);
+    fake.put_webhook(webhook(W1, &[RUN_OK]));
+    let h = Harness::start(fake, |_| {}).await;
+    h.take_requests();
+    // Hold the dispatch list while W2 and its first dispatch appear: the
+    // webhook list this refresh read does not have W2.
+    h.fake.inject(
+        "/v2/webhook-dispatches",
+        apify_webhook_exporter::demo::Fault::Delay(std::time::Duration::from_millis(500)),
+    );
+    let (http, url) = (h.http.clone(), format!("{}/metrics", h.url));
+    let scrape =
+        tokio::spawn(async move { http.get(url).send().await.unwrap().text().await.unwrap() });
+    let started = std::time::Instant::now();
+    while !h
+        .fake
+        .requests()
+        .iter()
+        .any(|r| r.route == "/v2/webhook-dispatches")
+    {
+        assert!(started.elapsed() < DEADLINE);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    h.fake.put_webhook(webhook(W2, &[RUN_OK]));
+    h.fake
+        .put_dispatch(dispatch("x1", W2, RUN_OK, "SUCCEEDED", now_ms(), vec![]));
+    let m = Scrape(scrape.await.unwrap());
+    let labels = [
+        ("webhook_id", W2),
+        ("event_type", RUN_OK),
+        ("status", "SUCCEEDED"),
+    ];
+    assert_eq!(m.value("apify_webhook_dispatches_total", &labels), 1.0);
+    assert_eq!(m.value("apify_exporter_webhooks", &[]), 2.0);
+    assert_eq!(
+        by_route(&h.take_requests()).get("/v2/webhooks/:id"),
+        Some(&1)
+    );
+    // And once only.
+    let m = h.scrape().await;
+    assert_eq!(m.value("apify_webhook_dispatches_total", &labels), 1.0);
+    h.stop().await;
+}

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::stream::{self, StreamExt};
 
 use crate::api::decode::Millis;
-use crate::api::dispatches::DispatchList;
+use crate::api::dispatches::{Dispatch, DispatchList};
 use crate::api::webhooks::{Webhook, WebhookList};
 use crate::api::{ApiError, Client};
 use crate::config::Selection;
@@ -47,7 +47,14 @@ pub struct Collector {
     lookback: Duration,
     concurrency: usize,
     state: State,
+    /// New dispatches of webhooks the webhook list did not have (created
+    /// during the refresh), waiting for their webhook to be read.
+    orphans: Vec<Dispatch>,
 }
+
+/// More orphans than this are dropped (with a warning): a bound on memory
+/// should the API keep listing dispatches of webhooks it cannot return.
+const MAX_ORPHANS: usize = 10_000;
 
 impl Collector {
     pub fn new(
@@ -63,6 +70,7 @@ impl Collector {
             lookback,
             concurrency: concurrency.max(1),
             state,
+            orphans: Vec::new(),
         }
     }
 
@@ -89,6 +97,7 @@ impl Collector {
         let lists = self.dispatch_lists(&webhooks, &known_before, now);
         let known_active: BTreeSet<String> = self.state.active.keys().cloned().collect();
         self.read_lists(lists, &mut report.errors).await;
+        self.adopt_orphans(&mut report.errors).await;
         self.reread_active(&known_active, &mut report.errors).await;
         report
     }
@@ -242,13 +251,67 @@ impl Collector {
     /// Pages every list down to its watermark, several lists at a time.
     async fn read_lists(&mut self, lists: Vec<(String, DispatchList)>, errors: &mut Vec<ApiError>) {
         let client = &self.client;
-        let state = Mutex::new(&mut self.state);
+        let shared = Mutex::new(Shared {
+            state: &mut self.state,
+            orphans: std::mem::take(&mut self.orphans),
+        });
         let results: Vec<Result<(), ApiError>> = stream::iter(lists)
-            .map(|(key, list)| read_list(client, &state, key, list))
+            .map(|(key, list)| read_list(client, &shared, key, list))
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
         errors.extend(results.into_iter().filter_map(Result::err));
+        self.orphans = shared
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .orphans;
+    }
+
+    /// Account-wide, a dispatch can name a webhook created after the webhook
+    /// list was read: read those webhooks and count their dispatches now.
+    /// A webhook that 404s was deleted; one that fails is tried next time.
+    async fn adopt_orphans(&mut self, errors: &mut Vec<ApiError>) {
+        if self.orphans.is_empty() {
+            return;
+        }
+        if !self.selection.is_everything() {
+            // A narrowed selection does not watch them.
+            self.orphans.clear();
+            return;
+        }
+        let ids: BTreeSet<String> = self.orphans.iter().map(|d| d.webhook_id.clone()).collect();
+        let client = &self.client;
+        let fetched: Vec<(String, Result<Option<Webhook>, ApiError>)> = stream::iter(ids)
+            .map(|id: String| async move {
+                let found = client.get_webhook(&id).await;
+                (id, found)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        let mut retry: BTreeSet<String> = BTreeSet::new();
+        for (id, found) in fetched {
+            match found {
+                Ok(Some(w)) => {
+                    tracing::info!(webhook_id = %id, "watching a webhook created during the refresh");
+                    self.state.upsert_webhook(&w, Some(&details_of(&w)));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    errors.push(e);
+                    retry.insert(id);
+                }
+            }
+        }
+        for d in std::mem::take(&mut self.orphans) {
+            if self.state.watches(&d) {
+                if !self.state.active.contains_key(&d.id) {
+                    self.state.count_new(&d);
+                }
+            } else if retry.contains(&d.webhook_id) {
+                self.orphans.push(d);
+            }
+        }
     }
 
     /// Re-reads each dispatch that was ACTIVE before this refresh.
@@ -285,13 +348,19 @@ fn details_of(w: &Webhook) -> Details {
 
 /// One pass over one list. Each page is counted as it arrives, under the
 /// lock; the lock is never held across a request.
+/// What the concurrent passes share: the state, and the orphans they find.
+struct Shared<'a> {
+    state: &'a mut State,
+    orphans: Vec<Dispatch>,
+}
+
 async fn read_list(
     client: &Client,
-    state: &Mutex<&mut State>,
+    state: &Mutex<Shared<'_>>,
     key: String,
     list: DispatchList,
 ) -> Result<(), ApiError> {
-    let limit = match lock(state).cursors.get_mut(&key) {
+    let limit = match lock(state).state.cursors.get_mut(&key) {
         Some(cursor) => {
             cursor.begin();
             cursor.first_page_limit()
@@ -299,7 +368,7 @@ async fn read_list(
         None => return Ok(()),
     };
     let result = read_pages(client, state, &key, &list, limit).await;
-    if let Some(cursor) = lock(state).cursors.get_mut(&key) {
+    if let Some(cursor) = lock(state).state.cursors.get_mut(&key) {
         match result {
             Ok(()) => cursor.complete(),
             Err(_) => cursor.abandon(),
@@ -313,7 +382,7 @@ async fn read_list(
 /// this future between pages leaves the cursor exact.
 async fn read_pages(
     client: &Client,
-    state: &Mutex<&mut State>,
+    shared: &Mutex<Shared<'_>>,
     key: &str,
     list: &DispatchList,
     first_limit: usize,
@@ -327,8 +396,8 @@ async fn read_pages(
         }
         offset += page.items.len();
         limit = crate::api::MAX_PAGE_LIMIT;
-        let mut guard = lock(state);
-        let state: &mut State = &mut guard;
+        let mut guard = lock(shared);
+        let Shared { state, orphans } = &mut *guard;
         let Some(cursor) = state.cursors.get_mut(key) else {
             return Ok(());
         };
@@ -352,7 +421,13 @@ async fn read_pages(
         // same page thousands of times.
         let stuck = low_before.is_some() && low_of(cursor) == low_before;
         for d in new {
-            if !state.active.contains_key(&d.id) {
+            if !state.watches(d) {
+                if orphans.len() < MAX_ORPHANS {
+                    orphans.push(d.clone());
+                } else {
+                    tracing::warn!(dispatch_id = %d.id, "too many dispatches of unknown webhooks; dropping one");
+                }
+            } else if !state.active.contains_key(&d.id) {
                 state.count_new(d);
             }
         }
@@ -373,7 +448,7 @@ async fn read_pages(
     Ok(())
 }
 
-fn lock<'a, 'b>(m: &'a Mutex<&'b mut State>) -> std::sync::MutexGuard<'a, &'b mut State> {
+fn lock<'a, 'b>(m: &'a Mutex<Shared<'b>>) -> std::sync::MutexGuard<'a, Shared<'b>> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

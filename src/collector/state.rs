@@ -335,28 +335,37 @@ impl State {
             .retain(|_, a| keep.contains(a.webhook_id.as_str()));
         self.cursors
             .retain(|key, _| key == ACCOUNT_CURSOR || keep.contains(key.as_str()));
-
         for (w, details) in webhooks {
-            let entry = self.webhooks.entry(w.id.clone()).or_default();
-            let description = match details {
-                Some(d) => {
-                    entry.details_of = d.modified_at.clone();
-                    d.description.clone()
-                }
-                None => Some(entry.info.description.clone()),
-            };
-            entry.info = WebhookInfo::from_webhook(w, description.as_deref());
-            entry.reported_dispatches = w.stats.as_ref().and_then(|s| s.total_dispatches);
-            for event_type in &w.event_types {
-                let by_status = entry
-                    .counts
-                    .dispatches
-                    .entry(event_type.clone())
-                    .or_default();
-                by_status.entry(SUCCEEDED.to_string()).or_insert(0);
-                by_status.entry(FAILED.to_string()).or_insert(0);
-            }
+            self.upsert_webhook(w, details.as_ref());
         }
+    }
+
+    /// Adds a webhook, or updates its labels, and creates its zero series.
+    pub fn upsert_webhook(&mut self, w: &Webhook, details: Option<&Details>) {
+        let entry = self.webhooks.entry(w.id.clone()).or_default();
+        let description = match details {
+            Some(d) => {
+                entry.details_of = d.modified_at.clone();
+                d.description.clone()
+            }
+            None => Some(entry.info.description.clone()),
+        };
+        entry.info = WebhookInfo::from_webhook(w, description.as_deref());
+        entry.reported_dispatches = w.stats.as_ref().and_then(|s| s.total_dispatches);
+        for event_type in &w.event_types {
+            let by_status = entry
+                .counts
+                .dispatches
+                .entry(event_type.clone())
+                .or_default();
+            by_status.entry(SUCCEEDED.to_string()).or_insert(0);
+            by_status.entry(FAILED.to_string()).or_insert(0);
+        }
+    }
+
+    /// True when the dispatch belongs to a watched webhook.
+    pub fn watches(&self, d: &Dispatch) -> bool {
+        self.webhooks.contains_key(&d.webhook_id)
     }
 
     /// True when the webhook's description must be (re)read: first seen, or
