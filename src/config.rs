@@ -224,7 +224,20 @@ pub struct Cli {
 impl Config {
     /// Reads the process environment and merges it with the parsed flags.
     pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
-        let env: Env = envy::from_env().map_err(|e| ConfigError {
+        // envy's from_env panics on a variable that is not UTF-8; read the
+        // environment by hand and refuse only our own variables if so.
+        let mut vars = Vec::new();
+        for (key, value) in std::env::vars_os() {
+            let Some(key) = key.to_str().filter(|k| k.starts_with("APIFY_")) else {
+                continue;
+            };
+            let value = value.into_string().map_err(|_| ConfigError {
+                name: key.to_string(),
+                message: "is not valid UTF-8".into(),
+            })?;
+            vars.push((key.to_string(), value));
+        }
+        let env: Env = envy::from_iter(vars).map_err(|e| ConfigError {
             name: "environment".into(),
             message: e.to_string(),
         })?;
@@ -440,10 +453,11 @@ fn read_token(env_token: Option<&str>, file: Option<Raw>) -> Result<Secret, Conf
 }
 
 fn parse_base_url(raw: &Raw) -> Result<String, ConfigError> {
+    // The value is not echoed: a pasted URL may carry a token.
     let expected = "expected an http(s) origin like https://api.apify.com";
-    let url = url::Url::parse(raw.value.trim()).map_err(|_| raw.invalid(expected))?;
+    let url = url::Url::parse(raw.value.trim()).map_err(|_| raw.fail(expected))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(raw.invalid(expected));
+        return Err(raw.fail(expected));
     }
     if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
         return Err(
@@ -479,10 +493,14 @@ fn parse_ids(raw: Option<Raw>) -> Result<Vec<String>, ConfigError> {
     Ok(ids)
 }
 
+/// Longer durations are refused: no setting needs them, and timers
+/// overflow far beyond.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
 fn parse_duration(raw: &Raw) -> Result<Duration, ConfigError> {
-    let expected = "expected a positive duration like 500ms, 30s, 5m or 24h";
+    let expected = "expected a positive duration of at most a year, like 500ms, 30s, 5m or 24h";
     let d = humantime::parse_duration(raw.value.trim()).map_err(|_| raw.invalid(expected))?;
-    if d.is_zero() {
+    if d.is_zero() || d > MAX_DURATION {
         return Err(raw.invalid(expected));
     }
     Ok(d)
@@ -552,7 +570,7 @@ mod tests {
         let err = Config::from_parts(&cli(&[]), env).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "APIFY_EXPORTER_INTERVAL: expected a positive duration like 500ms, 30s, 5m or 24h, got \"soon\""
+            "APIFY_EXPORTER_INTERVAL: expected a positive duration of at most a year, like 500ms, 30s, 5m or 24h, got \"soon\""
         );
 
         let err = Config::from_parts(&cli(&["--max-rps", "0"]), env_with_token()).unwrap_err();

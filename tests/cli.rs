@@ -72,7 +72,7 @@ fn a_bad_value_exits_2_with_one_line_naming_the_variable() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(
         err,
-        "apify-webhook-exporter: APIFY_EXPORTER_INTERVAL: expected a positive duration like 500ms, 30s, 5m or 24h, got \"often\"\n"
+        "apify-webhook-exporter: APIFY_EXPORTER_INTERVAL: expected a positive duration of at most a year, like 500ms, 30s, 5m or 24h, got \"often\"\n"
     );
 
     let out = exporter().output().unwrap();
@@ -90,6 +90,34 @@ fn a_bad_value_exits_2_with_one_line_naming_the_variable() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.starts_with("apify-webhook-exporter: --mode (APIFY_EXPORTER_MODE): expected `interval` or `on-scrape`"), "{err}");
     assert!(!err.contains("SECRET123"));
+}
+
+#[test]
+fn environment_that_is_not_utf8_is_refused_or_ignored_without_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"30\xffs");
+    let out = exporter()
+        .env("APIFY_TOKEN", "t")
+        .env("APIFY_EXPORTER_INTERVAL", bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "apify-webhook-exporter: APIFY_EXPORTER_INTERVAL: is not valid UTF-8\n"
+    );
+    // Someone else's variable is none of our business.
+    let out = exporter()
+        .env("APIFY_TOKEN", "t")
+        .env("LANG_OF_ANOTHER_TOOL", bad)
+        .env("APIFY_EXPORTER_INTERVAL", "500000000000y")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an absurd duration is a config error, not a panic"
+    );
 }
 
 fn free_port() -> u16 {

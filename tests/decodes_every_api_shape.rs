@@ -5,7 +5,7 @@
 use apify_webhook_exporter::api::decode::parse_timestamp;
 use apify_webhook_exporter::api::dispatches::{Dispatch, DispatchStatus};
 use apify_webhook_exporter::api::webhooks::Webhook;
-use apify_webhook_exporter::api::{decode_envelope, ApiError, Page};
+use apify_webhook_exporter::api::{decode_envelope, decode_page, ApiError, Page};
 
 fn fixture(path: &str) -> Vec<u8> {
     let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
@@ -157,13 +157,36 @@ fn the_docs_sample_with_string_event_data_and_unknown_values_decodes() {
 
 #[test]
 fn a_missing_required_field_names_its_path() {
-    let body = br#"{"data":{"items":[{"id":"a","webhookId":"w","createdAt":"2019-12-12T07:34:14.202Z","status":"ACTIVE"}]}}"#;
+    let body =
+        br#"{"data":{"items":[{"id":"a","webhookId":"w","status":"ACTIVE","eventType":"TEST"}]}}"#;
     let err = decode_envelope::<Page<Dispatch>>("/v2/webhook-dispatches", body).unwrap_err();
     match &err {
         ApiError::Decode { path, .. } => assert_eq!(path, "data.items[0]"),
         other => panic!("expected a decode error, got {other}"),
     }
-    assert!(err.to_string().contains("eventType"), "{err}");
+    assert!(err.to_string().contains("createdAt"), "{err}");
     let err = decode_envelope::<Page<Dispatch>>("/v2/webhook-dispatches", b"<html>").unwrap_err();
     assert_eq!(err.reason(), "decode");
+}
+
+#[test]
+fn a_bad_item_is_left_out_of_its_page_not_the_page_out_of_the_list() {
+    let body = br#"{"data":{"total":3,"items":[
+        {"id":"a","webhookId":"w","createdAt":"2026-11-26T10:00:00.000Z","status":null,"eventType":null,"calls":[null,{"responseStatus":200}]},
+        {"id":"b","webhookId":"w","createdAt":"not a time","status":"FAILED","eventType":"TEST"},
+        {"id":"c","webhookId":"w","createdAt":"2026-11-26T09:00:00.000Z","status":"FAILED","eventType":"TEST"}
+    ]}}"#;
+    let page = decode_page::<Dispatch>("/v2/webhook-dispatches", body).unwrap();
+    let ids: Vec<&str> = page.items.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, vec!["a", "c"]);
+    assert_eq!(page.items[0].status, DispatchStatus::Other(String::new()));
+    assert_eq!(page.items[0].event_type, "");
+    assert_eq!(page.items[0].calls.len(), 2, "a null call keeps its place");
+    assert!(!page.items[0].calls[0].is_finished());
+    assert_eq!(page.skipped.len(), 1);
+    match &page.skipped[0] {
+        ApiError::Decode { path, .. } => assert_eq!(path, "data.items[1].createdAt"),
+        other => panic!("expected a decode error, got {other}"),
+    }
+    assert!(decode_page::<Dispatch>("/v2/webhook-dispatches", b"{\"data\":{}}").is_err());
 }

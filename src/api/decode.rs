@@ -59,13 +59,18 @@ pub fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Er
     Ok(serde_json::Value::deserialize(d)?.as_u64())
 }
 
-/// An optional list: null or a non-list becomes empty.
+/// An optional list: null becomes empty, and a null element its default
+/// (a call with nothing known), so that indices keep their meaning.
 pub fn lenient_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: Deserialize<'de>,
+    T: Deserialize<'de> + Default,
 {
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+    Ok(Option::<Vec<Option<T>>>::deserialize(d)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect())
 }
 
 #[cfg(test)]

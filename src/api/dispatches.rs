@@ -30,18 +30,6 @@ impl DispatchStatus {
     }
 }
 
-impl<'de> Deserialize<'de> for DispatchStatus {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Ok(match text.as_str() {
-            "ACTIVE" => DispatchStatus::Active,
-            "SUCCEEDED" => DispatchStatus::Succeeded,
-            "FAILED" => DispatchStatus::Failed,
-            _ => DispatchStatus::Other(text),
-        })
-    }
-}
-
 /// A dispatch: one delivery of one event to one webhook. Fields the
 /// exporter does not use (`eventData`, `userId`, `responseBody`...) are not
 /// decoded at all, so their shape cannot break a refresh.
@@ -52,10 +40,40 @@ pub struct Dispatch {
     pub webhook_id: String,
     #[serde(deserialize_with = "timestamp")]
     pub created_at: Millis,
+    /// A null or odd status reads as unknown (not terminal).
+    #[serde(
+        default = "unknown_status",
+        deserialize_with = "lenient_dispatch_status"
+    )]
     pub status: DispatchStatus,
+    /// A null or missing event type reads as `""`.
+    #[serde(default, deserialize_with = "lenient_event_type")]
     pub event_type: String,
     #[serde(default, deserialize_with = "lenient_vec")]
     pub calls: Vec<Call>,
+}
+
+fn unknown_status() -> DispatchStatus {
+    DispatchStatus::Other(String::new())
+}
+
+fn lenient_dispatch_status<'de, D: Deserializer<'de>>(d: D) -> Result<DispatchStatus, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => match s.as_str() {
+            "ACTIVE" => DispatchStatus::Active,
+            "SUCCEEDED" => DispatchStatus::Succeeded,
+            "FAILED" => DispatchStatus::Failed,
+            _ => DispatchStatus::Other(s),
+        },
+        _ => unknown_status(),
+    })
+}
+
+fn lenient_event_type<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => s,
+        _ => String::new(),
+    })
 }
 
 /// One attempt to deliver a dispatch. No key is required.
@@ -123,7 +141,10 @@ impl Client {
             ("limit", limit.to_string()),
             ("desc", "true".to_string()),
         ];
-        self.get(list.endpoint(), &list.path(), &query).await
+        let bytes = self
+            .get_bytes(list.endpoint(), &list.path(), &query)
+            .await?;
+        super::decode_page(list.endpoint(), &bytes)
     }
 
     /// One dispatch; `None` when Apify says 404 (removed by retention, or

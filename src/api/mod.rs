@@ -138,6 +138,18 @@ pub struct Page<T> {
     #[serde(default, deserialize_with = "decode::lenient_u64")]
     pub total: Option<u64>,
     pub items: Vec<T>,
+    /// Items that could not be decoded (see [`decode_page`]), left out.
+    #[serde(skip)]
+    pub skipped: Vec<ApiError>,
+}
+
+/// A page with its items still undecoded, to decode them one by one.
+#[derive(Deserialize)]
+struct RawPage<'a> {
+    #[serde(default, deserialize_with = "decode::lenient_u64")]
+    total: Option<u64>,
+    #[serde(borrow)]
+    items: Vec<&'a serde_json::value::RawValue>,
 }
 
 /// Settings of the client.
@@ -211,6 +223,17 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, ApiError> {
+        let bytes = self.get_bytes(endpoint, path, query).await?;
+        decode_envelope(endpoint, &bytes)
+    }
+
+    /// GET with retries; the body of the successful answer.
+    pub(crate) async fn get_bytes(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<bytes::Bytes, ApiError> {
         let url = format!("{}{}", self.options.base_url, path);
         let mut backoff = backon::ExponentialBuilder::default()
             .with_min_delay(self.options.min_backoff)
@@ -222,7 +245,7 @@ impl Client {
         loop {
             let (result, retry_after) = self.attempt(endpoint, &url, query).await;
             let error = match result {
-                Ok(bytes) => return decode_envelope(endpoint, &bytes),
+                Ok(bytes) => return Ok(bytes),
                 Err(e) => e,
             };
             if !is_retryable(&error) {
@@ -437,6 +460,47 @@ pub(crate) fn segment(id: &str) -> String {
         .remove(b'_')
         .remove(b'.');
     percent_encoding::utf8_percent_encode(id, KEEP).to_string()
+}
+
+/// Decodes `{"data": {"items": [...]}}` item by item: one item that cannot
+/// be decoded is left out and reported in `skipped`, so that it cannot
+/// stall a whole list forever. The envelope itself must decode.
+pub fn decode_page<T: DeserializeOwned>(
+    endpoint: &'static str,
+    bytes: &[u8],
+) -> Result<Page<T>, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let raw: Envelope<RawPage<'_>> =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| ApiError::Decode {
+            endpoint,
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
+    let mut page = Page {
+        total: raw.data.total,
+        items: Vec::with_capacity(raw.data.items.len()),
+        skipped: Vec::new(),
+    };
+    for (i, item) in raw.data.items.into_iter().enumerate() {
+        let mut de = serde_json::Deserializer::from_str(item.get());
+        match serde_path_to_error::deserialize(&mut de) {
+            Ok(value) => page.items.push(value),
+            Err(e) => {
+                let inner = e.path().to_string();
+                let path = if inner == "." {
+                    format!("data.items[{i}]")
+                } else {
+                    format!("data.items[{i}].{inner}")
+                };
+                page.skipped.push(ApiError::Decode {
+                    endpoint,
+                    path,
+                    message: e.inner().to_string(),
+                });
+            }
+        }
+    }
+    Ok(page)
 }
 
 /// `Retry-After` as seconds or as an HTTP date.

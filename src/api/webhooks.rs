@@ -102,6 +102,7 @@ impl Client {
     pub async fn list_webhooks(&self, list: &WebhookList) -> Result<Vec<Webhook>, ApiError> {
         let path = list.path();
         let mut out: Vec<Webhook> = Vec::new();
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut offset = 0usize;
         for _ in 0..MAX_WEBHOOK_PAGES {
             let query = [
@@ -115,7 +116,7 @@ impl Client {
             offset += page.items.len();
             let before = out.len();
             for w in page.items {
-                if !out.iter().any(|known| known.id == w.id) {
+                if seen.insert(w.id.clone()) {
                     out.push(w);
                 }
             }

@@ -98,6 +98,13 @@ impl Collector {
         let known_active: BTreeSet<String> = self.state.active.keys().cloned().collect();
         self.read_lists(lists, &mut report.errors).await;
         self.adopt_orphans(&mut report.errors).await;
+        let forgotten = self.state.forget_stale_active(now);
+        if forgotten > 0 {
+            tracing::warn!(
+                forgotten,
+                "stopped following dispatches ACTIVE for more than 72 hours"
+            );
+        }
         self.reread_active(&known_active, &mut report.errors).await;
         report
     }
@@ -254,6 +261,7 @@ impl Collector {
         let shared = Mutex::new(Shared {
             state: &mut self.state,
             orphans: std::mem::take(&mut self.orphans),
+            skipped: Vec::new(),
         });
         let results: Vec<Result<(), ApiError>> = stream::iter(lists)
             .map(|(key, list)| read_list(client, &shared, key, list))
@@ -261,10 +269,11 @@ impl Collector {
             .collect()
             .await;
         errors.extend(results.into_iter().filter_map(Result::err));
-        self.orphans = shared
+        let shared = shared
             .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .orphans;
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        errors.extend(shared.skipped);
+        self.orphans = shared.orphans;
     }
 
     /// Account-wide, a dispatch can name a webhook created after the webhook
@@ -352,6 +361,8 @@ fn details_of(w: &Webhook) -> Details {
 struct Shared<'a> {
     state: &'a mut State,
     orphans: Vec<Dispatch>,
+    /// Items left out of a page because they could not be decoded.
+    skipped: Vec<ApiError>,
 }
 
 async fn read_list(
@@ -390,14 +401,15 @@ async fn read_pages(
     let mut offset = 0usize;
     let mut limit = first_limit;
     for _ in 0..MAX_DISPATCH_PAGES {
-        let page = client.dispatch_page(list, offset, limit).await?;
+        let mut page = client.dispatch_page(list, offset, limit).await?;
+        lock(shared).skipped.append(&mut page.skipped);
         if page.items.is_empty() {
             return Ok(());
         }
         offset += page.items.len();
         limit = crate::api::MAX_PAGE_LIMIT;
         let mut guard = lock(shared);
-        let Shared { state, orphans } = &mut *guard;
+        let Shared { state, orphans, .. } = &mut *guard;
         let Some(cursor) = state.cursors.get_mut(key) else {
             return Ok(());
         };

@@ -126,12 +126,14 @@ impl Histogram {
             .iter()
             .position(|b| value <= *b)
             .unwrap_or(bounds.len());
-        self.buckets[at] += 1;
+        self.buckets[at] = self.buckets[at].saturating_add(1);
         self.sum += value;
     }
 
     pub fn count(&self) -> u64 {
-        self.buckets.iter().sum()
+        self.buckets
+            .iter()
+            .fold(0u64, |sum, n| sum.saturating_add(*n))
     }
 }
 
@@ -432,6 +434,22 @@ impl State {
     }
 }
 
+/// Apify retries a delivery for about 32 hours; a dispatch still not
+/// terminal three days after it was created (an unknown status that never
+/// resolves, say) stops being re-read, so re-reads stay bounded.
+pub const MAX_ACTIVE_AGE_MS: Millis = 72 * 3_600_000;
+
+impl State {
+    /// Forgets, uncounted, the dispatches ACTIVE for longer than
+    /// [`MAX_ACTIVE_AGE_MS`]; returns how many.
+    pub fn forget_stale_active(&mut self, now: Millis) -> usize {
+        let before = self.active.len();
+        self.active
+            .retain(|_, a| now.saturating_sub(a.created_at) <= MAX_ACTIVE_AGE_MS);
+        before - self.active.len()
+    }
+}
+
 /// The part of a full webhook read only from `GET /v2/webhooks/:id`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Details {
@@ -468,12 +486,13 @@ impl Counts {
             self.count_call(event_type, call);
         }
         let status = status.as_str();
-        *self
-            .dispatches
-            .entry(event_type.to_string())
-            .or_default()
-            .entry(status.to_string())
-            .or_insert(0) += 1;
+        bump(
+            self.dispatches
+                .entry(event_type.to_string())
+                .or_default()
+                .entry(status.to_string())
+                .or_insert(0),
+        );
         self.attempts
             .entry(status.to_string())
             .or_default()
@@ -496,12 +515,13 @@ impl Counts {
             Some(code) => (code.to_string(), format!("{}xx", code / 100)),
             None => (NO_RESPONSE.to_string(), NO_RESPONSE.to_string()),
         };
-        *self
-            .calls
-            .entry(event_type.to_string())
-            .or_default()
-            .entry(status)
-            .or_insert(0) += 1;
+        bump(
+            self.calls
+                .entry(event_type.to_string())
+                .or_default()
+                .entry(status)
+                .or_insert(0),
+        );
         if let (Some(start), Some(end)) = (call.started_at, call.finished_at) {
             self.call_duration
                 .entry(class)
@@ -509,6 +529,11 @@ impl Counts {
                 .observe(CALL_DURATION_BUCKETS, seconds_between(start, end));
         }
     }
+}
+
+/// Counters loaded from a state file may be anything: never overflow.
+fn bump(n: &mut u64) {
+    *n = n.saturating_add(1);
 }
 
 /// Seconds from `start` to `end`, never negative (clocks of different
@@ -687,6 +712,15 @@ mod tests {
         s.update_active("d1", None);
         assert!(s.active.is_empty());
         assert_eq!(dispatches(&s, SUCCEEDED) + dispatches(&s, FAILED), 0);
+    }
+
+    #[test]
+    fn dispatches_active_for_three_days_are_forgotten() {
+        let mut s = state_with(&[W]);
+        s.count_new(&dispatch("old", DispatchStatus::Active, 0, vec![]));
+        s.count_new(&dispatch("young", DispatchStatus::Active, 1_000, vec![]));
+        assert_eq!(s.forget_stale_active(MAX_ACTIVE_AGE_MS + 500), 1);
+        assert_eq!(s.active.keys().collect::<Vec<_>>(), vec!["young"]);
     }
 
     #[test]
