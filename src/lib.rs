@@ -96,9 +96,17 @@ pub async fn run(
     };
 
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, mode = ?config.mode, "serving /metrics");
+        let tls = config.web.as_ref().is_some_and(|w| w.tls.is_some());
+        let basic_auth = config.web.as_ref().is_some_and(|w| w.auth.is_some());
+        tracing::info!(%addr, mode = ?config.mode, tls, basic_auth, "serving /metrics");
     }
-    server::serve(listener, exporter.clone(), shutdown.clone()).await;
+    server::serve(
+        listener,
+        exporter.clone(),
+        config.web.clone(),
+        shutdown.clone(),
+    )
+    .await;
     shutdown.cancel();
     // The loop stops between refreshes; a refresh under way gets a moment
     // to finish. Cutting it short is safe too: passes are recorded as they

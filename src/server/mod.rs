@@ -15,6 +15,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::WebConfig;
 use crate::metrics::Encoded;
 
 /// What the server serves.
@@ -31,14 +32,28 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A client that has not sent its request headers by then is dropped.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a client gets to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves until `shutdown` is cancelled, then stops accepting and waits
-/// (bounded) for in-flight requests.
-pub async fn serve(listener: TcpListener, source: Arc<dyn Source>, shutdown: CancellationToken) {
+/// (bounded) for in-flight requests. With `web`, over TLS and/or behind
+/// basic auth.
+pub async fn serve(
+    listener: TcpListener,
+    source: Arc<dyn Source>,
+    web: Option<WebConfig>,
+    shutdown: CancellationToken,
+) {
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
+    let tls = web
+        .as_ref()
+        .and_then(|w| w.tls.clone())
+        .map(tokio_rustls::TlsAcceptor::from);
+    let auth = web.and_then(|w| w.auth);
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -53,14 +68,40 @@ pub async fn serve(listener: TcpListener, source: Arc<dyn Source>, shutdown: Can
             () = shutdown.cancelled() => break,
         };
         let source = Arc::clone(&source);
+        let auth = auth.clone();
         let service = service_fn(move |req| {
             let source = Arc::clone(&source);
-            async move { Ok::<_, std::convert::Infallible>(routes::handle(req, source).await) }
+            let auth = auth.clone();
+            async move { Ok::<_, std::convert::Infallible>(routes::handle(req, source, auth).await) }
         });
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let served = match tls {
+                None => {
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(connection).await
+                }
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                    let stream = match handshake {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(connection).await
+                }
+            };
+            if let Err(error) = served {
                 tracing::debug!(%error, "connection ended with an error");
             }
         });

@@ -5,10 +5,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use hyper::header::{
+    HeaderValue, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY,
+    WWW_AUTHENTICATE,
+};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::Source;
+use crate::config::web::BasicAuth;
 
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -23,8 +27,28 @@ const INDEX: &str = "<!doctype html>
 </ul></body></html>
 ";
 
-pub async fn handle<B>(req: Request<B>, source: Arc<dyn Source>) -> Response<Full<Bytes>> {
+pub async fn handle<B>(
+    req: Request<B>,
+    source: Arc<dyn Source>,
+    auth: Option<Arc<BasicAuth>>,
+) -> Response<Full<Bytes>> {
     let path = req.uri().path();
+    // Liveness says nothing about the data: it stays open, so that a
+    // container health check needs no password.
+    if let Some(auth) = auth.filter(|_| path != "/healthz") {
+        let header = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if !auth.check(header).await {
+            let mut r = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
+            r.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"apify-webhook-exporter\""),
+            );
+            return r;
+        }
+    }
     if !matches!(path, "/" | "/metrics" | "/healthz" | "/readyz") {
         return text(StatusCode::NOT_FOUND, "not found\n");
     }

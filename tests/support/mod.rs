@@ -41,14 +41,25 @@ pub fn test_config(api: &str) -> Config {
 
 impl Harness {
     pub async fn start(fake: FakeApify, configure: impl FnOnce(&mut Config)) -> Harness {
+        let h = Harness::start_without_waiting(fake, configure).await;
+        h.wait_ready().await;
+        h
+    }
+
+    /// Like `start`, without waiting for `/readyz` (which may need TLS or
+    /// a password the default client lacks).
+    pub async fn start_without_waiting(
+        fake: FakeApify,
+        configure: impl FnOnce(&mut Config),
+    ) -> Harness {
         let fake_shutdown = CancellationToken::new();
         let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api = format!("http://{}", api_listener.local_addr().unwrap());
         fake.spawn(api_listener, fake_shutdown.clone());
-        Harness::start_exporter(fake, api, fake_shutdown, configure).await
+        Harness::spawn_exporter(fake, api, fake_shutdown, configure)
     }
 
-    async fn start_exporter(
+    fn spawn_exporter(
         fake: FakeApify,
         api: String,
         fake_shutdown: CancellationToken,
@@ -56,7 +67,9 @@ impl Harness {
     ) -> Harness {
         let mut config = test_config(&api);
         configure(&mut config);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let listener = TcpListener::from_std(listener).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
@@ -70,7 +83,7 @@ impl Harness {
             .timeout(DEADLINE)
             .build()
             .unwrap();
-        let h = Harness {
+        Harness {
             fake,
             url,
             api,
@@ -78,9 +91,7 @@ impl Harness {
             fake_shutdown,
             shutdown,
             exporter,
-        };
-        h.wait_ready().await;
-        h
+        }
     }
 
     /// Stops the exporter gracefully and starts a new one against the same
@@ -91,7 +102,9 @@ impl Harness {
             .await
             .expect("run() did not return after shutdown")
             .unwrap();
-        Harness::start_exporter(self.fake, self.api, self.fake_shutdown, configure).await
+        let h = Harness::spawn_exporter(self.fake, self.api, self.fake_shutdown, configure);
+        h.wait_ready().await;
+        h
     }
 
     pub async fn wait_ready(&self) {

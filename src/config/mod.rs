@@ -15,6 +15,10 @@ use serde::Deserialize;
 
 use crate::secret::Secret;
 
+pub mod web;
+
+pub use web::WebConfig;
+
 /// Where the dispatches come from: all of the user's webhooks, or a selection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
@@ -62,6 +66,8 @@ pub struct Config {
     pub max_rps: u32,
     pub concurrency: usize,
     pub log_format: LogFormat,
+    /// TLS and basic auth for the HTTP server (`APIFY_EXPORTER_WEB_CONFIG`).
+    pub web: Option<WebConfig>,
     pub demo: bool,
 }
 
@@ -83,6 +89,7 @@ impl Config {
             max_rps: 20,
             concurrency: 4,
             log_format: LogFormat::Text,
+            web: None,
             demo: false,
         }
     }
@@ -212,7 +219,7 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     pub concurrency: Option<String>,
 
-    /// Web config file (TLS, basic auth) [env: APIFY_EXPORTER_WEB_CONFIG] (not supported yet)
+    /// Web config file: TLS and basic auth, exporter-toolkit format [env: APIFY_EXPORTER_WEB_CONFIG]
     #[arg(long, value_name = "PATH")]
     pub web_config: Option<String>,
 
@@ -272,17 +279,17 @@ impl Config {
             },
         };
 
-        if let Some(raw) = pick(
+        let web = match pick(
             &cli.web_config,
             "APIFY_EXPORTER_WEB_CONFIG",
             &env.web_config,
         ) {
-            if !raw.value.trim().is_empty() {
-                return Err(raw.fail(
-                    "TLS and basic auth are not supported by this version; serve /metrics behind a reverse proxy, or unset it",
-                ));
-            }
-        }
+            Some(raw) if !raw.value.trim().is_empty() => Some(
+                WebConfig::load(std::path::Path::new(raw.value.trim()))
+                    .map_err(|e| raw.fail(&e.to_string()))?,
+            ),
+            _ => None,
+        };
 
         // The demo serves its own token; the health check sends none.
         let token = if cli.demo || cli.healthcheck {
@@ -391,6 +398,7 @@ impl Config {
             max_rps,
             concurrency,
             log_format,
+            web,
             demo: cli.demo,
         })
     }
@@ -649,12 +657,16 @@ mod tests {
     }
 
     #[test]
-    fn web_config_is_refused_rather_than_silently_ignored() {
+    fn a_bad_web_config_is_a_config_error() {
         let env = Env {
-            web_config: Some("/etc/web.yml".into()),
+            web_config: Some("/nonexistent/web.yml".into()),
             ..env_with_token()
         };
         let err = Config::from_parts(&cli(&[]), env).unwrap_err();
         assert_eq!(err.name, "APIFY_EXPORTER_WEB_CONFIG");
+        assert!(
+            err.message.starts_with("cannot read /nonexistent/web.yml"),
+            "{err}"
+        );
     }
 }

@@ -1,0 +1,165 @@
+//! `APIFY_EXPORTER_WEB_CONFIG`: HTTPS with a certificate made for the test,
+//! basic auth against a bcrypt hash, and `/healthz` left open.
+
+mod support;
+
+use std::time::Duration;
+
+use apify_webhook_exporter::config::WebConfig;
+use apify_webhook_exporter::demo::FakeApify;
+use base64::Engine;
+use support::*;
+
+struct Files {
+    dir: std::path::PathBuf,
+    ca_pem: String,
+}
+
+fn write_files(name: &str, web_yaml: impl Fn(&str) -> String) -> (Files, WebConfig) {
+    let dir = std::env::temp_dir().join(format!("awe-tls-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("server.crt"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), cert.key_pair.serialize_pem()).unwrap();
+    let hash = bcrypt::hash("scrape-pass", 4).unwrap();
+    let path = dir.join("web.yml");
+    std::fs::write(&path, web_yaml(&hash)).unwrap();
+    let web = WebConfig::load(&path).unwrap();
+    (
+        Files {
+            dir,
+            ca_pem: cert.cert.pem(),
+        },
+        web,
+    )
+}
+
+fn basic(user: &str, password: &str) -> String {
+    let raw = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_basic_auth_serves_only_the_right_password() {
+    let (files, web) = write_files("both", |hash| {
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS12\nbasic_auth_users:\n  prometheus: '{hash}'\n"
+        )
+    });
+    let fake = FakeApify::new(TOKEN);
+    fake.put_webhook(webhook("W1aaaaaaaaaaaaaaa", &["ACTOR.RUN.SUCCEEDED"]));
+    let h = Harness::start_without_waiting(fake, move |c| c.web = Some(web)).await;
+
+    let port = h.url.rsplit(':').next().unwrap().to_string();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(files.ca_pem.as_bytes()).unwrap())
+        .resolve("localhost", format!("127.0.0.1:{port}").parse().unwrap())
+        .timeout(DEADLINE)
+        .build()
+        .unwrap();
+    let url = |path: &str| format!("https://localhost:{port}{path}");
+
+    // /healthz needs no password; it also proves the TLS handshake works.
+    let started = std::time::Instant::now();
+    loop {
+        let r = https
+            .get(url("/readyz"))
+            .header("authorization", basic("prometheus", "scrape-pass"))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert!(started.elapsed() < DEADLINE);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        https.get(url("/healthz")).send().await.unwrap().status(),
+        200
+    );
+
+    let r = https.get(url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Basic realm=\"apify-webhook-exporter\""
+    );
+    let r = https
+        .get(url("/metrics"))
+        .header("authorization", basic("prometheus", "wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = https
+        .get(url("/metrics"))
+        .header("authorization", basic("someone", "scrape-pass"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = https
+        .get(url("/metrics"))
+        .header("authorization", basic("prometheus", "scrape-pass"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("apify_up 1\n"));
+
+    // Plain HTTP to the TLS port gets no metrics.
+    let plain = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let answered = plain
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await;
+    assert!(answered.map(|r| r.status() != 200).unwrap_or(true));
+
+    h.stop().await;
+    std::fs::remove_dir_all(&files.dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_alone_guards_plain_http() {
+    let (files, web) = write_files("auth", |hash| {
+        format!("basic_auth_users:\n  prometheus: '{hash}'\n")
+    });
+    let fake = FakeApify::new(TOKEN);
+    let h = Harness::start_without_waiting(fake, move |c| c.web = Some(web)).await;
+    assert_eq!(
+        h.http
+            .get(format!("{}/healthz", h.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        h.http
+            .get(format!("{}/readyz", h.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let r = h
+        .http
+        .get(format!("{}/", h.url))
+        .header("authorization", basic("prometheus", "scrape-pass"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    h.stop().await;
+    std::fs::remove_dir_all(&files.dir).unwrap();
+}
