@@ -77,7 +77,7 @@ step "amtool check-config deploy/alertmanager.yml" amtool check-config deploy/al
 step "hadolint Dockerfile" hadolint Dockerfile
 step "dashboards: JSON and lint" python3 scripts/dashboards.py
 step "compose config deploy/docker-compose.yml" check_compose
-step "shellcheck scripts" shellcheck scripts/check-assets.sh scripts/e2e.sh scripts/install-tools.sh
+step "shellcheck scripts" shellcheck scripts/*.sh .ci/run
 
 echo "check-assets: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
