@@ -40,13 +40,6 @@ pub trait RequestObserver: Send + Sync {
     fn observe(&self, endpoint: &'static str, code: &str, elapsed: Duration);
 }
 
-/// An observer that drops everything, for tests that do not look.
-pub struct NoopObserver;
-
-impl RequestObserver for NoopObserver {
-    fn observe(&self, _: &'static str, _: &str, _: Duration) {}
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Apify answered with a non-success status (after retries, if retryable).
@@ -291,16 +284,17 @@ impl Client {
         };
         let status = response.status();
         let retry_after = parse_retry_after(response.headers(), SystemTime::now());
-        let body = read_body(response).await;
-        let code = match &body {
-            Ok(_) => status.as_str().to_string(),
-            Err(e) => transport_code(&self.body_error(endpoint, e)).to_string(),
-        };
-        self.observer.observe(endpoint, &code, started.elapsed());
-        let bytes = match body {
+        let bytes = match read_body(response).await {
             Ok(b) => b,
-            Err(e) => return (Err(self.body_error(endpoint, &e)), None),
+            Err(e) => {
+                let error = self.body_error(endpoint, &e);
+                self.observer
+                    .observe(endpoint, transport_code(&error), started.elapsed());
+                return (Err(error), None);
+            }
         };
+        self.observer
+            .observe(endpoint, status.as_str(), started.elapsed());
         if status.is_success() {
             return (Ok(bytes), None);
         }

@@ -31,8 +31,6 @@ const MAX_DISPATCH_PAGES: usize = 10_000;
 pub struct RefreshReport {
     /// Every error met; empty means the refresh fully succeeded.
     pub errors: Vec<ApiError>,
-    /// True when the webhook set could not be read, so nothing was updated.
-    pub aborted: bool,
 }
 
 impl RefreshReport {
@@ -85,8 +83,8 @@ impl Collector {
         let webhooks = match self.resolve_webhooks().await {
             Ok(w) => w,
             Err(e) => {
+                // Without the webhook set nothing can be updated safely.
                 report.errors.push(e);
-                report.aborted = true;
                 return report;
             }
         };
