@@ -207,3 +207,51 @@ async fn switching_between_account_wide_and_per_webhook_does_not_recount() {
     h.stop().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_of_another_apify_user_is_not_applied() {
+    const W9: &str = "W9zzzzzzzzzzzzzzz";
+    let dir = temp_dir("owner");
+    let state_file = dir.join("state.json");
+    let fake = FakeApify::new(TOKEN);
+    fake.put_webhook(webhook(W1, &[RUN_OK]));
+    fake.put_dispatch(dispatch(
+        "d1",
+        W1,
+        RUN_OK,
+        "SUCCEEDED",
+        now_ms() - 60_000,
+        vec![],
+    ));
+    let path = state_file.clone();
+    let h = Harness::start(fake, move |c| c.state_file = Some(path)).await;
+    assert_eq!(total(&h.scrape().await, "SUCCEEDED"), 1.0);
+
+    // The token now opens another account: its webhook dispatched an hour
+    // ago, before the first account's watermark.
+    h.fake.remove_webhook(W1);
+    h.fake.remove_dispatch("d1");
+    let mut other = webhook(W9, &[RUN_OK]);
+    other["userId"] = "u2".into();
+    h.fake.put_webhook(other);
+    h.fake.put_dispatch(dispatch(
+        "z1",
+        W9,
+        RUN_OK,
+        "SUCCEEDED",
+        now_ms() - 3_600_000,
+        vec![],
+    ));
+    let path = state_file.clone();
+    let h = h.restart(move |c| c.state_file = Some(path)).await;
+    let m = h.scrape().await;
+    let labels = [
+        ("webhook_id", W9),
+        ("event_type", RUN_OK),
+        ("status", "SUCCEEDED"),
+    ];
+    assert_eq!(m.value("apify_webhook_dispatches_total", &labels), 1.0);
+    assert!(!m.mentions(W1));
+    h.stop().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -12,6 +12,9 @@ use super::{segment, ApiError, Client, Page, MAX_PAGE_LIMIT};
 #[serde(rename_all = "camelCase")]
 pub struct Webhook {
     pub id: String,
+    /// The owner: tells whose account a state file was written for.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub user_id: Option<String>,
     /// Kept as text: it only serves to notice that the webhook changed.
     #[serde(default, deserialize_with = "lenient_string")]
     pub modified_at: Option<String>,

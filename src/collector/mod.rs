@@ -88,6 +88,7 @@ impl Collector {
                 return report;
             }
         };
+        self.check_owner(&webhooks);
         let webhooks = self.with_details(webhooks, &mut report.errors).await;
         let known_before: BTreeSet<String> = self.state.webhooks.keys().cloned().collect();
         self.state.sync_webhooks(&webhooks);
@@ -105,6 +106,25 @@ impl Collector {
         }
         self.reread_active(&known_active, &mut report.errors).await;
         report
+    }
+
+    /// A state file written for another Apify user (a new token) would
+    /// apply that account's watermarks here: start afresh instead.
+    fn check_owner(&mut self, webhooks: &[(Webhook, bool)]) {
+        let Some(owner) = webhooks.iter().find_map(|(w, _)| w.user_id.clone()) else {
+            return;
+        };
+        if self
+            .state
+            .user_id
+            .as_ref()
+            .is_some_and(|known| *known != owner)
+        {
+            tracing::warn!("the saved state belongs to another Apify user; counting starts afresh");
+            self.state = State::default();
+            self.orphans.clear();
+        }
+        self.state.user_id = Some(owner);
     }
 
     /// The union of what the selection names, each webhook once.

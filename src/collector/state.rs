@@ -33,6 +33,10 @@ pub const ACCOUNT_CURSOR: &str = "*";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    /// The Apify user whose webhooks these are (from `userId`), so that a
+    /// state file is not applied to another account's data.
+    #[serde(default)]
+    pub user_id: Option<String>,
     pub webhooks: BTreeMap<String, WebhookState>,
     pub cursors: BTreeMap<String, Cursor>,
     pub active: BTreeMap<String, ActiveDispatch>,
