@@ -11,4 +11,4 @@ pub mod fake_api;
 pub mod simulation;
 
 pub use fake_api::{FakeApify, Fault, RecordedRequest};
-pub use simulation::{start, DemoApi};
+pub use simulation::{start, start_with, DemoApi};

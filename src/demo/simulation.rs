@@ -64,23 +64,36 @@ pub struct DemoApi {
     pub base_url: String,
     pub token: String,
     pub fake: FakeApify,
+    /// The simulation task: ends once its token is cancelled.
+    pub simulation: tokio::task::JoinHandle<()>,
 }
 
 /// Binds 127.0.0.1 on a free port, serves a seeded [`FakeApify`] there and
 /// keeps it changing until `shutdown` is cancelled.
 pub async fn start(shutdown: CancellationToken) -> std::io::Result<DemoApi> {
+    start_with(shutdown.clone(), shutdown).await
+}
+
+/// Like [`start`], with the simulation stopped by its own token: a test can
+/// freeze the account and keep serving it, to compare the exporter's
+/// numbers with the account's.
+pub async fn start_with(
+    server: CancellationToken,
+    simulation: CancellationToken,
+) -> std::io::Result<DemoApi> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let base_url = format!("http://{}", listener.local_addr()?);
     let fake = FakeApify::new(DEMO_TOKEN);
     fake.set_request_log_limit(Some(REQUEST_LOG_LIMIT));
-    let simulation = Simulation::new(SEED, fake.clone(), OffsetDateTime::now_utc());
-    fake.spawn(listener, shutdown.clone());
-    tokio::spawn(simulation.run(shutdown));
+    let sim = Simulation::new(SEED, fake.clone(), OffsetDateTime::now_utc());
+    fake.spawn(listener, server);
+    let simulation = tokio::spawn(sim.run(simulation));
     tracing::info!(%base_url, "demo: serving a simulated Apify account");
     Ok(DemoApi {
         base_url,
         token: DEMO_TOKEN.to_owned(),
         fake,
+        simulation,
     })
 }
 
