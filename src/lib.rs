@@ -124,8 +124,10 @@ pub async fn run(
     Ok(())
 }
 
-/// How long shutdown waits for a refresh under way.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long shutdown waits for a refresh under way (twice at most: the
+/// loop's, then an on-scrape one). With the server's 4 s drain, a stop
+/// stays within the 10 s a container runtime gives before SIGKILL.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// The persisted state, or a fresh one when there is none or it is unusable.
 fn load_state(config: &Config) -> State {
@@ -251,8 +253,9 @@ impl Exporter {
         self.ready.store(true, Ordering::Release);
     }
 
-    /// Writes the state file now (at shutdown). An on-scrape refresh still
-    /// running after the grace period writes it itself when it ends.
+    /// Writes the state file now (at shutdown). When a refresh is still
+    /// running after the grace period, the file stays the one the last
+    /// finished refresh wrote: consistent, only less recent.
     pub async fn save_state(&self) {
         match tokio::time::timeout(SHUTDOWN_GRACE, self.collector.lock()).await {
             Ok(collector) => self.write_state(collector.state()).await,

@@ -60,13 +60,13 @@ pub enum ApiError {
         endpoint: &'static str,
         message: String,
     },
-    /// A list page brought nothing older than the page before it.
-    #[error(
-        "{endpoint}: the page at offset {offset} repeats the previous one; the API is not paging"
-    )]
+    /// The list did not page as a list should (it repeats a page, or
+    /// never ends): the pass is given up.
+    #[error("{endpoint}: paging stopped at offset {offset}: {reason}")]
     Paging {
         endpoint: &'static str,
         offset: usize,
+        reason: &'static str,
     },
     #[error("{endpoint}: cannot decode the response at `{path}`: {message}")]
     Decode {

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::stream::{self, StreamExt};
 
 use crate::api::decode::Millis;
-use crate::api::dispatches::{Dispatch, DispatchList};
+use crate::api::dispatches::DispatchList;
 use crate::api::webhooks::{Webhook, WebhookList};
 use crate::api::{ApiError, Client};
 use crate::config::Selection;
@@ -45,9 +45,6 @@ pub struct Collector {
     lookback: Duration,
     concurrency: usize,
     state: State,
-    /// New dispatches of webhooks the webhook list did not have (created
-    /// during the refresh), waiting for their webhook to be read.
-    orphans: Vec<Dispatch>,
 }
 
 /// More orphans than this are dropped (with a warning): a bound on memory
@@ -68,7 +65,6 @@ impl Collector {
             lookback,
             concurrency: concurrency.max(1),
             state,
-            orphans: Vec::new(),
         }
     }
 
@@ -122,7 +118,6 @@ impl Collector {
         {
             tracing::warn!("the saved state belongs to another Apify user; counting starts afresh");
             self.state = State::default();
-            self.orphans.clear();
         }
         self.state.user_id = Some(owner);
     }
@@ -249,8 +244,10 @@ impl Collector {
         self.state.cursors.retain(|key, cursor| {
             let keep = lists.iter().any(|(k, _)| k == key);
             if !keep {
-                if let Some(w) = &cursor.watermark {
-                    inherited = Some(inherited.map_or(w.at, |at| at.max(w.at)));
+                // Finished or not: what a dropped cursor counted must not be
+                // counted again (a gap in an unfinished pass is lost instead).
+                if let Some(at) = cursor.counted_up_to() {
+                    inherited = Some(inherited.map_or(at, |known| known.max(at)));
                 }
             }
             keep
@@ -278,7 +275,6 @@ impl Collector {
         let client = &self.client;
         let shared = Mutex::new(Shared {
             state: &mut self.state,
-            orphans: std::mem::take(&mut self.orphans),
             skipped: Vec::new(),
         });
         let results: Vec<Result<(), ApiError>> = stream::iter(lists)
@@ -291,22 +287,26 @@ impl Collector {
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         errors.extend(shared.skipped);
-        self.orphans = shared.orphans;
     }
 
     /// Account-wide, a dispatch can name a webhook created after the webhook
     /// list was read: read those webhooks and count their dispatches now.
     /// A webhook that 404s was deleted; one that fails is tried next time.
     async fn adopt_orphans(&mut self, errors: &mut Vec<ApiError>) {
-        if self.orphans.is_empty() {
+        if self.state.orphans.is_empty() {
             return;
         }
         if !self.selection.is_everything() {
             // A narrowed selection does not watch them.
-            self.orphans.clear();
+            self.state.orphans.clear();
             return;
         }
-        let ids: BTreeSet<String> = self.orphans.iter().map(|d| d.webhook_id.clone()).collect();
+        let ids: BTreeSet<String> = self
+            .state
+            .orphans
+            .iter()
+            .map(|d| d.webhook_id.clone())
+            .collect();
         let client = &self.client;
         let fetched: Vec<(String, Result<Option<Webhook>, ApiError>)> = stream::iter(ids)
             .map(|id: String| async move {
@@ -330,13 +330,13 @@ impl Collector {
                 }
             }
         }
-        for d in std::mem::take(&mut self.orphans) {
+        for d in std::mem::take(&mut self.state.orphans) {
             if self.state.watches(&d) {
                 if !self.state.active.contains_key(&d.id) {
                     self.state.count_new(&d);
                 }
             } else if retry.contains(&d.webhook_id) {
-                self.orphans.push(d);
+                self.state.orphans.push(d);
             }
         }
     }
@@ -378,7 +378,6 @@ fn details_of(w: &Webhook) -> Details {
 /// What the concurrent passes share: the state, and the orphans they find.
 struct Shared<'a> {
     state: &'a mut State,
-    orphans: Vec<Dispatch>,
     /// Items left out of a page because they could not be decoded.
     skipped: Vec<ApiError>,
 }
@@ -420,14 +419,16 @@ async fn read_pages(
     let mut limit = first_limit;
     for _ in 0..MAX_DISPATCH_PAGES {
         let mut page = client.dispatch_page(list, offset, limit).await?;
+        // Undecodable items still take their places in the list.
+        let listed = page.items.len() + page.skipped.len();
         lock(shared).skipped.append(&mut page.skipped);
-        if page.items.is_empty() {
+        if listed == 0 {
             return Ok(());
         }
-        offset += page.items.len();
+        offset += listed;
         limit = crate::api::MAX_PAGE_LIMIT;
         let mut guard = lock(shared);
-        let Shared { state, orphans, .. } = &mut *guard;
+        let state: &mut State = guard.state;
         let Some(cursor) = state.cursors.get_mut(key) else {
             return Ok(());
         };
@@ -452,8 +453,8 @@ async fn read_pages(
         let stuck = low_before.is_some() && low_of(cursor) == low_before;
         for d in new {
             if !state.watches(d) {
-                if orphans.len() < MAX_ORPHANS {
-                    orphans.push(d.clone());
+                if state.orphans.len() < MAX_ORPHANS {
+                    state.orphans.push(d.clone());
                 } else {
                     tracing::warn!(dispatch_id = %d.id, "too many dispatches of unknown webhooks; dropping one");
                 }
@@ -468,14 +469,15 @@ async fn read_pages(
             return Err(ApiError::Paging {
                 endpoint: list.endpoint(),
                 offset,
+                reason: "the page repeats the previous one",
             });
         }
     }
-    tracing::warn!(
-        list = list.endpoint(),
-        "stopped paging after {MAX_DISPATCH_PAGES} pages"
-    );
-    Ok(())
+    Err(ApiError::Paging {
+        endpoint: list.endpoint(),
+        offset,
+        reason: "too many pages",
+    })
 }
 
 fn lock<'a, 'b>(m: &'a Mutex<Shared<'b>>) -> std::sync::MutexGuard<'a, Shared<'b>> {

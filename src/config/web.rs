@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -190,7 +191,15 @@ fn tls_config(t: TlsFile, base: &Path) -> Result<rustls::ServerConfig, WebConfig
 /// scraper sends the same one every time.
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
-    verified: Mutex<HashSet<String>>,
+    /// Keyed hashes (SipHash, random key per process) of verified header
+    /// values: the passwords themselves are not kept.
+    verified: Mutex<HashSet<u64>>,
+    keys: std::collections::hash_map::RandomState,
+    /// Checked against for unknown users, so that a wrong name costs the
+    /// same time as a wrong password (no user enumeration by timing).
+    decoy: String,
+    /// At most this many bcrypt runs at once: anyone can make us run one.
+    running: tokio::sync::Semaphore,
 }
 
 /// How many distinct verified header values are remembered.
@@ -205,9 +214,21 @@ impl BasicAuth {
                 )));
             }
         }
+        // Same cost as the users' hashes, so the decoy takes as long.
+        let cost = users
+            .values()
+            .filter_map(|h| h.parse::<bcrypt::HashParts>().ok())
+            .map(|p| p.get_cost())
+            .max()
+            .unwrap_or(bcrypt::DEFAULT_COST);
+        let decoy = bcrypt::hash("decoy password nobody has", cost)
+            .map_err(|e| WebConfigError(format!("basic_auth_users: {e}")))?;
         Ok(BasicAuth {
             users,
             verified: Mutex::new(HashSet::new()),
+            keys: std::collections::hash_map::RandomState::new(),
+            decoy,
+            running: tokio::sync::Semaphore::new(2),
         })
     }
 
@@ -217,30 +238,36 @@ impl BasicAuth {
         let Some(header) = header else {
             return false;
         };
-        if self.lock().contains(header) {
+        let fingerprint = self.keys.hash_one(header);
+        if self.lock().contains(&fingerprint) {
             return true;
         }
         let Some((user, password)) = decode_basic(header) else {
             return false;
         };
-        let Some(hash) = self.users.get(&user).cloned() else {
+        let (hash, known) = match self.users.get(&user) {
+            Some(hash) => (hash.clone(), true),
+            None => (self.decoy.clone(), false),
+        };
+        let Ok(_permit) = self.running.acquire().await else {
             return false;
         };
-        let ok =
+        let matches =
             tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
                 .await
                 .unwrap_or(false);
+        let ok = known && matches;
         if ok {
             let mut verified = self.lock();
             if verified.len() >= VERIFIED_CACHE {
                 verified.clear();
             }
-            verified.insert(header.to_string());
+            verified.insert(fingerprint);
         }
         ok
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
         self.verified.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -309,7 +336,8 @@ mod tests {
             )
         };
         assert!(auth.check(Some(&header("alice", "s3cret"))).await);
-        assert!(auth.lock().contains(&header("alice", "s3cret")));
+        let remembered = auth.keys.hash_one(header("alice", "s3cret"));
+        assert!(auth.lock().contains(&remembered));
         assert!(!auth.check(Some(&header("alice", "wrong"))).await);
         assert!(!auth.check(Some(&header("bob", "s3cret"))).await);
         assert!(!auth.check(Some("Bearer abc")).await);
