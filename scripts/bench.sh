@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks behind BENCHMARKS.md. Runs the release exporter as its own
 # process against examples/bench_fake_api (another process) on 127.0.0.1.
-#   scripts/bench.sh rss        # RSS after counting 100k and 1M dispatches
+#   scripts/bench.sh rss        # RSS after counting 100k and 1M dispatches (RSS_SIZES="..." for others)
 #   scripts/bench.sh scrape     # /metrics latency with ~50k series, 50 concurrent scrapers (wrk)
 #   scripts/bench.sh requests   # API requests per idle refresh
 set -euo pipefail
@@ -48,7 +48,7 @@ start_exporter() {
 metric() { curl -sf "$url/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 
 rss() {
-  for n in 100000 1000000; do
+  for n in ${RSS_SIZES:-100000 1000000}; do
     start_fake 50 "$n" 2
     local t0=$SECONDS
     start_exporter --interval 1h
