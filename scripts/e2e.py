@@ -19,7 +19,10 @@ for Alertmanager's notifications. It then proves, in order:
      recovers, apify_up is 1 again;
   5. every query of every dashboard panel, with its variables resolved from
      this Prometheus, returns data (at least one finite value);
-  6. the exporter exits 0 on SIGTERM.
+  6. the exporter exits 0 on SIGTERM;
+  7. a second exporter (--demo) behind a web config (TLS with a certificate
+     made by openssl, basic auth) is scraped by a second Prometheus over
+     https with the password, and refused (401) with a wrong one.
 
 The only change to the bundled rules: in a temporary copy, every `for:` is
 shortened to 2s (they are minutes long), so alerts fire within the run.
@@ -586,6 +589,66 @@ def run(stack, results, tmp, exporter_bin, prometheus_bin, alertmanager_bin):
             raise Failure("the exporter exited %s on SIGTERM" % code)
         return "exit 0"
     results.check("the exporter exits 0 on SIGTERM", stops_cleanly)
+
+    # 7. TLS and basic auth, scraped by a real Prometheus.
+    def scraped_over_tls_with_basic_auth():
+        return tls_scrape(stack, tmp, exporter_bin, prometheus_bin, ready)
+    results.check("Prometheus scrapes over TLS with basic auth, and not with a wrong password",
+                  scraped_over_tls_with_basic_auth)
+
+
+# bcrypt (cost 4) of the password below: a test credential, nothing else.
+TLS_PASSWORD = "e2e-scrape-password"
+TLS_PASSWORD_HASH = "$2b$04$.xZ3Bk0O3h82gcgGvyv8OeL05PticuA8mb4JQ3BgYjbty0rdLxTUe"
+
+
+def tls_scrape(stack, tmp, exporter_bin, prometheus_bin, ready):
+    """A second exporter (--demo) behind APIFY_EXPORTER_WEB_CONFIG, and a
+    second Prometheus with two jobs: the right password, and a wrong one."""
+    tls = tmp / "tls"
+    tls.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(tls / "server.key"), "-out", str(tls / "server.crt")],
+                   check=True, capture_output=True)
+    (tls / "web.yml").write_text("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+                                 "basic_auth_users:\n  prometheus: '%s'\n" % TLS_PASSWORD_HASH)
+    port, prom_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APIFY_")}
+    exporter = stack.start("exporter-tls", [str(exporter_bin), "--demo", "--interval", "1s",
+                                            "--listen", "127.0.0.1:%d" % port,
+                                            "--web-config", str(tls / "web.yml")], env=env)
+    job = """\
+  - job_name: %s
+    scheme: https
+    tls_config:
+      ca_file: %s
+      server_name: localhost
+    basic_auth:
+      username: prometheus
+      password: %s
+    static_configs:
+      - targets: ['127.0.0.1:%d']
+"""
+    (tls / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
+        + job % ("tls", tls / "server.crt", TLS_PASSWORD, port)
+        + job % ("tls-wrong-password", tls / "server.crt", "not-the-password", port))
+    prometheus = stack.start("prometheus-tls", [prometheus_bin, "--config.file=%s" % (tls / "prometheus.yml"),
+                                                "--storage.tsdb.path=%s" % (tls / "tsdb"),
+                                                "--web.listen-address=127.0.0.1:%d" % prom_port])
+    prom = Prom("http://127.0.0.1:%d" % prom_port)
+    ready("prometheus-tls", prometheus, prom.base + "/-/ready")
+    stack.alive(exporter, "exporter-tls")
+    poll("the TLS job is up", lambda: prom.value('up{job="tls"}') == 1, timeout=30)
+    poll("apify_up over TLS", lambda: prom.value('apify_up{job="tls"}') == 1, timeout=30)
+    poll("the wrong password is refused", lambda: prom.value('up{job="tls-wrong-password"}') == 0, timeout=30)
+    errors = [t.get("lastError", "") for t in prom.api("targets")["activeTargets"]
+              if t["labels"]["job"] == "tls-wrong-password"]
+    if not any("401" in e for e in errors):
+        raise Failure("the wrong-password target failed, but not with 401: %s" % errors)
+    return "up over https with the password; 401 without it"
 
 
 if __name__ == "__main__":

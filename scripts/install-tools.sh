@@ -19,6 +19,9 @@ fi
 packages=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
+# The e2e makes a certificate for its TLS scrape; curl serves check-metrics.sh.
+command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+command -v curl >/dev/null 2>&1 || packages+=(curl)
 if $lint; then
   command -v python3 >/dev/null 2>&1 || packages+=(python3)
   # `docker compose config` needs no daemon; Debian's docker-compose (v1)

@@ -12,7 +12,6 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "tools"
 scripts/install-tools.sh --lint
-command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
 step "cargo test"
 cargo test --locked
