@@ -203,13 +203,13 @@ async fn an_active_dispatch_gone_404_is_forgotten_uncounted() {
     h.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pass_broken_between_pages_resumes_without_double_counting() {
-    let h = account_with_one_dispatch().await;
+/// 1500 new SUCCEEDED dispatches: two pages after the first page of 100.
+fn add_1500_new(h: &Harness) {
     let now = now_ms();
     for i in 0..1500i64 {
+        let id = format!("n{i:05}");
         h.fake.put_dispatch(dispatch(
-            &format!("n{i:05}"),
+            &id,
             W1,
             RUN_OK,
             "SUCCEEDED",
@@ -217,6 +217,12 @@ async fn a_pass_broken_between_pages_resumes_without_double_counting() {
             vec![],
         ));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_broken_between_pages_resumes_without_double_counting() {
+    let h = account_with_one_dispatch().await;
+    add_1500_new(&h);
     // The first page (100 newest) answers; the second fails every retry.
     h.fake.inject(DISPATCHES, Fault::Delay(Duration::ZERO));
     for _ in 0..5 {
@@ -242,17 +248,7 @@ async fn a_pass_broken_between_pages_resumes_without_double_counting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scraper_hanging_up_mid_refresh_loses_and_doubles_nothing() {
     let h = account_with_one_dispatch().await;
-    let now = now_ms();
-    for i in 0..1500i64 {
-        h.fake.put_dispatch(dispatch(
-            &format!("n{i:05}"),
-            W1,
-            RUN_OK,
-            "SUCCEEDED",
-            now - 5_000 + i,
-            vec![],
-        ));
-    }
+    add_1500_new(&h);
     // The second page is slow; the scraper gives up before it comes.
     h.fake.inject(DISPATCHES, Fault::Delay(Duration::ZERO));
     h.fake
