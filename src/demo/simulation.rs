@@ -33,6 +33,10 @@ const TICK: std::time::Duration = std::time::Duration::from_millis(500);
 const ARRIVAL_GAP_MS: std::ops::RangeInclusive<i64> = 2_000..=6_000;
 /// Milliseconds between two slow answers queued on `GET /v2/webhook-dispatches/:id`.
 const SLOW_ANSWER_GAP_MS: std::ops::RangeInclusive<i64> = 20_000..=60_000;
+/// Milliseconds between two API hiccups (a 429 with `Retry-After: 1`, or a
+/// 503) on the dispatch list: the client retries them, and the exporter's
+/// own API panels have something to show.
+const API_HICCUP_GAP_MS: std::ops::RangeInclusive<i64> = 45_000..=90_000;
 /// How many terminal dispatches the seeded history holds.
 const HISTORY_DISPATCHES: std::ops::RangeInclusive<usize> = 160..=220;
 /// Dispatches older than this (by `createdAt`) are removed, as Apify's
@@ -316,6 +320,7 @@ struct Simulation {
     max_dispatches: usize,
     next_arrival: OffsetDateTime,
     next_slow_answer: OffsetDateTime,
+    next_api_hiccup: OffsetDateTime,
     started_at: OffsetDateTime,
 }
 
@@ -334,6 +339,7 @@ impl Simulation {
             max_dispatches: MAX_DISPATCHES,
             next_arrival: now + Duration::seconds(1),
             next_slow_answer: now + Duration::seconds(10),
+            next_api_hiccup: now + Duration::seconds(20),
             started_at: now,
         };
         simulation.seed_history(now);
@@ -453,6 +459,24 @@ impl Simulation {
                 );
             }
             self.next_slow_answer = now + self.millis(SLOW_ANSWER_GAP_MS);
+        }
+
+        if self.next_api_hiccup <= now {
+            // One at a time, as above; a single fault is retried away, so
+            // the demo's refreshes still succeed.
+            if self.fake.pending_faults(route::DISPATCHES) == 0 {
+                let fault = if self.rng.random_bool(0.5) {
+                    Fault::rate_limited(1)
+                } else {
+                    Fault::status(
+                        503,
+                        "service-unavailable",
+                        "Service temporarily unavailable",
+                    )
+                };
+                self.fake.inject(route::DISPATCHES, fault);
+            }
+            self.next_api_hiccup = now + self.millis(API_HICCUP_GAP_MS);
         }
     }
 
@@ -991,6 +1015,24 @@ mod tests {
             "{dispatches:?}"
         );
         assert!(dispatches.len() <= 3, "{} dispatches", dispatches.len());
+    }
+
+    #[test]
+    fn queues_one_api_hiccup_at_a_time_on_the_dispatch_list() {
+        let (mut simulation, fake) = simulation();
+        for second in 1..=19 {
+            simulation.step(now() + Duration::seconds(second));
+        }
+        assert_eq!(
+            fake.pending_faults(route::DISPATCHES),
+            0,
+            "none in the first 20 s"
+        );
+        for second in 20..=600 {
+            simulation.step(now() + Duration::seconds(second));
+            assert!(fake.pending_faults(route::DISPATCHES) <= 1);
+        }
+        assert_eq!(fake.pending_faults(route::DISPATCHES), 1);
     }
 
     #[tokio::test]
