@@ -53,84 +53,16 @@ async fn dispatches_and_calls_are_counted_once_through_active_to_terminal() {
     let h = Harness::start(fake, |_| {}).await;
 
     let m = h.scrape().await;
-    let d = "apify_webhook_dispatches_total";
+    assert_eq!(dispatches(&m, RUN_OK, "SUCCEEDED"), 1.0);
+    assert_eq!(dispatches(&m, RUN_OK, "FAILED"), 0.0);
+    assert_eq!(dispatches(&m, RUN_FAILED, "SUCCEEDED"), 0.0);
+    assert_eq!(dispatches(&m, RUN_FAILED, "FAILED"), 0.0);
+    assert_eq!(calls(&m, RUN_OK, "200"), Some(1.0));
+    assert_eq!(calls(&m, RUN_FAILED, "500"), Some(1.0));
     assert_eq!(
-        m.value(
-            d,
-            &[
-                ("webhook_id", W1),
-                ("event_type", RUN_OK),
-                ("status", "SUCCEEDED")
-            ]
-        ),
-        1.0
-    );
-    assert_eq!(
-        m.value(
-            d,
-            &[
-                ("webhook_id", W1),
-                ("event_type", RUN_OK),
-                ("status", "FAILED")
-            ]
-        ),
-        0.0
-    );
-    assert_eq!(
-        m.value(
-            d,
-            &[
-                ("webhook_id", W1),
-                ("event_type", RUN_FAILED),
-                ("status", "SUCCEEDED")
-            ]
-        ),
-        0.0
-    );
-    assert_eq!(
-        m.value(
-            d,
-            &[
-                ("webhook_id", W1),
-                ("event_type", RUN_FAILED),
-                ("status", "FAILED")
-            ]
-        ),
-        0.0
-    );
-    let c = "apify_webhook_dispatch_calls_total";
-    assert_eq!(
-        m.value(
-            c,
-            &[
-                ("webhook_id", W1),
-                ("event_type", RUN_OK),
-                ("response_status", "200")
-            ]
-        ),
-        1.0
-    );
-    assert_eq!(
-        m.value(
-            c,
-            &[
-                ("webhook_id", W1),
-                ("event_type", RUN_FAILED),
-                ("response_status", "500")
-            ]
-        ),
-        1.0
-    );
-    assert_eq!(
-        m.get(
-            c,
-            &[
-                ("webhook_id", W1),
-                ("event_type", RUN_FAILED),
-                ("response_status", "none")
-            ]
-        ),
-        None
+        calls(&m, RUN_FAILED, "none"),
+        None,
+        "a call in flight is not counted yet"
     );
     let a = "apify_webhook_dispatches_active";
     assert_eq!(
@@ -141,11 +73,9 @@ async fn dispatches_and_calls_are_counted_once_through_active_to_terminal() {
         m.value(a, &[("webhook_id", W1), ("event_type", RUN_OK)]),
         0.0
     );
+    let oldest = "apify_webhook_oldest_active_dispatch_timestamp_seconds";
     assert_eq!(
-        m.value(
-            "apify_webhook_oldest_active_dispatch_timestamp_seconds",
-            &[("webhook_id", W1)]
-        ),
+        m.value(oldest, &[("webhook_id", W1)]),
         (now - 30_000) as f64 / 1000.0
     );
     assert_eq!(
@@ -202,148 +132,34 @@ async fn dispatches_and_calls_are_counted_once_through_active_to_terminal() {
     fake_put_new(&h, now);
     h.take_requests();
     let m = h.scrape().await;
-    assert_eq!(
-        m.value(
-            d,
-            &[
-                ("webhook_id", W1),
-                ("event_type", RUN_FAILED),
-                ("status", "FAILED")
-            ]
-        ),
-        1.0
-    );
-    assert_eq!(
-        m.value(
-            d,
-            &[
-                ("webhook_id", W1),
-                ("event_type", RUN_OK),
-                ("status", "SUCCEEDED")
-            ]
-        ),
-        2.0
-    );
-    assert_eq!(
-        m.value(
-            c,
-            &[
-                ("webhook_id", W1),
-                ("event_type", RUN_FAILED),
-                ("response_status", "500")
-            ]
-        ),
-        1.0
-    );
-    assert_eq!(
-        m.value(
-            c,
-            &[
-                ("webhook_id", W1),
-                ("event_type", RUN_FAILED),
-                ("response_status", "none")
-            ]
-        ),
-        1.0
-    );
-    assert_eq!(
-        m.value(
-            c,
-            &[
-                ("webhook_id", W1),
-                ("event_type", RUN_FAILED),
-                ("response_status", "502")
-            ]
-        ),
-        1.0
-    );
-    assert_eq!(
-        m.value(
-            c,
-            &[
-                ("webhook_id", W1),
-                ("event_type", RUN_OK),
-                ("response_status", "204")
-            ]
-        ),
-        1.0
-    );
+    assert_eq!(dispatches(&m, RUN_FAILED, "FAILED"), 1.0);
+    assert_eq!(dispatches(&m, RUN_OK, "SUCCEEDED"), 2.0);
+    assert_eq!(calls(&m, RUN_FAILED, "500"), Some(1.0), "not counted again");
+    assert_eq!(calls(&m, RUN_FAILED, "none"), Some(1.0));
+    assert_eq!(calls(&m, RUN_FAILED, "502"), Some(1.0));
+    assert_eq!(calls(&m, RUN_OK, "204"), Some(1.0));
     assert_eq!(
         m.value(a, &[("webhook_id", W1), ("event_type", RUN_FAILED)]),
         0.0
     );
-    assert_eq!(
-        m.get(
-            "apify_webhook_oldest_active_dispatch_timestamp_seconds",
-            &[("webhook_id", W1)]
-        ),
-        None
-    );
+    assert_eq!(m.get(oldest, &[("webhook_id", W1)]), None);
+    let failed = [("webhook_id", W1), ("status", "FAILED")];
     let attempts = "apify_webhook_dispatch_attempts";
+    assert_eq!(m.value(&format!("{attempts}_count"), &failed), 1.0);
+    assert_eq!(m.value(&format!("{attempts}_sum"), &failed), 3.0);
+    let bucket = |le| [("webhook_id", W1), ("status", "FAILED"), ("le", le)];
+    assert_eq!(m.value(&format!("{attempts}_bucket"), &bucket("2")), 0.0);
+    assert_eq!(m.value(&format!("{attempts}_bucket"), &bucket("3")), 1.0);
     assert_eq!(
-        m.value(
-            &format!("{attempts}_count"),
-            &[("webhook_id", W1), ("status", "FAILED")]
-        ),
-        1.0
-    );
-    assert_eq!(
-        m.value(
-            &format!("{attempts}_sum"),
-            &[("webhook_id", W1), ("status", "FAILED")]
-        ),
-        3.0
-    );
-    assert_eq!(
-        m.value(
-            &format!("{attempts}_bucket"),
-            &[("webhook_id", W1), ("status", "FAILED"), ("le", "2")]
-        ),
-        0.0
-    );
-    assert_eq!(
-        m.value(
-            &format!("{attempts}_bucket"),
-            &[("webhook_id", W1), ("status", "FAILED"), ("le", "3")]
-        ),
-        1.0
-    );
-    assert_eq!(
-        m.value(
-            "apify_webhook_dispatch_delivery_seconds_sum",
-            &[("webhook_id", W1), ("status", "FAILED")]
-        ),
+        m.value("apify_webhook_dispatch_delivery_seconds_sum", &failed),
         27.0
     );
     let dur = "apify_webhook_dispatch_call_duration_seconds";
-    assert_eq!(
-        m.value(
-            &format!("{dur}_count"),
-            &[("webhook_id", W1), ("response_class", "5xx")]
-        ),
-        2.0
-    );
-    assert_eq!(
-        m.value(
-            &format!("{dur}_sum"),
-            &[("webhook_id", W1), ("response_class", "5xx")]
-        ),
-        2.0
-    );
-    assert_eq!(
-        m.value(
-            &format!("{dur}_sum"),
-            &[("webhook_id", W1), ("response_class", "none")]
-        ),
-        5.0
-    );
-    assert_eq!(
-        m.value(
-            &format!("{dur}_sum"),
-            &[("webhook_id", W1), ("response_class", "2xx")]
-        ),
-        1.25
-    );
+    let class = |c| [("webhook_id", W1), ("response_class", c)];
+    assert_eq!(m.value(&format!("{dur}_count"), &class("5xx")), 2.0);
+    assert_eq!(m.value(&format!("{dur}_sum"), &class("5xx")), 2.0);
+    assert_eq!(m.value(&format!("{dur}_sum"), &class("none")), 5.0);
+    assert_eq!(m.value(&format!("{dur}_sum"), &class("2xx")), 1.25);
     // One webhook list, one dispatch page, one re-read of d2.
     let routes = by_route(&h.take_requests());
     assert_eq!(routes.get("/v2/webhooks"), Some(&1));
@@ -353,38 +169,9 @@ async fn dispatches_and_calls_are_counted_once_through_active_to_terminal() {
     // Nothing changes: the same numbers, and an idle refresh costs one
     // dispatch-list request and no re-read.
     let again = h.scrape().await;
-    for (name, labels) in [
-        (
-            d,
-            vec![
-                ("webhook_id", W1),
-                ("event_type", RUN_OK),
-                ("status", "SUCCEEDED"),
-            ],
-        ),
-        (
-            d,
-            vec![
-                ("webhook_id", W1),
-                ("event_type", RUN_FAILED),
-                ("status", "FAILED"),
-            ],
-        ),
-        (
-            c,
-            vec![
-                ("webhook_id", W1),
-                ("event_type", RUN_FAILED),
-                ("response_status", "500"),
-            ],
-        ),
-    ] {
-        assert_eq!(
-            again.value(name, &labels),
-            m.value(name, &labels),
-            "{name}{labels:?}"
-        );
-    }
+    assert_eq!(dispatches(&again, RUN_OK, "SUCCEEDED"), 2.0);
+    assert_eq!(dispatches(&again, RUN_FAILED, "FAILED"), 1.0);
+    assert_eq!(calls(&again, RUN_FAILED, "500"), Some(1.0));
     let routes = by_route(&h.take_requests());
     assert_eq!(routes.get("/v2/webhook-dispatches"), Some(&1));
     assert_eq!(routes.get("/v2/webhook-dispatches/:id"), None);
@@ -394,6 +181,26 @@ async fn dispatches_and_calls_are_counted_once_through_active_to_terminal() {
         "description read only when modifiedAt changes"
     );
     h.stop().await;
+}
+
+/// `apify_webhook_dispatches_total` of W1.
+fn dispatches(m: &Scrape, event_type: &str, status: &str) -> f64 {
+    let labels = [
+        ("webhook_id", W1),
+        ("event_type", event_type),
+        ("status", status),
+    ];
+    m.value("apify_webhook_dispatches_total", &labels)
+}
+
+/// `apify_webhook_dispatch_calls_total` of W1, if the series exists.
+fn calls(m: &Scrape, event_type: &str, code: &str) -> Option<f64> {
+    let labels = [
+        ("webhook_id", W1),
+        ("event_type", event_type),
+        ("response_status", code),
+    ];
+    m.get("apify_webhook_dispatch_calls_total", &labels)
 }
 
 fn fake_put_new(h: &Harness, now: i64) {

@@ -16,9 +16,7 @@ struct Files {
 }
 
 fn write_files(name: &str, web_yaml: impl Fn(&str) -> String) -> (Files, WebConfig) {
-    let dir = std::env::temp_dir().join(format!("awe-tls-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir(&format!("tls-{name}"));
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     std::fs::write(dir.join("server.crt"), cert.cert.pem()).unwrap();
     std::fs::write(dir.join("server.key"), cert.key_pair.serialize_pem()).unwrap();
@@ -89,26 +87,15 @@ async fn https_with_basic_auth_serves_only_the_right_password() {
         r.headers()["www-authenticate"],
         "Basic realm=\"apify-webhook-exporter\""
     );
-    let r = https
-        .get(url("/metrics"))
-        .header("authorization", basic("prometheus", "wrong"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    let r = https
-        .get(url("/metrics"))
-        .header("authorization", basic("someone", "scrape-pass"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    let r = https
-        .get(url("/metrics"))
-        .header("authorization", basic("prometheus", "scrape-pass"))
-        .send()
-        .await
-        .unwrap();
+    let with = |user: &'static str, password: &'static str| {
+        https
+            .get(url("/metrics"))
+            .header("authorization", basic(user, password))
+            .send()
+    };
+    assert_eq!(with("prometheus", "wrong").await.unwrap().status(), 401);
+    assert_eq!(with("someone", "scrape-pass").await.unwrap().status(), 401);
+    let r = with("prometheus", "scrape-pass").await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("apify_up 1\n"));
 

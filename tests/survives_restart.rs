@@ -9,13 +9,6 @@ use support::*;
 const W1: &str = "W1aaaaaaaaaaaaaaa";
 const RUN_OK: &str = "ACTOR.RUN.SUCCEEDED";
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("awe-restart-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn total(m: &Scrape, status: &str) -> f64 {
     m.value(
         "apify_webhook_dispatches_total",
@@ -41,7 +34,7 @@ fn calls(m: &Scrape, code: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_neither_double_counts_nor_loses() {
-    let dir = temp_dir("ok");
+    let dir = temp_dir("restart-ok");
     let state_file = dir.join("state.json");
     let fake = FakeApify::new(TOKEN);
     fake.put_webhook(webhook(W1, &[RUN_OK]));
@@ -106,7 +99,7 @@ async fn a_restart_neither_double_counts_nor_loses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_state_file_is_ignored_and_replaced() {
-    let dir = temp_dir("corrupt");
+    let dir = temp_dir("restart-corrupt");
     let state_file = dir.join("state.json");
     std::fs::write(&state_file, b"{\"format\": \"apify-webhook-exp").unwrap();
     let fake = FakeApify::new(TOKEN);
@@ -135,7 +128,7 @@ async fn a_corrupt_state_file_is_ignored_and_replaced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switching_between_account_wide_and_per_webhook_does_not_recount() {
     const W2: &str = "W2bbbbbbbbbbbbbbb";
-    let dir = temp_dir("switch");
+    let dir = temp_dir("restart-switch");
     let state_file = dir.join("state.json");
     let fake = FakeApify::new(TOKEN);
     fake.put_webhook(webhook(W1, &[RUN_OK]));
@@ -211,7 +204,7 @@ async fn switching_between_account_wide_and_per_webhook_does_not_recount() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_file_of_another_apify_user_is_not_applied() {
     const W9: &str = "W9zzzzzzzzzzzzzzz";
-    let dir = temp_dir("owner");
+    let dir = temp_dir("restart-owner");
     let state_file = dir.join("state.json");
     let fake = FakeApify::new(TOKEN);
     fake.put_webhook(webhook(W1, &[RUN_OK]));

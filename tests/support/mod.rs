@@ -220,6 +220,14 @@ fn parse_line(line: &str) -> Option<(Sample, f64)> {
     Some(((name, labels), value))
 }
 
+/// A fresh, empty directory for one test.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("awe-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 pub fn now_ms() -> i64 {
     apify_webhook_exporter::collector::now_millis()
 }
