@@ -4,6 +4,8 @@
 //! text encoding, done once per refresh and served from that cache.
 
 pub mod families;
+#[cfg(test)]
+mod golden;
 
 use std::io::Write;
 use std::time::Duration;
