@@ -7,6 +7,8 @@
 //! is recorded and the rest goes on where that is safe; nothing counted is
 //! ever taken back, and nothing is counted twice.
 
+pub mod counts;
+pub mod cursor;
 pub mod persist;
 pub mod state;
 
@@ -21,7 +23,8 @@ use crate::api::dispatches::DispatchList;
 use crate::api::webhooks::{Webhook, WebhookList};
 use crate::api::{ApiError, Client};
 use crate::config::Selection;
-use state::{Admit, Cursor, Details, State, ACCOUNT_CURSOR};
+use cursor::Cursor;
+use state::{Details, State, ACCOUNT_CURSOR};
 
 /// Bounds a pass whatever the API says: 10 million dispatches.
 const MAX_DISPATCH_PAGES: usize = 10_000;
@@ -46,10 +49,6 @@ pub struct Collector {
     concurrency: usize,
     state: State,
 }
-
-/// More orphans than this are dropped (with a warning): a bound on memory
-/// should the API keep listing dispatches of webhooks it cannot return.
-const MAX_ORPHANS: usize = 10_000;
 
 impl Collector {
     pub fn new(
@@ -332,9 +331,7 @@ impl Collector {
         }
         for d in std::mem::take(&mut self.state.orphans) {
             if self.state.watches(&d) {
-                if !self.state.active.contains_key(&d.id) {
-                    self.state.count_new(&d);
-                }
+                self.state.count_new(&d);
             } else if retry.contains(&d.webhook_id) {
                 self.state.orphans.push(d);
             }
@@ -432,40 +429,17 @@ async fn read_pages(
         let Some(cursor) = state.cursors.get_mut(key) else {
             return Ok(());
         };
-        let low_of = |c: &Cursor| c.current.as_ref().map(|s| (s.low.at, s.low.ids.len()));
-        let low_before = low_of(cursor);
-        let mut reached_watermark = false;
-        let mut new = Vec::new();
-        for d in &page.items {
-            match cursor.admit(&d.id, d.created_at) {
-                Admit::Stop => {
-                    reached_watermark = true;
-                    break;
-                }
-                Admit::Skip => {}
-                Admit::New => new.push(d),
-            }
+        let verdict = cursor.admit_page(&page.items);
+        for d in verdict.new {
+            state.take_new(d);
         }
-        // A page that reaches no further back than the one before means
-        // the API is not paging (it ignores `offset`): give up this pass
-        // (an error, so the watermark stays) rather than asking for the
-        // same page thousands of times.
-        let stuck = low_before.is_some() && low_of(cursor) == low_before;
-        for d in new {
-            if !state.watches(d) {
-                if state.orphans.len() < MAX_ORPHANS {
-                    state.orphans.push(d.clone());
-                } else {
-                    tracing::warn!(dispatch_id = %d.id, "too many dispatches of unknown webhooks; dropping one");
-                }
-            } else if !state.active.contains_key(&d.id) {
-                state.count_new(d);
-            }
-        }
-        if reached_watermark || page.total.is_some_and(|total| offset as u64 >= total) {
+        if verdict.reached_watermark || page.total.is_some_and(|total| offset as u64 >= total) {
             return Ok(());
         }
-        if stuck {
+        // A list that does not page: give up this pass (an error, so the
+        // watermark stays) rather than ask for the same page thousands of
+        // times.
+        if verdict.stuck {
             return Err(ApiError::Paging {
                 endpoint: list.endpoint(),
                 offset,

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::state::{Histogram, State, ATTEMPTS_BUCKETS, CALL_DURATION_BUCKETS, DELIVERY_BUCKETS};
+use super::counts::{Histogram, ATTEMPTS_BUCKETS, CALL_DURATION_BUCKETS, DELIVERY_BUCKETS};
+use super::state::State;
 
 const FORMAT: &str = "apify-webhook-exporter/state";
 const VERSION: u32 = 1;
@@ -160,7 +161,8 @@ fn check_histograms(state: &mut State) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::state::{Cursor, ACCOUNT_CURSOR};
+    use crate::collector::cursor::Cursor;
+    use crate::collector::state::ACCOUNT_CURSOR;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("awe-persist-{name}-{}", std::process::id()));

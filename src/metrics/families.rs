@@ -12,9 +12,10 @@ use prometheus::proto::{
 
 use std::collections::BTreeMap;
 
-use crate::collector::state::{
-    ActiveDispatch, Histogram, State, ATTEMPTS_BUCKETS, CALL_DURATION_BUCKETS, DELIVERY_BUCKETS,
+use crate::collector::counts::{
+    Histogram, ATTEMPTS_BUCKETS, CALL_DURATION_BUCKETS, DELIVERY_BUCKETS,
 };
+use crate::collector::state::{ActiveDispatch, State};
 
 /// Every `apify_webhook_*` family, in name order; families without series
 /// are left out (the text format has no empty family).

@@ -40,7 +40,9 @@ fn webhook(id: &str, event_types: &[&str], actor: Option<&str>, task: Option<&st
         }),
         ignore_ssl_errors: Some(false),
         do_not_retry: Some(false),
-        request_url: Some(format!("https://user:pw@{id}.hooks.example.com/p?key=secret")),
+        request_url: Some(format!(
+            "https://user:pw@{id}.hooks.example.com/p?key=secret"
+        )),
         description: None,
         stats: Some(Stats {
             total_dispatches: Some(40),
@@ -165,7 +167,11 @@ fn sample_metrics() -> Metrics {
     metrics.observe_request("/v2/webhooks", "200", Duration::from_millis(40));
     metrics.observe_request("/v2/webhook-dispatches", "200", Duration::from_millis(120));
     metrics.observe_request("/v2/webhook-dispatches", "503", Duration::from_millis(7));
-    metrics.observe_request("/v2/webhook-dispatches/:id", "timeout", Duration::from_secs(10));
+    metrics.observe_request(
+        "/v2/webhook-dispatches/:id",
+        "timeout",
+        Duration::from_secs(10),
+    );
     metrics.observe_refresh(Duration::from_millis(300), &[], 1_764_000_100.5, 3);
     metrics.observe_refresh(
         Duration::from_millis(1_200),

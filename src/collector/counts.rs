@@ -1,0 +1,177 @@
+//! The aggregates of one webhook, the numbers behind the `apify_webhook_*`
+//! families: dispatches and calls by label values, three histograms, and
+//! the newest terminal dispatch per status. Pure: fed dispatches and calls,
+//! never touched by I/O.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::decode::Millis;
+use crate::api::dispatches::{Call, DispatchStatus};
+
+/// Buckets of `apify_webhook_dispatch_call_duration_seconds`.
+pub const CALL_DURATION_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+/// Buckets of `apify_webhook_dispatch_attempts` (the design's).
+pub const ATTEMPTS_BUCKETS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0];
+/// Buckets of `apify_webhook_dispatch_delivery_seconds`: from a second to
+/// the ~32 hours Apify keeps retrying.
+pub const DELIVERY_BUCKETS: &[f64] = &[
+    1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 10800.0, 43200.0, 86400.0, 172800.0,
+];
+
+pub const SUCCEEDED: &str = "SUCCEEDED";
+pub const FAILED: &str = "FAILED";
+/// `response_status` / `response_class` of a call that got no answer.
+pub const NO_RESPONSE: &str = "none";
+
+/// The aggregates of one webhook, keyed by label values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    /// event_type -> status -> dispatches that reached that terminal status.
+    pub dispatches: BTreeMap<String, BTreeMap<String, u64>>,
+    /// event_type -> response_status -> calls.
+    pub calls: BTreeMap<String, BTreeMap<String, u64>>,
+    /// response_class -> call durations.
+    pub call_duration: BTreeMap<String, Histogram>,
+    /// status -> calls per terminal dispatch.
+    pub attempts: BTreeMap<String, Histogram>,
+    /// status -> createdAt to last call's finishedAt.
+    pub delivery: BTreeMap<String, Histogram>,
+    /// status -> newest createdAt of a dispatch that ended with it.
+    pub last_dispatch: BTreeMap<String, Millis>,
+}
+
+/// A histogram's raw numbers: per-bucket (not cumulative) counts, the last
+/// one for +Inf, and the sum. The bounds are the `*_BUCKETS` constants.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub buckets: Vec<u64>,
+    pub sum: f64,
+}
+
+impl Histogram {
+    pub fn observe(&mut self, bounds: &[f64], value: f64) {
+        if self.buckets.len() != bounds.len() + 1 {
+            self.buckets = vec![0; bounds.len() + 1];
+        }
+        let at = bounds
+            .iter()
+            .position(|b| value <= *b)
+            .unwrap_or(bounds.len());
+        self.buckets[at] = self.buckets[at].saturating_add(1);
+        self.sum += value;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.buckets
+            .iter()
+            .fold(0u64, |sum, n| sum.saturating_add(*n))
+    }
+}
+
+impl Counts {
+    /// Counts the calls from index `from` that have finished, stopping at
+    /// the first still in flight. Returns the new number counted.
+    pub(crate) fn count_finished_calls(
+        &mut self,
+        event_type: &str,
+        calls: &[Call],
+        from: usize,
+    ) -> usize {
+        let mut counted = from;
+        for call in calls.iter().skip(from) {
+            if !call.is_finished() {
+                break;
+            }
+            self.count_call(event_type, call);
+            counted += 1;
+        }
+        counted
+    }
+
+    /// Counts a dispatch that reached a terminal status, and every call of
+    /// it not yet counted, finished or not.
+    pub(crate) fn finish(
+        &mut self,
+        event_type: &str,
+        created_at: Millis,
+        status: &DispatchStatus,
+        calls: &[Call],
+        calls_counted: usize,
+    ) {
+        for call in calls.iter().skip(calls_counted) {
+            self.count_call(event_type, call);
+        }
+        let status = status.as_str();
+        bump(
+            self.dispatches
+                .entry(event_type.to_string())
+                .or_default()
+                .entry(status.to_string())
+                .or_insert(0),
+        );
+        self.attempts
+            .entry(status.to_string())
+            .or_default()
+            .observe(ATTEMPTS_BUCKETS, calls.len() as f64);
+        if let Some(finished) = calls.last().and_then(|c| c.finished_at) {
+            self.delivery
+                .entry(status.to_string())
+                .or_default()
+                .observe(DELIVERY_BUCKETS, seconds_between(created_at, finished));
+        }
+        let last = self
+            .last_dispatch
+            .entry(status.to_string())
+            .or_insert(created_at);
+        *last = (*last).max(created_at);
+    }
+
+    fn count_call(&mut self, event_type: &str, call: &Call) {
+        let (status, class) = match call.response_status {
+            Some(code) => (code.to_string(), format!("{}xx", code / 100)),
+            None => (NO_RESPONSE.to_string(), NO_RESPONSE.to_string()),
+        };
+        bump(
+            self.calls
+                .entry(event_type.to_string())
+                .or_default()
+                .entry(status)
+                .or_insert(0),
+        );
+        if let (Some(start), Some(end)) = (call.started_at, call.finished_at) {
+            self.call_duration
+                .entry(class)
+                .or_default()
+                .observe(CALL_DURATION_BUCKETS, seconds_between(start, end));
+        }
+    }
+}
+
+/// Counters loaded from a state file may be anything: never overflow.
+fn bump(n: &mut u64) {
+    *n = n.saturating_add(1);
+}
+
+/// Seconds from `start` to `end`, never negative (clocks of different
+/// machines stamp these).
+fn seconds_between(start: Millis, end: Millis) -> f64 {
+    (end.saturating_sub(start)).max(0) as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_bucket_by_upper_bound() {
+        let mut h = Histogram::default();
+        for v in [1.0, 2.0, 5.0, 13.0] {
+            h.observe(ATTEMPTS_BUCKETS, v);
+        }
+        assert_eq!(h.buckets, vec![1, 1, 0, 0, 1, 0, 0, 1]);
+        assert_eq!(h.count(), 4);
+        assert_eq!(h.sum, 21.0);
+    }
+}
