@@ -46,7 +46,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{Client, ClientOptions, RequestObserver};
+use crate::api::{Client, ClientOptions, Reason, RequestObserver};
 use crate::collector::state::State;
 use crate::collector::Collector;
 use crate::config::{Config, Mode};
@@ -230,9 +230,9 @@ impl Exporter {
         let report = collector.refresh().await;
         let elapsed = started.elapsed();
         for error in &report.errors {
-            tracing::warn!(%error, reason = error.reason(), "refresh error");
+            tracing::warn!(%error, reason = error.reason().as_str(), "refresh error");
         }
-        let reasons: Vec<&str> = report.errors.iter().map(|e| e.reason()).collect();
+        let reasons: Vec<Reason> = report.errors.iter().map(|e| e.reason()).collect();
         let state = collector.state();
         self.metrics.observe_refresh(
             elapsed,

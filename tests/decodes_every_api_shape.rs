@@ -166,7 +166,7 @@ fn a_missing_required_field_names_its_path() {
     }
     assert!(err.to_string().contains("createdAt"), "{err}");
     let err = decode_envelope::<Page<Dispatch>>("/v2/webhook-dispatches", b"<html>").unwrap_err();
-    assert_eq!(err.reason(), "decode");
+    assert_eq!(err.reason().as_str(), "decode");
 }
 
 #[test]

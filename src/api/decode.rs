@@ -1,11 +1,18 @@
-//! Tolerant decoding helpers: Apify's answers carry nulls, missing optional
+//! Decoding Apify's answers: the `{"data": ...}` envelope, list pages
+//! decoded item by item, and tolerant field helpers. Apify's answers carry nulls, missing optional
 //! keys and values of unexpected types (the official mock server returns
 //! schema-valid nonsense). Optional fields degrade to `None` instead of
 //! failing a whole page; required ones fail with the field's path.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+
+use super::ApiError;
+
+/// The most items Apify returns per list page.
+pub const MAX_PAGE_LIMIT: usize = 1000;
 
 /// Milliseconds since the Unix epoch. Milliseconds are Apify's precision,
 /// and integers compare exactly, which the watermark needs.
@@ -73,6 +80,89 @@ where
         .collect())
 }
 
+/// `{"data": ...}`, the envelope of every successful answer.
+#[derive(Debug, Deserialize)]
+pub struct Envelope<T> {
+    pub data: T,
+}
+
+/// One page of a list. Only `items` is required: the paging numbers are
+/// advisory (the loop never trusts `total` alone).
+#[derive(Debug, Deserialize)]
+pub struct Page<T> {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub total: Option<u64>,
+    pub items: Vec<T>,
+    /// Items that could not be decoded (see [`decode_page`]), left out.
+    #[serde(skip)]
+    pub skipped: Vec<ApiError>,
+}
+
+/// A page with its items still undecoded, to decode them one by one.
+#[derive(Deserialize)]
+struct RawPage<'a> {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    total: Option<u64>,
+    #[serde(borrow)]
+    items: Vec<&'a serde_json::value::RawValue>,
+}
+
+/// Decodes `{"data": T}`, naming the failing path on error.
+pub fn decode_envelope<T: DeserializeOwned>(
+    endpoint: &'static str,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let envelope: Envelope<T> =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| ApiError::Decode {
+            endpoint,
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
+    Ok(envelope.data)
+}
+
+/// Decodes `{"data": {"items": [...]}}` item by item: one item that cannot
+/// be decoded is left out and reported in `skipped`, so that it cannot
+/// stall a whole list forever. The envelope itself must decode.
+pub fn decode_page<T: DeserializeOwned>(
+    endpoint: &'static str,
+    bytes: &[u8],
+) -> Result<Page<T>, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let raw: Envelope<RawPage<'_>> =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| ApiError::Decode {
+            endpoint,
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
+    let mut page = Page {
+        total: raw.data.total,
+        items: Vec::with_capacity(raw.data.items.len()),
+        skipped: Vec::new(),
+    };
+    for (i, item) in raw.data.items.into_iter().enumerate() {
+        let mut de = serde_json::Deserializer::from_str(item.get());
+        match serde_path_to_error::deserialize(&mut de) {
+            Ok(value) => page.items.push(value),
+            Err(e) => {
+                let inner = e.path().to_string();
+                let path = if inner == "." {
+                    format!("data.items[{i}]")
+                } else {
+                    format!("data.items[{i}].{inner}")
+                };
+                page.skipped.push(ApiError::Decode {
+                    endpoint,
+                    path,
+                    message: e.inner().to_string(),
+                });
+            }
+        }
+    }
+    Ok(page)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +181,19 @@ mod tests {
             Some(1_576_136_054_000)
         );
         assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn decode_errors_name_the_path() {
+        let body = br#"{"data":{"total":1,"items":[{"id":"a","webhookId":"w","createdAt":"yesterday","status":"ACTIVE","eventType":"TEST"}]}}"#;
+        let e = decode_envelope::<Page<crate::api::dispatches::Dispatch>>(
+            "/v2/webhook-dispatches",
+            body,
+        )
+        .unwrap_err();
+        match e {
+            ApiError::Decode { path, .. } => assert_eq!(path, "data.items[0].createdAt"),
+            other => panic!("expected a decode error, got {other}"),
+        }
     }
 }

@@ -144,7 +144,7 @@ impl Client {
         let bytes = self
             .get_bytes(list.endpoint(), &list.path(), &query)
             .await?;
-        super::decode_page(list.endpoint(), &bytes)
+        super::decode::decode_page(list.endpoint(), &bytes)
     }
 
     /// One dispatch; `None` when Apify says 404 (removed by retention, or

@@ -3,11 +3,17 @@
 //! reported through [`RequestObserver`], which the wiring connects to the
 //! exporter's own metrics.
 //!
-//! One file per upstream resource: [`webhooks`] and [`dispatches`].
+//! One file per upstream resource ([`webhooks`], [`dispatches`]); errors
+//! in `error.rs`, the envelope and page decoding in [`decode`]; this file
+//! is the client itself.
 
 pub mod decode;
 pub mod dispatches;
+mod error;
 pub mod webhooks;
+
+pub use decode::{decode_envelope, decode_page, Page, MAX_PAGE_LIMIT};
+pub use error::{ApiError, Reason};
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -18,13 +24,9 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use crate::secret::Secret;
-
-/// The most items Apify returns per list page.
-pub const MAX_PAGE_LIMIT: usize = 1000;
 
 /// Retries after the first attempt, for 429, 5xx and network errors.
 const MAX_RETRIES: usize = 4;
@@ -38,111 +40,6 @@ pub trait RequestObserver: Send + Sync {
     /// `endpoint` is the route template, `code` the HTTP status or
     /// `timeout` / `network`.
     fn observe(&self, endpoint: &'static str, code: &str, elapsed: Duration);
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// Apify answered with a non-success status (after retries, if retryable).
-    #[error("{endpoint}: HTTP {status}{}", describe_api_error(.error_type, .message))]
-    Status {
-        endpoint: &'static str,
-        status: u16,
-        error_type: Option<String>,
-        message: Option<String>,
-    },
-    #[error("{endpoint}: no answer within {timeout:?}")]
-    Timeout {
-        endpoint: &'static str,
-        timeout: Duration,
-    },
-    #[error("{endpoint}: network error: {message}")]
-    Network {
-        endpoint: &'static str,
-        message: String,
-    },
-    /// The list did not page as a list should (it repeats a page, or
-    /// never ends): the pass is given up.
-    #[error("{endpoint}: paging stopped at offset {offset}: {reason}")]
-    Paging {
-        endpoint: &'static str,
-        offset: usize,
-        reason: &'static str,
-    },
-    #[error("{endpoint}: cannot decode the response at `{path}`: {message}")]
-    Decode {
-        endpoint: &'static str,
-        path: String,
-        message: String,
-    },
-}
-
-fn describe_api_error(error_type: &Option<String>, message: &Option<String>) -> String {
-    match (error_type, message) {
-        (Some(t), Some(m)) => format!(" ({t}: {m})"),
-        (Some(t), None) => format!(" ({t})"),
-        (None, Some(m)) => format!(" ({m})"),
-        (None, None) => String::new(),
-    }
-}
-
-impl ApiError {
-    /// The `reason` label of `apify_exporter_refresh_errors_total`.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            ApiError::Status {
-                status: 401 | 403, ..
-            } => "auth",
-            ApiError::Status { status: 429, .. } => "rate_limited",
-            ApiError::Status { .. } | ApiError::Paging { .. } => "http",
-            ApiError::Timeout { .. } => "timeout",
-            ApiError::Network { .. } => "network",
-            ApiError::Decode { .. } => "decode",
-        }
-    }
-
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, ApiError::Status { status: 404, .. })
-    }
-}
-
-/// Apify's error body: `{"error": {"type": ..., "message": ...}}`.
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: Option<ErrorDetail>,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    #[serde(rename = "type")]
-    error_type: Option<String>,
-    message: Option<String>,
-}
-
-/// `{"data": ...}`, the envelope of every successful answer.
-#[derive(Debug, Deserialize)]
-pub struct Envelope<T> {
-    pub data: T,
-}
-
-/// One page of a list. Only `items` is required: the paging numbers are
-/// advisory (the loop never trusts `total` alone).
-#[derive(Debug, Deserialize)]
-pub struct Page<T> {
-    #[serde(default, deserialize_with = "decode::lenient_u64")]
-    pub total: Option<u64>,
-    pub items: Vec<T>,
-    /// Items that could not be decoded (see [`decode_page`]), left out.
-    #[serde(skip)]
-    pub skipped: Vec<ApiError>,
-}
-
-/// A page with its items still undecoded, to decode them one by one.
-#[derive(Deserialize)]
-struct RawPage<'a> {
-    #[serde(default, deserialize_with = "decode::lenient_u64")]
-    total: Option<u64>,
-    #[serde(borrow)]
-    items: Vec<&'a serde_json::value::RawValue>,
 }
 
 /// Settings of the client.
@@ -217,7 +114,7 @@ impl Client {
         query: &[(&str, String)],
     ) -> Result<T, ApiError> {
         let bytes = self.get_bytes(endpoint, path, query).await?;
-        decode_envelope(endpoint, &bytes)
+        decode::decode_envelope(endpoint, &bytes)
     }
 
     /// GET with retries; the body of the successful answer.
@@ -241,7 +138,7 @@ impl Client {
                 Ok(bytes) => return Ok(bytes),
                 Err(e) => e,
             };
-            if !is_retryable(&error) {
+            if !error.is_retryable() {
                 return Err(error);
             }
             let Some(mut delay) = backoff.next() else {
@@ -307,7 +204,7 @@ impl Client {
     /// Apify's error text goes into logs; should it ever quote the token,
     /// the token is masked first.
     fn status_error(&self, endpoint: &'static str, status: StatusCode, body: &[u8]) -> ApiError {
-        let mut error = status_error(endpoint, status, body);
+        let mut error = ApiError::from_status(endpoint, status, body);
         let token = self.options.token.expose();
         if let ApiError::Status {
             error_type,
@@ -397,55 +294,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn is_retryable(error: &ApiError) -> bool {
-    match error {
-        ApiError::Status { status, .. } => *status == 429 || *status >= 500,
-        ApiError::Timeout { .. } | ApiError::Network { .. } => true,
-        ApiError::Decode { .. } | ApiError::Paging { .. } => false,
-    }
-}
-
-fn status_error(endpoint: &'static str, status: StatusCode, body: &[u8]) -> ApiError {
-    let detail = serde_json::from_slice::<ErrorBody>(body)
-        .ok()
-        .and_then(|b| b.error);
-    let (error_type, message) = match detail {
-        Some(d) => (
-            d.error_type.map(|t| truncate(&t, 64)),
-            d.message.map(|m| truncate(&m, 200)),
-        ),
-        None => (None, None),
-    };
-    ApiError::Status {
-        endpoint,
-        status: status.as_u16(),
-        error_type,
-        message,
-    }
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
-}
-
-/// Decodes `{"data": T}`, naming the failing path on error.
-pub fn decode_envelope<T: DeserializeOwned>(
-    endpoint: &'static str,
-    bytes: &[u8],
-) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let envelope: Envelope<T> =
-        serde_path_to_error::deserialize(&mut de).map_err(|e| ApiError::Decode {
-            endpoint,
-            path: e.path().to_string(),
-            message: e.inner().to_string(),
-        })?;
-    Ok(envelope.data)
-}
-
 /// An id made safe to sit in a path segment, whatever the API or user sent.
 pub(crate) fn segment(id: &str) -> String {
     const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -454,47 +302,6 @@ pub(crate) fn segment(id: &str) -> String {
         .remove(b'_')
         .remove(b'.');
     percent_encoding::utf8_percent_encode(id, KEEP).to_string()
-}
-
-/// Decodes `{"data": {"items": [...]}}` item by item: one item that cannot
-/// be decoded is left out and reported in `skipped`, so that it cannot
-/// stall a whole list forever. The envelope itself must decode.
-pub fn decode_page<T: DeserializeOwned>(
-    endpoint: &'static str,
-    bytes: &[u8],
-) -> Result<Page<T>, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let raw: Envelope<RawPage<'_>> =
-        serde_path_to_error::deserialize(&mut de).map_err(|e| ApiError::Decode {
-            endpoint,
-            path: e.path().to_string(),
-            message: e.inner().to_string(),
-        })?;
-    let mut page = Page {
-        total: raw.data.total,
-        items: Vec::with_capacity(raw.data.items.len()),
-        skipped: Vec::new(),
-    };
-    for (i, item) in raw.data.items.into_iter().enumerate() {
-        let mut de = serde_json::Deserializer::from_str(item.get());
-        match serde_path_to_error::deserialize(&mut de) {
-            Ok(value) => page.items.push(value),
-            Err(e) => {
-                let inner = e.path().to_string();
-                let path = if inner == "." {
-                    format!("data.items[{i}]")
-                } else {
-                    format!("data.items[{i}].{inner}")
-                };
-                page.skipped.push(ApiError::Decode {
-                    endpoint,
-                    path,
-                    message: e.inner().to_string(),
-                });
-            }
-        }
-    }
-    Ok(page)
 }
 
 /// `Retry-After` as seconds or as an HTTP date.
@@ -522,46 +329,5 @@ mod tests {
         assert_eq!(parse_retry_after(&h, now), Some(Duration::from_secs(42)));
         h.insert(RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(parse_retry_after(&h, now), None);
-    }
-
-    #[test]
-    fn reasons_follow_the_metric_contract() {
-        let status = |status| ApiError::Status {
-            endpoint: "/v2/webhooks",
-            status,
-            error_type: None,
-            message: None,
-        };
-        assert_eq!(status(401).reason(), "auth");
-        assert_eq!(status(403).reason(), "auth");
-        assert_eq!(status(429).reason(), "rate_limited");
-        assert_eq!(status(500).reason(), "http");
-        assert!(is_retryable(&status(503)));
-        assert!(is_retryable(&status(429)));
-        assert!(!is_retryable(&status(404)));
-        assert!(!is_retryable(&status(401)));
-    }
-
-    #[test]
-    fn status_errors_carry_apify_error_type() {
-        let body = br#"{"error":{"type":"token-not-valid","message":"Authentication token is not valid."}}"#;
-        let e = status_error("/v2/webhooks", StatusCode::UNAUTHORIZED, body);
-        assert_eq!(
-            e.to_string(),
-            "/v2/webhooks: HTTP 401 (token-not-valid: Authentication token is not valid.)"
-        );
-        let e = status_error("/v2/webhooks", StatusCode::BAD_GATEWAY, b"<html>");
-        assert_eq!(e.to_string(), "/v2/webhooks: HTTP 502");
-    }
-
-    #[test]
-    fn decode_errors_name_the_path() {
-        let body = br#"{"data":{"total":1,"items":[{"id":"a","webhookId":"w","createdAt":"yesterday","status":"ACTIVE","eventType":"TEST"}]}}"#;
-        let e = decode_envelope::<Page<dispatches::Dispatch>>("/v2/webhook-dispatches", body)
-            .unwrap_err();
-        match e {
-            ApiError::Decode { path, .. } => assert_eq!(path, "data.items[0].createdAt"),
-            other => panic!("expected a decode error, got {other}"),
-        }
     }
 }

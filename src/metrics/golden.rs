@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::api::dispatches::{Call, Dispatch, DispatchStatus};
 use crate::api::webhooks::{Condition, Stats, Webhook};
+use crate::api::Reason;
 use crate::collector::state::{Details, State};
 
 use super::Metrics;
@@ -175,7 +176,7 @@ fn sample_metrics() -> Metrics {
     metrics.observe_refresh(Duration::from_millis(300), &[], 1_764_000_100.5, 3);
     metrics.observe_refresh(
         Duration::from_millis(1_200),
-        &["rate_limited", "http", "rate_limited"],
+        &[Reason::RateLimited, Reason::Http, Reason::RateLimited],
         1_764_000_130.0,
         3,
     );

@@ -18,17 +18,8 @@ use prometheus::{
     TextEncoder,
 };
 
+use crate::api::Reason;
 use crate::collector::state::State;
-
-/// Every `reason` of `apify_exporter_refresh_errors_total`, created at 0.
-pub const REFRESH_ERROR_REASONS: &[&str] = &[
-    "auth",
-    "rate_limited",
-    "timeout",
-    "http",
-    "decode",
-    "network",
-];
 
 /// One encoded `/metrics` body, plain and gzip-compressed.
 #[derive(Debug, Clone)]
@@ -105,8 +96,8 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION"), revision()])
             .set(1.0);
-        for reason in REFRESH_ERROR_REASONS {
-            refresh_errors.with_label_values(&[reason]);
+        for reason in Reason::ALL {
+            refresh_errors.with_label_values(&[reason.as_str()]);
         }
 
         registry.register(Box::new(up.clone()))?;
@@ -146,17 +137,16 @@ impl Metrics {
     pub fn observe_refresh(
         &self,
         elapsed: Duration,
-        reasons: &[&str],
+        reasons: &[Reason],
         finished_at_unix: f64,
         webhooks: usize,
     ) {
         self.refresh_duration.observe(elapsed.as_secs_f64());
-        let mut seen: Vec<&str> = Vec::new();
-        for reason in reasons {
-            if !seen.contains(reason) {
-                seen.push(reason);
-                self.refresh_errors.with_label_values(&[reason]).inc();
-            }
+        let distinct: std::collections::BTreeSet<Reason> = reasons.iter().copied().collect();
+        for reason in distinct {
+            self.refresh_errors
+                .with_label_values(&[reason.as_str()])
+                .inc();
         }
         if reasons.is_empty() {
             self.up.set(1.0);

@@ -1,0 +1,218 @@
+//! The client's typed errors: what failed (endpoint, HTTP status with
+//! Apify's own `error.type`, timeout, network, paging, decoding), and the
+//! [`Reason`] each is counted under in
+//! `apify_exporter_refresh_errors_total`.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+/// Why a refresh failed: the `reason` label of
+/// `apify_exporter_refresh_errors_total`, derived from [`ApiError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    /// 401 or 403: the token is wrong, revoked or lacks a permission.
+    Auth,
+    /// 429 after every retry.
+    RateLimited,
+    /// No answer within the request timeout.
+    Timeout,
+    /// Any other non-success status, or a list that does not page.
+    Http,
+    /// An answer that is not what the API documents.
+    Decode,
+    /// The connection failed (DNS, refused, reset, TLS, oversized body).
+    Network,
+}
+
+impl Reason {
+    /// Every reason, so that each series exists (at 0) from the start.
+    pub const ALL: [Reason; 6] = [
+        Reason::Auth,
+        Reason::RateLimited,
+        Reason::Timeout,
+        Reason::Http,
+        Reason::Decode,
+        Reason::Network,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Auth => "auth",
+            Reason::RateLimited => "rate_limited",
+            Reason::Timeout => "timeout",
+            Reason::Http => "http",
+            Reason::Decode => "decode",
+            Reason::Network => "network",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Apify answered with a non-success status (after retries, if retryable).
+    #[error("{endpoint}: HTTP {status}{}", describe_api_error(.error_type, .message))]
+    Status {
+        endpoint: &'static str,
+        status: u16,
+        error_type: Option<String>,
+        message: Option<String>,
+    },
+    #[error("{endpoint}: no answer within {timeout:?}")]
+    Timeout {
+        endpoint: &'static str,
+        timeout: Duration,
+    },
+    #[error("{endpoint}: network error: {message}")]
+    Network {
+        endpoint: &'static str,
+        message: String,
+    },
+    /// The list did not page as a list should (it repeats a page, or
+    /// never ends): the pass is given up.
+    #[error("{endpoint}: paging stopped at offset {offset}: {reason}")]
+    Paging {
+        endpoint: &'static str,
+        offset: usize,
+        reason: &'static str,
+    },
+    #[error("{endpoint}: cannot decode the response at `{path}`: {message}")]
+    Decode {
+        endpoint: &'static str,
+        path: String,
+        message: String,
+    },
+}
+
+fn describe_api_error(error_type: &Option<String>, message: &Option<String>) -> String {
+    match (error_type, message) {
+        (Some(t), Some(m)) => format!(" ({t}: {m})"),
+        (Some(t), None) => format!(" ({t})"),
+        (None, Some(m)) => format!(" ({m})"),
+        (None, None) => String::new(),
+    }
+}
+
+impl ApiError {
+    /// What this error is counted as.
+    pub fn reason(&self) -> Reason {
+        match self {
+            ApiError::Status {
+                status: 401 | 403, ..
+            } => Reason::Auth,
+            ApiError::Status { status: 429, .. } => Reason::RateLimited,
+            ApiError::Status { .. } | ApiError::Paging { .. } => Reason::Http,
+            ApiError::Timeout { .. } => Reason::Timeout,
+            ApiError::Network { .. } => Reason::Network,
+            ApiError::Decode { .. } => Reason::Decode,
+        }
+    }
+
+    /// 429, 5xx, timeouts and network errors may pass if tried again.
+    pub(crate) fn is_retryable(&self) -> bool {
+        match self {
+            ApiError::Status { status, .. } => *status == 429 || *status >= 500,
+            ApiError::Timeout { .. } | ApiError::Network { .. } => true,
+            ApiError::Decode { .. } | ApiError::Paging { .. } => false,
+        }
+    }
+
+    /// A non-success answer, with Apify's error type and message when the
+    /// body has them (cut short: they end up in logs).
+    pub(crate) fn from_status(endpoint: &'static str, status: StatusCode, body: &[u8]) -> ApiError {
+        let detail = serde_json::from_slice::<ErrorBody>(body)
+            .ok()
+            .and_then(|b| b.error);
+        let (error_type, message) = match detail {
+            Some(d) => (
+                d.error_type.map(|t| truncate(&t, 64)),
+                d.message.map(|m| truncate(&m, 200)),
+            ),
+            None => (None, None),
+        };
+        ApiError::Status {
+            endpoint,
+            status: status.as_u16(),
+            error_type,
+            message,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ApiError::Status { status: 404, .. })
+    }
+}
+
+/// Apify's error body: `{"error": {"type": ..., "message": ...}}`.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: Option<ErrorDetail>,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(rename = "type")]
+    error_type: Option<String>,
+    message: Option<String>,
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_follow_the_metric_contract() {
+        let status = |status| ApiError::Status {
+            endpoint: "/v2/webhooks",
+            status,
+            error_type: None,
+            message: None,
+        };
+        assert_eq!(status(401).reason(), Reason::Auth);
+        assert_eq!(status(403).reason(), Reason::Auth);
+        assert_eq!(status(429).reason(), Reason::RateLimited);
+        assert_eq!(status(500).reason(), Reason::Http);
+        assert!(status(503).is_retryable());
+        assert!(status(429).is_retryable());
+        assert!(!status(404).is_retryable());
+        assert!(!status(401).is_retryable());
+    }
+
+    #[test]
+    fn status_errors_carry_apify_error_type() {
+        let body = br#"{"error":{"type":"token-not-valid","message":"Authentication token is not valid."}}"#;
+        let e = ApiError::from_status("/v2/webhooks", StatusCode::UNAUTHORIZED, body);
+        assert_eq!(
+            e.to_string(),
+            "/v2/webhooks: HTTP 401 (token-not-valid: Authentication token is not valid.)"
+        );
+        let e = ApiError::from_status("/v2/webhooks", StatusCode::BAD_GATEWAY, b"<html>");
+        assert_eq!(e.to_string(), "/v2/webhooks: HTTP 502");
+    }
+
+    #[test]
+    fn every_reason_is_listed_once() {
+        // No wildcard: a new variant fails to compile here until it is
+        // given a place in `Reason::ALL`.
+        let position = |r: Reason| match r {
+            Reason::Auth => 0,
+            Reason::RateLimited => 1,
+            Reason::Timeout => 2,
+            Reason::Http => 3,
+            Reason::Decode => 4,
+            Reason::Network => 5,
+        };
+        for (i, r) in Reason::ALL.iter().enumerate() {
+            assert_eq!(position(*r), i, "{r:?}");
+        }
+    }
+}
