@@ -14,7 +14,7 @@ pub mod state;
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 
@@ -22,6 +22,7 @@ use crate::api::decode::Millis;
 use crate::api::dispatches::DispatchList;
 use crate::api::webhooks::{Webhook, WebhookList};
 use crate::api::{ApiError, Client};
+use crate::clock::Clock;
 use crate::config::Selection;
 use cursor::Cursor;
 use state::{Details, State, ACCOUNT_CURSOR};
@@ -47,6 +48,7 @@ pub struct Collector {
     selection: Selection,
     lookback: Duration,
     concurrency: usize,
+    clock: std::sync::Arc<dyn Clock>,
     state: State,
 }
 
@@ -56,6 +58,7 @@ impl Collector {
         selection: Selection,
         lookback: Duration,
         concurrency: usize,
+        clock: std::sync::Arc<dyn Clock>,
         state: State,
     ) -> Self {
         Collector {
@@ -63,6 +66,7 @@ impl Collector {
             selection,
             lookback,
             concurrency: concurrency.max(1),
+            clock,
             state,
         }
     }
@@ -73,7 +77,7 @@ impl Collector {
 
     pub async fn refresh(&mut self) -> RefreshReport {
         let mut report = RefreshReport::default();
-        let now = now_millis();
+        let now = self.clock.now_millis();
 
         let webhooks = match self.resolve_webhooks().await {
             Ok(w) => w,
@@ -456,11 +460,4 @@ async fn read_pages(
 
 fn lock<'a, 'b>(m: &'a Mutex<Shared<'b>>) -> std::sync::MutexGuard<'a, Shared<'b>> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-pub fn now_millis() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

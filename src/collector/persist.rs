@@ -1,4 +1,5 @@
-//! The state file: the collector's [`State`] as JSON, written atomically
+//! The state file: [`StateFile`] owns its path and the API origin the
+//! counts belong to. The collector's [`State`] is kept as JSON, written atomically
 //! (temporary file, fsync, rename, fsync of the directory) so that a crash
 //! leaves either the old file or the new one, never half of one.
 //!
@@ -36,6 +37,51 @@ pub enum PersistError {
     Foreign { path: PathBuf, reason: String },
 }
 
+/// Where the state is kept, and for which API origin: another origin is
+/// another account, whose counts must not be mixed with these.
+#[derive(Debug, Clone)]
+pub struct StateFile {
+    path: PathBuf,
+    origin: String,
+}
+
+impl StateFile {
+    /// The state file at `path`, for the API at `origin`.
+    pub fn new(path: impl Into<PathBuf>, origin: impl Into<String>) -> Self {
+        StateFile {
+            path: path.into(),
+            origin: origin.into(),
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The saved state: `Ok(None)` when there is none yet.
+    pub fn load(&self) -> Result<Option<State>, PersistError> {
+        load(&self.path, &self.origin)
+    }
+
+    /// Serialises `state` now (the caller holds it still) and writes it on a
+    /// blocking thread, atomically.
+    pub async fn save(&self, state: &State) -> Result<(), PersistError> {
+        let bytes = encode(state, &self.origin).map_err(|e| PersistError::Write {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        let path = self.path.clone();
+        match tokio::task::spawn_blocking(move || write(&path, &bytes)).await {
+            Ok(written) => written,
+            Err(e) => Err(PersistError::Write {
+                path: self.path.clone(),
+                source: std::io::Error::other(e),
+            }),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct File1<S> {
     format: String,
@@ -46,7 +92,7 @@ struct File1<S> {
 }
 
 /// Serialises the state for [`write`].
-pub fn encode(state: &State, api_base_url: &str) -> Result<Vec<u8>, serde_json::Error> {
+fn encode(state: &State, api_base_url: &str) -> Result<Vec<u8>, serde_json::Error> {
     serde_json::to_vec(&File1 {
         format: FORMAT.to_string(),
         version: VERSION,
@@ -56,7 +102,7 @@ pub fn encode(state: &State, api_base_url: &str) -> Result<Vec<u8>, serde_json::
 }
 
 /// Writes `bytes` to `path` atomically.
-pub fn write(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
+fn write(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
     let fail = |source| PersistError::Write {
         path: path.to_path_buf(),
         source,
@@ -89,7 +135,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
 }
 
 /// Reads the state file: `Ok(None)` when there is none yet.
-pub fn load(path: &Path, api_base_url: &str) -> Result<Option<State>, PersistError> {
+fn load(path: &Path, api_base_url: &str) -> Result<Option<State>, PersistError> {
     let read_error = |source| PersistError::Read {
         path: path.to_path_buf(),
         source,

@@ -10,18 +10,17 @@
 //! is refused by name rather than ignored. The file is read once, at
 //! start-up.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use base64::Engine;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use tokio_rustls::rustls;
 
+/// A web config that cannot be used, with the key at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct WebConfigError(String);
@@ -49,23 +48,24 @@ struct TlsFile {
 /// The loaded web configuration.
 #[derive(Clone)]
 pub struct WebConfig {
+    /// The TLS server settings, when `tls_server_config` is given.
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    pub auth: Option<Arc<BasicAuth>>,
+    /// `basic_auth_users`: user name -> bcrypt hash, each checked to be one.
+    /// Empty when basic auth is off.
+    pub users: BTreeMap<String, String>,
 }
 
 impl fmt::Debug for WebConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebConfig")
             .field("tls", &self.tls.is_some())
-            .field(
-                "basic_auth_users",
-                &self.auth.as_ref().map(|a| a.users.len()),
-            )
+            .field("basic_auth_users", &self.users.len())
             .finish()
     }
 }
 
 impl WebConfig {
+    /// Reads and checks the file at `path`.
     pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| WebConfigError(format!("cannot read {}: {e}", path.display())))?;
@@ -82,11 +82,15 @@ impl WebConfig {
             Some(t) => Some(Arc::new(tls_config(t, base)?)),
             None => None,
         };
-        let auth = match file.basic_auth_users {
-            Some(users) if !users.is_empty() => Some(Arc::new(BasicAuth::new(users)?)),
-            _ => None,
-        };
-        Ok(WebConfig { tls, auth })
+        let users = file.basic_auth_users.unwrap_or_default();
+        for (user, hash) in &users {
+            if hash.parse::<bcrypt::HashParts>().is_err() {
+                return Err(WebConfigError(format!(
+                    "basic_auth_users: the password of {user:?} is not a bcrypt hash"
+                )));
+            }
+        }
+        Ok(WebConfig { tls, users })
     }
 }
 
@@ -186,105 +190,6 @@ fn tls_config(t: TlsFile, base: &Path) -> Result<rustls::ServerConfig, WebConfig
     Ok(config)
 }
 
-/// Basic auth against bcrypt hashes. bcrypt is slow on purpose (tens of
-/// milliseconds), so header values already verified are remembered: a
-/// scraper sends the same one every time.
-pub struct BasicAuth {
-    users: BTreeMap<String, String>,
-    /// Keyed hashes (SipHash, random key per process) of verified header
-    /// values: the passwords themselves are not kept.
-    verified: Mutex<HashSet<u64>>,
-    keys: std::collections::hash_map::RandomState,
-    /// Checked against for unknown users, so that a wrong name costs the
-    /// same time as a wrong password (no user enumeration by timing).
-    decoy: String,
-    /// At most this many bcrypt runs at once: anyone can make us run one.
-    running: tokio::sync::Semaphore,
-}
-
-/// How many distinct verified header values are remembered.
-const VERIFIED_CACHE: usize = 64;
-
-impl BasicAuth {
-    fn new(users: BTreeMap<String, String>) -> Result<BasicAuth, WebConfigError> {
-        for (user, hash) in &users {
-            if hash.parse::<bcrypt::HashParts>().is_err() {
-                return Err(WebConfigError(format!(
-                    "basic_auth_users: the password of {user:?} is not a bcrypt hash"
-                )));
-            }
-        }
-        // Same cost as the users' hashes, so the decoy takes as long.
-        let cost = users
-            .values()
-            .filter_map(|h| h.parse::<bcrypt::HashParts>().ok())
-            .map(|p| p.get_cost())
-            .max()
-            .unwrap_or(bcrypt::DEFAULT_COST);
-        let decoy = bcrypt::hash("decoy password nobody has", cost)
-            .map_err(|e| WebConfigError(format!("basic_auth_users: {e}")))?;
-        Ok(BasicAuth {
-            users,
-            verified: Mutex::new(HashSet::new()),
-            keys: std::collections::hash_map::RandomState::new(),
-            decoy,
-            running: tokio::sync::Semaphore::new(2),
-        })
-    }
-
-    /// True when `header` (the `Authorization` value) names a user whose
-    /// password matches. Runs bcrypt off the async threads.
-    pub async fn check(self: &Arc<Self>, header: Option<&str>) -> bool {
-        let Some(header) = header else {
-            return false;
-        };
-        let fingerprint = self.keys.hash_one(header);
-        if self.lock().contains(&fingerprint) {
-            return true;
-        }
-        let Some((user, password)) = decode_basic(header) else {
-            return false;
-        };
-        let (hash, known) = match self.users.get(&user) {
-            Some(hash) => (hash.clone(), true),
-            None => (self.decoy.clone(), false),
-        };
-        let Ok(_permit) = self.running.acquire().await else {
-            return false;
-        };
-        let matches =
-            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-                .await
-                .unwrap_or(false);
-        let ok = known && matches;
-        if ok {
-            let mut verified = self.lock();
-            if verified.len() >= VERIFIED_CACHE {
-                verified.clear();
-            }
-            verified.insert(fingerprint);
-        }
-        ok
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
-        self.verified.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-fn decode_basic(header: &str) -> Option<(String, String)> {
-    let (scheme, encoded) = header.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some((user.to_string(), password.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,7 +197,7 @@ mod tests {
     #[test]
     fn an_empty_file_changes_nothing() {
         let c = WebConfig::parse("{}", Path::new(".")).unwrap();
-        assert!(c.tls.is_none() && c.auth.is_none());
+        assert!(c.tls.is_none() && c.users.is_empty());
     }
 
     #[test]
@@ -318,29 +223,5 @@ mod tests {
                 .starts_with("tls_server_config: cannot read /nonexistent/c.pem"),
             "{err}"
         );
-    }
-
-    #[tokio::test]
-    async fn basic_auth_checks_bcrypt_and_remembers_success() {
-        let hash = bcrypt::hash("s3cret", 4).unwrap();
-        let c = WebConfig::parse(
-            &format!("basic_auth_users:\n  alice: '{hash}'\n"),
-            Path::new("."),
-        )
-        .unwrap();
-        let auth = c.auth.unwrap();
-        let header = |user: &str, pw: &str| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
-            )
-        };
-        assert!(auth.check(Some(&header("alice", "s3cret"))).await);
-        let remembered = auth.keys.hash_one(header("alice", "s3cret"));
-        assert!(auth.lock().contains(&remembered));
-        assert!(!auth.check(Some(&header("alice", "wrong"))).await);
-        assert!(!auth.check(Some(&header("bob", "s3cret"))).await);
-        assert!(!auth.check(Some("Bearer abc")).await);
-        assert!(!auth.check(None).await);
     }
 }

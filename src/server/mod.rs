@@ -1,7 +1,8 @@
-//! The HTTP server: hyper 1, HTTP/1.1, graceful shutdown. It sees only a
+//! The HTTP server: hyper 1, HTTP/1.1, TLS, graceful shutdown. It sees only a
 //! [`Source`] of encoded metrics and a readiness flag.
 
-pub mod routes;
+pub(crate) mod auth;
+mod routes;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,11 +16,12 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::WebConfig;
-use crate::metrics::Encoded;
+use tokio_rustls::rustls;
 
+use crate::metrics::Encoded;
+use auth::BasicAuth;
 /// What the server serves.
-pub trait Source: Send + Sync + 'static {
+pub(crate) trait Source: Send + Sync + 'static {
     /// The metrics to answer a scrape with. In on-scrape mode this may run
     /// (or wait for) a refresh.
     fn metrics(self: Arc<Self>) -> Pin<Box<dyn Future<Output = Arc<Encoded>> + Send>>;
@@ -38,10 +40,11 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serves until `shutdown` is cancelled, then stops accepting and waits
 /// (bounded) for in-flight requests. With `web`, over TLS and/or behind
 /// basic auth.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     source: Arc<dyn Source>,
-    web: Option<WebConfig>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    auth: Option<Arc<BasicAuth>>,
     shutdown: CancellationToken,
 ) {
     let graceful = GracefulShutdown::new();
@@ -49,11 +52,7 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    let tls = web
-        .as_ref()
-        .and_then(|w| w.tls.clone())
-        .map(tokio_rustls::TlsAcceptor::from);
-    let auth = web.and_then(|w| w.auth);
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -11,8 +11,8 @@ use hyper::header::{
 };
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::auth::BasicAuth;
 use super::Source;
-use crate::config::web::BasicAuth;
 
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -27,7 +27,7 @@ const INDEX: &str = "<!doctype html>
 </ul></body></html>
 ";
 
-pub async fn handle<B>(
+pub(crate) async fn handle<B>(
     req: Request<B>,
     source: Arc<dyn Source>,
     auth: Option<Arc<BasicAuth>>,

@@ -229,7 +229,7 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
 }
 
 pub fn now_ms() -> i64 {
-    apify_webhook_exporter::collector::now_millis()
+    apify_webhook_exporter::clock::now_millis()
 }
 
 pub fn iso(ms: i64) -> String {

@@ -1,0 +1,253 @@
+//! The wired exporter: one [`Collector`] behind a lock, the [`Metrics`],
+//! and the encoded `/metrics` body cached once per refresh. It decides when
+//! a refresh runs (the interval loop, or a scrape in on-scrape mode, with
+//! concurrent scrapes sharing one refresh) and saves the state after each.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{Client, ClientOptions, Reason, RequestObserver};
+use crate::clock::Clock;
+use crate::collector::persist::StateFile;
+use crate::collector::state::State;
+use crate::collector::Collector;
+use crate::config::{Config, Mode};
+use crate::metrics::{Encoded, Metrics};
+use crate::server;
+use crate::RunError;
+
+/// How long shutdown waits for a refresh under way (twice at most: the
+/// loop's, then an on-scrape one). With the server's 4 s drain, a stop
+/// stays within the 10 s a container runtime gives before SIGKILL.
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// The wired exporter: a collector, the metrics, and the cached body.
+pub(crate) struct Exporter {
+    collector: Mutex<Collector>,
+    metrics: Arc<Metrics>,
+    cache: RwLock<Arc<Encoded>>,
+    ready: AtomicBool,
+    /// Refreshes finished so far: a scrape that waited for a running
+    /// refresh sees it move and reuses that result.
+    generation: AtomicU64,
+    /// When the last refresh finished (on-scrape reuse window).
+    last_refresh: std::sync::Mutex<Option<Instant>>,
+    mode: Mode,
+    interval: Duration,
+    min_interval: Duration,
+    state_file: Option<StateFile>,
+    clock: Arc<dyn Clock>,
+}
+
+/// Connects the client's per-request reports to the exporter's metrics,
+/// so that neither module knows the other.
+struct RequestMetrics(Arc<Metrics>);
+
+impl RequestObserver for RequestMetrics {
+    fn observe(&self, endpoint: &'static str, code: &str, elapsed: Duration) {
+        self.0.observe_request(endpoint, code, elapsed);
+    }
+}
+
+impl Exporter {
+    /// Builds the client and the collector, starting from the saved state
+    /// when there is a usable one.
+    pub(crate) fn new(
+        config: &Config,
+        state_file: Option<StateFile>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Exporter, RunError> {
+        let state = initial_state(state_file.as_ref());
+        let metrics = Arc::new(Metrics::new()?);
+        let options = ClientOptions {
+            timeout: config.timeout,
+            max_rps: config.max_rps,
+            concurrency: config.concurrency,
+            ..ClientOptions::new(config.api_base_url.clone(), config.token.clone())
+        };
+        let client = Client::new(options, Arc::new(RequestMetrics(Arc::clone(&metrics))))?;
+        let collector = Collector::new(
+            Arc::new(client),
+            config.selection.clone(),
+            config.lookback,
+            config.concurrency,
+            Arc::clone(&clock),
+            state,
+        );
+        let initial = metrics.encode(collector.state())?;
+        Ok(Exporter {
+            collector: Mutex::new(collector),
+            metrics,
+            cache: RwLock::new(Arc::new(initial)),
+            ready: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            last_refresh: std::sync::Mutex::new(None),
+            mode: config.mode,
+            interval: config.interval,
+            min_interval: config.min_interval,
+            state_file,
+            clock,
+        })
+    }
+
+    /// The first refresh, then (in interval mode) one every interval,
+    /// until `shutdown`.
+    pub(crate) async fn keep_fresh(self: Arc<Self>, shutdown: CancellationToken) {
+        self.refresh().await;
+        if self.mode == Mode::Interval {
+            self.refresh_loop(&shutdown).await;
+        }
+    }
+
+    /// Refreshes every interval, ±10% jitter so that many exporters started
+    /// together do not hit the API in step.
+    async fn refresh_loop(&self, shutdown: &CancellationToken) {
+        loop {
+            let jitter = rand::rng().random_range(0.9..=1.1);
+            let wait = self.interval.mul_f64(jitter);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => self.refresh().await,
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// After the server stopped: lets a refresh under way finish (bounded),
+    /// then saves the state. Cutting a refresh short is safe too: passes are
+    /// recorded as they go, so the state stays exact either way.
+    pub(crate) async fn stop(&self, mut refresher: tokio::task::JoinHandle<()>) {
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut refresher)
+            .await
+            .is_err()
+        {
+            refresher.abort();
+            let _ = refresher.await;
+        }
+        self.save_state().await;
+    }
+
+    /// Runs one refresh (waiting for one already running), then re-encodes.
+    pub(crate) async fn refresh(&self) {
+        let mut collector = self.collector.lock().await;
+        self.refresh_locked(&mut collector).await;
+    }
+
+    async fn refresh_locked(&self, collector: &mut Collector) {
+        let started = Instant::now();
+        let report = collector.refresh().await;
+        let elapsed = started.elapsed();
+        for error in &report.errors {
+            tracing::warn!(%error, reason = error.reason().as_str(), "refresh error");
+        }
+        let reasons: Vec<Reason> = report.errors.iter().map(|e| e.reason()).collect();
+        let state = collector.state();
+        self.metrics.observe_refresh(
+            elapsed,
+            &reasons,
+            self.clock.now_millis() as f64 / 1000.0,
+            state.webhooks.len(),
+        );
+        match self.metrics.encode(state) {
+            Ok(encoded) => {
+                *self.cache.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(encoded)
+            }
+            Err(error) => tracing::error!(%error, "keeping the previous /metrics body"),
+        }
+        self.write_state(state).await;
+        tracing::debug!(?elapsed, ok = report.succeeded(), "refresh finished");
+        *self.last_refresh.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Writes the state file now (at shutdown). When a refresh is still
+    /// running after the grace period, the file stays the one the last
+    /// finished refresh wrote: consistent, only less recent.
+    async fn save_state(&self) {
+        match tokio::time::timeout(SHUTDOWN_GRACE, self.collector.lock()).await {
+            Ok(collector) => self.write_state(collector.state()).await,
+            Err(_) => {
+                tracing::warn!("a refresh is still running; the state file is the last one written")
+            }
+        }
+    }
+
+    /// Saves under the collector lock, so that writes happen in refresh
+    /// order.
+    async fn write_state(&self, state: &State) {
+        let Some(file) = &self.state_file else {
+            return;
+        };
+        if let Err(error) = file.save(state).await {
+            tracing::warn!(%error, "state not saved");
+        }
+    }
+
+    fn cached(&self) -> Arc<Encoded> {
+        Arc::clone(&self.cache.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn fresh_enough(&self) -> bool {
+        self.last_refresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|at| at.elapsed() < self.min_interval)
+    }
+
+    /// On-scrape mode: one refresh at a time; scrapes that arrive while one
+    /// runs wait for it and share its result. The refresh runs in its own
+    /// task: a scraper that hangs up (a scrape timeout) must not cancel it
+    /// half-way.
+    async fn scrape(self: Arc<Self>) -> Arc<Encoded> {
+        if self.mode == Mode::OnScrape && !self.fresh_enough() {
+            let arrived_at = self.generation.load(Ordering::Acquire);
+            let this = Arc::clone(&self);
+            let refresh = tokio::spawn(async move {
+                let mut collector = this.collector.lock().await;
+                let shared = this.generation.load(Ordering::Acquire) != arrived_at;
+                if !shared && !this.fresh_enough() {
+                    this.refresh_locked(&mut collector).await;
+                }
+            });
+            if let Err(error) = refresh.await {
+                tracing::error!(%error, "on-scrape refresh failed");
+            }
+        }
+        self.cached()
+    }
+}
+
+impl server::Source for Exporter {
+    fn metrics(self: Arc<Self>) -> Pin<Box<dyn Future<Output = Arc<Encoded>> + Send>> {
+        Box::pin(self.scrape())
+    }
+
+    fn ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// The saved state, or a fresh one when there is none or it is unusable.
+fn initial_state(file: Option<&StateFile>) -> State {
+    let Some(file) = file else {
+        return State::default();
+    };
+    match file.load() {
+        Ok(Some(state)) => {
+            tracing::info!(path = %file.path().display(), webhooks = state.webhooks.len(), "loaded state");
+            state
+        }
+        Ok(None) => State::default(),
+        Err(error) => {
+            tracing::warn!(%error, "ignoring the state file; counting starts afresh");
+            State::default()
+        }
+    }
+}
