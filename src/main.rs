@@ -7,11 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use apify_webhook_exporter::config::{Cli, Config, LogFormat};
-use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let config = match Config::load(&cli) {
         Ok(c) => c,
         Err(e) => {

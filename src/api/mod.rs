@@ -26,6 +26,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
+use crate::config::defaults;
 use crate::secret::Secret;
 
 /// Retries after the first attempt, for 429, 5xx and network errors.
@@ -60,9 +61,9 @@ impl ClientOptions {
         ClientOptions {
             base_url: base_url.into(),
             token,
-            timeout: Duration::from_secs(10),
-            max_rps: 20,
-            concurrency: 4,
+            timeout: defaults::TIMEOUT,
+            max_rps: defaults::MAX_RPS,
+            concurrency: defaults::CONCURRENCY,
             min_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(10),
         }

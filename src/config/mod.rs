@@ -10,13 +10,17 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
 use serde::Deserialize;
 
 use crate::secret::Secret;
 
+mod cli;
+pub mod defaults;
+mod parse;
 pub mod web;
 
+pub use cli::Cli;
+use parse::{flag_name, parse_base_url, parse_bounded, parse_duration, parse_ids, read_token, Raw};
 pub use web::WebConfig;
 
 /// Where the dispatches come from: all of the user's webhooks, or a selection.
@@ -35,6 +39,7 @@ impl Selection {
     }
 }
 
+/// When refreshes run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// A background loop refreshes every `interval`; scrapes read the cache.
@@ -43,10 +48,33 @@ pub enum Mode {
     OnScrape,
 }
 
+impl Mode {
+    /// The value as `APIFY_EXPORTER_MODE` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Interval => "interval",
+            Mode::OnScrape => "on-scrape",
+        }
+    }
+}
+
+/// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line, for log collectors.
     Json,
+}
+
+impl LogFormat {
+    /// The value as `APIFY_EXPORTER_LOG_FORMAT` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
 }
 
 /// The validated configuration. `Debug` is safe to log: the token is a
@@ -79,16 +107,16 @@ impl Config {
             token,
             api_base_url: api_base_url.into(),
             selection: Selection::default(),
-            listen: SocketAddr::from(([0, 0, 0, 0], 9723)),
-            mode: Mode::Interval,
-            interval: Duration::from_secs(30),
-            min_interval: Duration::from_secs(5),
-            lookback: Duration::from_secs(24 * 3600),
+            listen: defaults::LISTEN,
+            mode: defaults::MODE,
+            interval: defaults::INTERVAL,
+            min_interval: defaults::MIN_INTERVAL,
+            lookback: defaults::LOOKBACK,
             state_file: None,
-            timeout: Duration::from_secs(10),
-            max_rps: 20,
-            concurrency: 4,
-            log_format: LogFormat::Text,
+            timeout: defaults::TIMEOUT,
+            max_rps: defaults::MAX_RPS,
+            concurrency: defaults::CONCURRENCY,
+            log_format: defaults::LOG_FORMAT,
             web: None,
             demo: false,
         }
@@ -144,90 +172,6 @@ struct Env {
     log_format: Option<String>,
 }
 
-/// Prometheus exporter for Apify webhook dispatches.
-///
-/// Every option can also be set by the environment variable named in its
-/// help; a flag wins over its variable. The API token is read only from
-/// APIFY_TOKEN or APIFY_TOKEN_FILE, never from a flag, so that it does not
-/// show in the process list.
-#[derive(Debug, Parser)]
-#[command(name = "apify-webhook-exporter", version, about, long_about)]
-pub struct Cli {
-    /// Run against a built-in simulated Apify account (no token needed).
-    #[arg(long)]
-    pub demo: bool,
-
-    /// Check GET /healthz of an exporter on the configured listen address
-    /// (127.0.0.1 when it listens on all interfaces) and exit 0 if healthy:
-    /// the container HEALTHCHECK.
-    #[arg(long)]
-    pub healthcheck: bool,
-
-    /// File holding the API token [env: APIFY_TOKEN_FILE] (or set APIFY_TOKEN).
-    #[arg(long, value_name = "PATH")]
-    pub token_file: Option<String>,
-
-    /// API origin [env: APIFY_API_BASE_URL] [default: https://api.apify.com]
-    #[arg(long, value_name = "URL")]
-    pub api_base_url: Option<String>,
-
-    /// Comma list of Actor ids whose webhooks to watch [env: APIFY_ACTOR_IDS]
-    #[arg(long, value_name = "IDS")]
-    pub actor_ids: Option<String>,
-
-    /// Comma list of Actor task ids whose webhooks to watch [env: APIFY_ACTOR_TASK_IDS]
-    #[arg(long, value_name = "IDS")]
-    pub actor_task_ids: Option<String>,
-
-    /// Comma list of webhook ids to watch [env: APIFY_WEBHOOK_IDS]
-    #[arg(long, value_name = "IDS")]
-    pub webhook_ids: Option<String>,
-
-    /// Listen address [env: APIFY_EXPORTER_LISTEN] [default: 0.0.0.0:9723]
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
-
-    /// `interval` or `on-scrape` [env: APIFY_EXPORTER_MODE] [default: interval]
-    #[arg(long, value_name = "MODE")]
-    pub mode: Option<String>,
-
-    /// Refresh period [env: APIFY_EXPORTER_INTERVAL] [default: 30s]
-    #[arg(long, value_name = "DURATION")]
-    pub interval: Option<String>,
-
-    /// On-scrape reuse window [env: APIFY_EXPORTER_MIN_INTERVAL] [default: 5s]
-    #[arg(long, value_name = "DURATION")]
-    pub min_interval: Option<String>,
-
-    /// Backfill window at first start [env: APIFY_EXPORTER_LOOKBACK] [default: 24h]
-    #[arg(long, value_name = "DURATION")]
-    pub lookback: Option<String>,
-
-    /// Persisted state path [env: APIFY_EXPORTER_STATE_FILE] [default: none]
-    #[arg(long, value_name = "PATH")]
-    pub state_file: Option<String>,
-
-    /// Timeout per API request [env: APIFY_EXPORTER_TIMEOUT] [default: 10s]
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
-
-    /// Client-side API request rate limit, per second [env: APIFY_EXPORTER_MAX_RPS] [default: 20]
-    #[arg(long, value_name = "N")]
-    pub max_rps: Option<String>,
-
-    /// Parallel API requests [env: APIFY_EXPORTER_CONCURRENCY] [default: 4]
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<String>,
-
-    /// Web config file: TLS and basic auth, exporter-toolkit format [env: APIFY_EXPORTER_WEB_CONFIG]
-    #[arg(long, value_name = "PATH")]
-    pub web_config: Option<String>,
-
-    /// `text` or `json` [env: APIFY_EXPORTER_LOG_FORMAT] [default: text]. Log level: RUST_LOG (default info).
-    #[arg(long, value_name = "FORMAT")]
-    pub log_format: Option<String>,
-}
-
 impl Config {
     /// Reads the process environment and merges it with the parsed flags.
     pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
@@ -271,7 +215,7 @@ impl Config {
             "APIFY_EXPORTER_LOG_FORMAT",
             &env.log_format,
         ) {
-            None => LogFormat::Text,
+            None => defaults::LOG_FORMAT,
             Some(raw) => match raw.value.trim() {
                 "text" => LogFormat::Text,
                 "json" => LogFormat::Json,
@@ -302,7 +246,7 @@ impl Config {
         };
 
         let api_base_url = match pick(&cli.api_base_url, "APIFY_API_BASE_URL", &env.api_base_url) {
-            None => "https://api.apify.com".to_string(),
+            None => defaults::API_BASE_URL.to_string(),
             Some(raw) => parse_base_url(&raw)?,
         };
 
@@ -321,14 +265,14 @@ impl Config {
         };
 
         let listen = match pick(&cli.listen, "APIFY_EXPORTER_LISTEN", &env.listen) {
-            None => SocketAddr::from(([0, 0, 0, 0], 9723)),
+            None => defaults::LISTEN,
             Some(raw) => raw.value.trim().parse().map_err(|_| {
                 raw.invalid("expected host:port with an IP address, like 0.0.0.0:9723")
             })?,
         };
 
         let mode = match pick(&cli.mode, "APIFY_EXPORTER_MODE", &env.mode) {
-            None => Mode::Interval,
+            None => defaults::MODE,
             Some(raw) => match raw.value.trim() {
                 "interval" => Mode::Interval,
                 "on-scrape" => Mode::OnScrape,
@@ -336,14 +280,13 @@ impl Config {
             },
         };
 
-        let defaults = Config::new(token.clone(), api_base_url.clone());
         let duration = |raw: Option<Raw>, default: Duration| match raw {
             None => Ok(default),
             Some(raw) => parse_duration(&raw),
         };
         let interval = duration(
             pick(&cli.interval, "APIFY_EXPORTER_INTERVAL", &env.interval),
-            defaults.interval,
+            defaults::INTERVAL,
         )?;
         let min_interval = duration(
             pick(
@@ -351,15 +294,15 @@ impl Config {
                 "APIFY_EXPORTER_MIN_INTERVAL",
                 &env.min_interval,
             ),
-            defaults.min_interval,
+            defaults::MIN_INTERVAL,
         )?;
         let lookback = duration(
             pick(&cli.lookback, "APIFY_EXPORTER_LOOKBACK", &env.lookback),
-            defaults.lookback,
+            defaults::LOOKBACK,
         )?;
         let timeout = duration(
             pick(&cli.timeout, "APIFY_EXPORTER_TIMEOUT", &env.timeout),
-            defaults.timeout,
+            defaults::TIMEOUT,
         )?;
 
         let state_file = pick(
@@ -372,7 +315,7 @@ impl Config {
         .map(PathBuf::from);
 
         let max_rps = match pick(&cli.max_rps, "APIFY_EXPORTER_MAX_RPS", &env.max_rps) {
-            None => defaults.max_rps,
+            None => defaults::MAX_RPS,
             Some(raw) => parse_bounded(&raw, 1, 10_000)? as u32,
         };
         let concurrency = match pick(
@@ -380,7 +323,7 @@ impl Config {
             "APIFY_EXPORTER_CONCURRENCY",
             &env.concurrency,
         ) {
-            None => defaults.concurrency,
+            None => defaults::CONCURRENCY,
             Some(raw) => parse_bounded(&raw, 1, 64)? as usize,
         };
 
@@ -404,127 +347,10 @@ impl Config {
     }
 }
 
-/// A raw value and the name it came under (the variable, or the flag).
-struct Raw {
-    name: String,
-    value: String,
-}
-
-impl Raw {
-    /// An error that quotes the bad value; never used for the token.
-    fn invalid(&self, expected: &str) -> ConfigError {
-        ConfigError {
-            name: self.name.clone(),
-            message: format!("{expected}, got {:?}", self.value),
-        }
-    }
-
-    fn fail(&self, message: &str) -> ConfigError {
-        ConfigError {
-            name: self.name.clone(),
-            message: message.to_string(),
-        }
-    }
-}
-
-/// `APIFY_EXPORTER_MAX_RPS` -> `--max-rps (APIFY_EXPORTER_MAX_RPS)`.
-fn flag_name(var: &str) -> String {
-    let stem = var
-        .strip_prefix("APIFY_EXPORTER_")
-        .or_else(|| var.strip_prefix("APIFY_"))
-        .unwrap_or(var);
-    format!("--{} ({var})", stem.to_ascii_lowercase().replace('_', "-"))
-}
-
-fn read_token(env_token: Option<&str>, file: Option<Raw>) -> Result<Secret, ConfigError> {
-    if let Some(raw) = file {
-        let path = raw.value.trim();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| raw.fail(&format!("cannot read token file {path:?}: {e}")))?;
-        let token = text.trim();
-        if token.is_empty() {
-            return Err(raw.fail(&format!("token file {path:?} is empty")));
-        }
-        return Ok(Secret::new(token));
-    }
-    match env_token.map(str::trim) {
-        Some(token) if !token.is_empty() => Ok(Secret::new(token)),
-        Some(_) => Err(ConfigError {
-            name: "APIFY_TOKEN".into(),
-            message: "is empty".into(),
-        }),
-        None => Err(ConfigError {
-            name: "APIFY_TOKEN".into(),
-            message: "not set: set APIFY_TOKEN or APIFY_TOKEN_FILE, or run with --demo".into(),
-        }),
-    }
-}
-
-fn parse_base_url(raw: &Raw) -> Result<String, ConfigError> {
-    // The value is not echoed: a pasted URL may carry a token.
-    let expected = "expected an http(s) origin like https://api.apify.com";
-    let url = url::Url::parse(raw.value.trim()).map_err(|_| raw.fail(expected))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(raw.fail(expected));
-    }
-    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
-        return Err(
-            raw.fail("must not carry credentials or a query; the token goes in APIFY_TOKEN")
-        );
-    }
-    Ok(url.as_str().trim_end_matches('/').to_string())
-}
-
-/// Apify ids are alphanumeric; Actors may also be named `owner~name`. Other
-/// characters would end up inside a request path, so they are refused.
-fn parse_ids(raw: Option<Raw>) -> Result<Vec<String>, ConfigError> {
-    let Some(raw) = raw else {
-        return Ok(Vec::new());
-    };
-    let mut ids: Vec<String> = Vec::new();
-    for id in raw
-        .value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let valid = id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '~' | '-' | '_' | '.'));
-        if !valid {
-            return Err(raw.invalid("expected a comma list of ids (letters, digits, ~ - _ .)"));
-        }
-        if !ids.iter().any(|known| known == id) {
-            ids.push(id.to_string());
-        }
-    }
-    Ok(ids)
-}
-
-/// Longer durations are refused: no setting needs them, and timers
-/// overflow far beyond.
-const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
-
-fn parse_duration(raw: &Raw) -> Result<Duration, ConfigError> {
-    let expected = "expected a positive duration of at most a year, like 500ms, 30s, 5m or 24h";
-    let d = humantime::parse_duration(raw.value.trim()).map_err(|_| raw.invalid(expected))?;
-    if d.is_zero() || d > MAX_DURATION {
-        return Err(raw.invalid(expected));
-    }
-    Ok(d)
-}
-
-fn parse_bounded(raw: &Raw, min: u64, max: u64) -> Result<u64, ConfigError> {
-    let expected = format!("expected a whole number from {min} to {max}");
-    match raw.value.trim().parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(raw.invalid(&expected)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     fn cli(args: &[&str]) -> Cli {
         let mut all = vec!["apify-webhook-exporter"];
