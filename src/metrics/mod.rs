@@ -3,7 +3,8 @@
 //! `apify_webhook_*` families rendered from the collector's state, and the
 //! text encoding, done once per refresh and served from that cache.
 
-pub mod families;
+pub(crate) mod contract;
+mod families;
 #[cfg(test)]
 mod golden;
 
@@ -44,55 +45,25 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Result<Metrics, prometheus::Error> {
+    /// A registry with the exporter's own families, the build info and
+    /// (on Linux) the process collector.
+    pub(crate) fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let up = Gauge::new(
-            "apify_up",
-            "1 if the last refresh from the Apify API fully succeeded.",
-        )?;
-        let last_success = Gauge::new(
-            "apify_exporter_last_refresh_success_timestamp_seconds",
-            "When the last fully successful refresh finished.",
-        )?;
-        let refresh_duration = Histogram::with_opts(
-            HistogramOpts::new(
-                "apify_exporter_refresh_duration_seconds",
-                "Duration of refreshes from the Apify API.",
-            )
-            .buckets(vec![
-                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
-            ]),
-        )?;
+        let up = Gauge::with_opts(opts(&contract::UP))?;
+        let last_success = Gauge::with_opts(opts(&contract::LAST_SUCCESS))?;
+        let refresh_duration = Histogram::with_opts(histogram_opts(&contract::REFRESH_DURATION))?;
         let refresh_errors = CounterVec::new(
-            Opts::new(
-                "apify_exporter_refresh_errors_total",
-                "Refreshes that met an error, by reason.",
-            ),
-            &["reason"],
+            opts(&contract::REFRESH_ERRORS),
+            contract::REFRESH_ERRORS.labels,
         )?;
-        let api_requests = CounterVec::new(
-            Opts::new(
-                "apify_exporter_api_requests_total",
-                "Apify API requests (every attempt), by route template and HTTP status or timeout/network.",
-            ),
-            &["endpoint", "code"],
-        )?;
+        let api_requests =
+            CounterVec::new(opts(&contract::API_REQUESTS), contract::API_REQUESTS.labels)?;
         let api_request_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "apify_exporter_api_request_duration_seconds",
-                "Duration of Apify API requests, by route template.",
-            )
-            .buckets(vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
-            &["endpoint"],
+            histogram_opts(&contract::API_REQUEST_DURATION),
+            contract::API_REQUEST_DURATION.labels,
         )?;
-        let webhooks = Gauge::new("apify_exporter_webhooks", "Webhooks watched.")?;
-        let build_info = GaugeVec::new(
-            Opts::new(
-                "apify_exporter_build_info",
-                "Version and revision of the exporter; always 1.",
-            ),
-            &["version", "revision"],
-        )?;
+        let webhooks = Gauge::with_opts(opts(&contract::WEBHOOKS))?;
+        let build_info = GaugeVec::new(opts(&contract::BUILD_INFO), contract::BUILD_INFO.labels)?;
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION"), revision()])
             .set(1.0);
@@ -175,6 +146,14 @@ impl Metrics {
             gzip: Bytes::from(gzip),
         })
     }
+}
+
+fn opts(family: &contract::Family) -> Opts {
+    Opts::new(family.name, family.help)
+}
+
+fn histogram_opts(family: &contract::Family) -> HistogramOpts {
+    HistogramOpts::new(family.name, family.help).buckets(family.buckets.to_vec())
 }
 
 /// The git revision baked in by build.rs, or `unknown`.
