@@ -153,7 +153,7 @@ impl Rendered {
                 f.set_name(family.name.to_string());
                 f.set_help(family.help.to_string());
                 f.set_field_type(family.kind);
-                f.set_metric(metrics.into());
+                f.set_metric(metrics);
                 f
             })
             .collect()
