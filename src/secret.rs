@@ -7,10 +7,12 @@
 
 use std::fmt;
 
+/// A secret string (the API token): `Debug` and `Display` print `***`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }

@@ -18,6 +18,7 @@ pub const MAX_PAGE_LIMIT: usize = 1000;
 /// and integers compare exactly, which the watermark needs.
 pub type Millis = i64;
 
+/// An RFC 3339 timestamp in milliseconds; `None` when it is not one.
 pub fn parse_timestamp(text: &str) -> Option<Millis> {
     let t = OffsetDateTime::parse(text.trim(), &Rfc3339).ok()?;
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
@@ -83,6 +84,7 @@ where
 /// `{"data": ...}`, the envelope of every successful answer.
 #[derive(Debug, Deserialize)]
 pub struct Envelope<T> {
+    /// The payload.
     pub data: T,
 }
 
@@ -90,8 +92,10 @@ pub struct Envelope<T> {
 /// advisory (the loop never trusts `total` alone).
 #[derive(Debug, Deserialize)]
 pub struct Page<T> {
+    /// Apify's count of the whole list, when it gives a usable one.
     #[serde(default, deserialize_with = "lenient_u64")]
     pub total: Option<u64>,
+    /// The items of this page that decoded.
     pub items: Vec<T>,
     /// Items that could not be decoded (see [`decode_page`]), left out.
     #[serde(skip)]

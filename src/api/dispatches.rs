@@ -6,16 +6,21 @@ use serde::{Deserialize, Deserializer};
 use super::decode::{lenient_timestamp, lenient_vec, timestamp, Millis};
 use super::{segment, ApiError, Client, Page};
 
+/// A dispatch's status as Apify reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DispatchStatus {
+    /// Being delivered, or waiting for a retry.
     Active,
+    /// Delivered: a call got a 2xx answer.
     Succeeded,
+    /// Given up: every call failed.
     Failed,
     /// A value this version does not know; treated as not yet terminal.
     Other(String),
 }
 
 impl DispatchStatus {
+    /// The status as Apify spells it (an unknown one as given).
     pub fn as_str(&self) -> &str {
         match self {
             DispatchStatus::Active => "ACTIVE",
@@ -25,6 +30,7 @@ impl DispatchStatus {
         }
     }
 
+    /// True for SUCCEEDED and FAILED: the dispatch will not change again.
     pub fn is_terminal(&self) -> bool {
         matches!(self, DispatchStatus::Succeeded | DispatchStatus::Failed)
     }
@@ -36,8 +42,11 @@ impl DispatchStatus {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Dispatch {
+    /// The dispatch id.
     pub id: String,
+    /// The webhook it delivers for.
     pub webhook_id: String,
+    /// When Apify created it (the event).
     #[serde(deserialize_with = "timestamp")]
     pub created_at: Millis,
     /// A null or odd status reads as unknown (not terminal).
@@ -49,6 +58,7 @@ pub struct Dispatch {
     /// A null or missing event type reads as `""`.
     #[serde(default, deserialize_with = "lenient_event_type")]
     pub event_type: String,
+    /// Delivery attempts, oldest first.
     #[serde(default, deserialize_with = "lenient_vec")]
     pub calls: Vec<Call>,
 }
@@ -80,10 +90,13 @@ fn lenient_event_type<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Erro
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Call {
+    /// When the call started.
     #[serde(default, deserialize_with = "lenient_timestamp")]
     pub started_at: Option<Millis>,
+    /// When the call ended; `None` while in flight.
     #[serde(default, deserialize_with = "lenient_timestamp")]
     pub finished_at: Option<Millis>,
+    /// The receiver's HTTP status; `None` when no answer came.
     #[serde(default, deserialize_with = "lenient_status")]
     pub response_status: Option<u16>,
 }
@@ -105,7 +118,7 @@ fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Err
 
 /// Which dispatch list to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DispatchList {
+pub(crate) enum DispatchList {
     /// Every dispatch of the account, one list for all webhooks.
     Account,
     /// The dispatches of one webhook.
@@ -113,7 +126,7 @@ pub enum DispatchList {
 }
 
 impl DispatchList {
-    pub fn endpoint(&self) -> &'static str {
+    pub(crate) fn endpoint(&self) -> &'static str {
         match self {
             DispatchList::Account => "/v2/webhook-dispatches",
             DispatchList::Webhook(_) => "/v2/webhooks/:id/dispatches",
@@ -130,7 +143,7 @@ impl DispatchList {
 
 impl Client {
     /// One page of dispatches, newest first.
-    pub async fn dispatch_page(
+    pub(crate) async fn dispatch_page(
         &self,
         list: &DispatchList,
         offset: usize,
@@ -149,7 +162,7 @@ impl Client {
 
     /// One dispatch; `None` when Apify says 404 (removed by retention, or
     /// its webhook was deleted).
-    pub async fn get_dispatch(&self, id: &str) -> Result<Option<Dispatch>, ApiError> {
+    pub(crate) async fn get_dispatch(&self, id: &str) -> Result<Option<Dispatch>, ApiError> {
         let path = format!("/v2/webhook-dispatches/{}", segment(id));
         match self.get("/v2/webhook-dispatches/:id", &path, &[]).await {
             Ok(d) => Ok(Some(d)),

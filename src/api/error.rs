@@ -50,38 +50,56 @@ impl Reason {
     }
 }
 
+/// What went wrong with one API request (after retries).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Apify answered with a non-success status (after retries, if retryable).
     #[error("{endpoint}: HTTP {status}{}", describe_api_error(.error_type, .message))]
     Status {
+        /// The route template.
         endpoint: &'static str,
+        /// The HTTP status.
         status: u16,
+        /// Apify's `error.type`, if the body had one.
         error_type: Option<String>,
+        /// Apify's `error.message`, cut short, the token masked.
         message: Option<String>,
     },
+    /// No answer within the request timeout.
     #[error("{endpoint}: no answer within {timeout:?}")]
     Timeout {
+        /// The route template.
         endpoint: &'static str,
+        /// The timeout that passed.
         timeout: Duration,
     },
+    /// The request failed below HTTP (DNS, connect, TLS, a body cut off or too large).
     #[error("{endpoint}: network error: {message}")]
     Network {
+        /// The route template.
         endpoint: &'static str,
+        /// The cause, without the URL.
         message: String,
     },
     /// The list did not page as a list should (it repeats a page, or
     /// never ends): the pass is given up.
     #[error("{endpoint}: paging stopped at offset {offset}: {reason}")]
     Paging {
+        /// The route template.
         endpoint: &'static str,
+        /// How far the pass had read.
         offset: usize,
+        /// What was wrong with the paging.
         reason: &'static str,
     },
+    /// The answer does not have the documented shape.
     #[error("{endpoint}: cannot decode the response at `{path}`: {message}")]
     Decode {
+        /// The route template.
         endpoint: &'static str,
+        /// Where in the JSON it failed (`data.items[3].createdAt`).
         path: String,
+        /// What was expected.
         message: String,
     },
 }
@@ -140,6 +158,7 @@ impl ApiError {
         }
     }
 
+    /// True for a 404: the resource is gone (retention, deletion).
     pub fn is_not_found(&self) -> bool {
         matches!(self, ApiError::Status { status: 404, .. })
     }

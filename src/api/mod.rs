@@ -37,7 +37,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Receives one call per HTTP attempt (retries included).
-pub trait RequestObserver: Send + Sync {
+pub(crate) trait RequestObserver: Send + Sync {
     /// `endpoint` is the route template, `code` the HTTP status or
     /// `timeout` / `network`.
     fn observe(&self, endpoint: &'static str, code: &str, elapsed: Duration);
@@ -45,19 +45,19 @@ pub trait RequestObserver: Send + Sync {
 
 /// Settings of the client.
 #[derive(Debug, Clone)]
-pub struct ClientOptions {
-    pub base_url: String,
-    pub token: Secret,
-    pub timeout: Duration,
-    pub max_rps: u32,
-    pub concurrency: usize,
+pub(crate) struct ClientOptions {
+    pub(crate) base_url: String,
+    pub(crate) token: Secret,
+    pub(crate) timeout: Duration,
+    pub(crate) max_rps: u32,
+    pub(crate) concurrency: usize,
     /// First retry delay; doubles, with jitter, up to `max_backoff`.
-    pub min_backoff: Duration,
-    pub max_backoff: Duration,
+    pub(crate) min_backoff: Duration,
+    pub(crate) max_backoff: Duration,
 }
 
 impl ClientOptions {
-    pub fn new(base_url: impl Into<String>, token: Secret) -> Self {
+    pub(crate) fn new(base_url: impl Into<String>, token: Secret) -> Self {
         ClientOptions {
             base_url: base_url.into(),
             token,
@@ -71,7 +71,7 @@ impl ClientOptions {
 }
 
 /// The Apify client. Cheap to share behind an `Arc`.
-pub struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     options: ClientOptions,
     limiter: DefaultDirectRateLimiter,
@@ -80,7 +80,7 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(
+    pub(crate) fn new(
         options: ClientOptions,
         observer: Arc<dyn RequestObserver>,
     ) -> Result<Client, ApiError> {

@@ -11,6 +11,7 @@ use super::{segment, ApiError, Client, Page, MAX_PAGE_LIMIT};
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Webhook {
+    /// The webhook id.
     pub id: String,
     /// The owner: tells whose account a state file was written for.
     #[serde(default, deserialize_with = "lenient_string")]
@@ -18,33 +19,45 @@ pub struct Webhook {
     /// Kept as text: it only serves to notice that the webhook changed.
     #[serde(default, deserialize_with = "lenient_string")]
     pub modified_at: Option<String>,
+    /// Created for one run (`webhooks` parameter or `Actor.addWebhook()`).
     #[serde(default, deserialize_with = "lenient_bool")]
     pub is_ad_hoc: Option<bool>,
+    /// Events that trigger it (`ACTOR.RUN.FAILED`...).
     #[serde(default, deserialize_with = "event_types")]
     pub event_types: Vec<String>,
+    /// Whose runs it watches.
     #[serde(default)]
     pub condition: Option<Condition>,
+    /// Apify skips TLS verification of the receiver.
     #[serde(default, deserialize_with = "lenient_bool")]
     pub ignore_ssl_errors: Option<bool>,
+    /// One call only: no retries.
     #[serde(default, deserialize_with = "lenient_bool")]
     pub do_not_retry: Option<bool>,
+    /// The receiver's URL (only its host is ever exported).
     #[serde(default, deserialize_with = "lenient_string")]
     pub request_url: Option<String>,
+    /// Free text; only in `GET /v2/webhooks/:id`.
     #[serde(default, deserialize_with = "lenient_string")]
     pub description: Option<String>,
+    /// Apify's own counters.
     #[serde(default)]
     pub stats: Option<Stats>,
 }
 
+/// The Actor or task whose runs a webhook watches.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
+    /// The Actor id, for an Actor webhook.
     #[serde(default, deserialize_with = "lenient_string")]
     pub actor_id: Option<String>,
+    /// The task id, for a task webhook.
     #[serde(default, deserialize_with = "lenient_string")]
     pub actor_task_id: Option<String>,
 }
 
+/// A webhook's counters kept by Apify.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
@@ -70,7 +83,7 @@ fn event_types<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
 
 /// Which webhook list to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WebhookList {
+pub(crate) enum WebhookList {
     /// All of the user's webhooks.
     All,
     Actor(String),
@@ -102,7 +115,7 @@ impl Client {
     /// Every webhook of a list, all pages. Ascending order (the default):
     /// webhooks created while paging land on the last page instead of
     /// shifting earlier ones; ids are de-duplicated anyway.
-    pub async fn list_webhooks(&self, list: &WebhookList) -> Result<Vec<Webhook>, ApiError> {
+    pub(crate) async fn list_webhooks(&self, list: &WebhookList) -> Result<Vec<Webhook>, ApiError> {
         let path = list.path();
         let mut out: Vec<Webhook> = Vec::new();
         let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -134,7 +147,7 @@ impl Client {
     }
 
     /// One webhook with all its fields; `None` when Apify says 404.
-    pub async fn get_webhook(&self, id: &str) -> Result<Option<Webhook>, ApiError> {
+    pub(crate) async fn get_webhook(&self, id: &str) -> Result<Option<Webhook>, ApiError> {
         let path = format!("/v2/webhooks/{}", segment(id));
         match self.get("/v2/webhooks/:id", &path, &[]).await {
             Ok(w) => Ok(Some(w)),

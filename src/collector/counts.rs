@@ -11,47 +11,48 @@ use crate::api::decode::Millis;
 use crate::api::dispatches::{Call, DispatchStatus};
 
 /// Buckets of `apify_webhook_dispatch_call_duration_seconds`.
-pub const CALL_DURATION_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+pub(crate) const CALL_DURATION_BUCKETS: &[f64] =
+    &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 /// Buckets of `apify_webhook_dispatch_attempts` (the design's).
-pub const ATTEMPTS_BUCKETS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0];
+pub(crate) const ATTEMPTS_BUCKETS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0];
 /// Buckets of `apify_webhook_dispatch_delivery_seconds`: from a second to
 /// the ~32 hours Apify keeps retrying.
-pub const DELIVERY_BUCKETS: &[f64] = &[
+pub(crate) const DELIVERY_BUCKETS: &[f64] = &[
     1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 10800.0, 43200.0, 86400.0, 172800.0,
 ];
 
-pub const SUCCEEDED: &str = "SUCCEEDED";
-pub const FAILED: &str = "FAILED";
+pub(crate) const SUCCEEDED: &str = "SUCCEEDED";
+pub(crate) const FAILED: &str = "FAILED";
 /// `response_status` / `response_class` of a call that got no answer.
-pub const NO_RESPONSE: &str = "none";
+pub(crate) const NO_RESPONSE: &str = "none";
 
 /// The aggregates of one webhook, keyed by label values.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Counts {
+pub(crate) struct Counts {
     /// event_type -> status -> dispatches that reached that terminal status.
-    pub dispatches: BTreeMap<String, BTreeMap<String, u64>>,
+    pub(crate) dispatches: BTreeMap<String, BTreeMap<String, u64>>,
     /// event_type -> response_status -> calls.
-    pub calls: BTreeMap<String, BTreeMap<String, u64>>,
+    pub(crate) calls: BTreeMap<String, BTreeMap<String, u64>>,
     /// response_class -> call durations.
-    pub call_duration: BTreeMap<String, Histogram>,
+    pub(crate) call_duration: BTreeMap<String, Histogram>,
     /// status -> calls per terminal dispatch.
-    pub attempts: BTreeMap<String, Histogram>,
+    pub(crate) attempts: BTreeMap<String, Histogram>,
     /// status -> createdAt to last call's finishedAt.
-    pub delivery: BTreeMap<String, Histogram>,
+    pub(crate) delivery: BTreeMap<String, Histogram>,
     /// status -> newest createdAt of a dispatch that ended with it.
-    pub last_dispatch: BTreeMap<String, Millis>,
+    pub(crate) last_dispatch: BTreeMap<String, Millis>,
 }
 
 /// A histogram's raw numbers: per-bucket (not cumulative) counts, the last
 /// one for +Inf, and the sum. The bounds are the `*_BUCKETS` constants.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Histogram {
-    pub buckets: Vec<u64>,
-    pub sum: f64,
+pub(crate) struct Histogram {
+    pub(crate) buckets: Vec<u64>,
+    pub(crate) sum: f64,
 }
 
 impl Histogram {
-    pub fn observe(&mut self, bounds: &[f64], value: f64) {
+    pub(crate) fn observe(&mut self, bounds: &[f64], value: f64) {
         if self.buckets.len() != bounds.len() + 1 {
             self.buckets = vec![0; bounds.len() + 1];
         }
@@ -63,7 +64,7 @@ impl Histogram {
         self.sum += value;
     }
 
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.buckets
             .iter()
             .fold(0u64, |sum, n| sum.saturating_add(*n))

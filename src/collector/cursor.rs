@@ -26,37 +26,37 @@ const IDLE_FIRST_PAGE: usize = 100;
 /// by the span it covered (newest and oldest `createdAt`, with the ids at
 /// those two instants), never by the set of ids it saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     /// Dispatches created before this are never fetched: the lookback
     /// boundary of the first pass.
-    pub floor: Millis,
+    pub(crate) floor: Millis,
     /// The newest `createdAt` of the last complete pass, with the ids
     /// created at exactly that instant (several can share a millisecond).
-    pub watermark: Option<Watermark>,
+    pub(crate) watermark: Option<Watermark>,
     /// Spans counted by passes that did not complete: the next pass reads
     /// the same range again and must not count them twice.
     #[serde(default)]
-    pub partial: Vec<Span>,
+    pub(crate) partial: Vec<Span>,
     /// The pass under way, updated in the same step that counts each page,
     /// so that a pass dropped half-way (a cancelled scrape, a shutdown)
     /// still leaves an exact record of what it counted.
     #[serde(default)]
-    pub current: Option<Span>,
+    pub(crate) current: Option<Span>,
 }
 
 /// An instant and the ids created at it that were seen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Watermark {
-    pub at: Millis,
-    pub ids: BTreeSet<String>,
+pub(crate) struct Watermark {
+    pub(crate) at: Millis,
+    pub(crate) ids: BTreeSet<String>,
 }
 
 /// Every dispatch created strictly between `low.at` and `top.at`, plus the
 /// ids listed at the two ends: what one pass over a newest-first list saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Span {
-    pub top: Watermark,
-    pub low: Watermark,
+pub(crate) struct Span {
+    pub(crate) top: Watermark,
+    pub(crate) low: Watermark,
 }
 
 impl Span {
@@ -126,7 +126,7 @@ const MAX_PARTIAL_SPANS: usize = 32;
 
 /// What to do with one listed dispatch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admit {
+pub(crate) enum Admit {
     /// Older than the watermark (or the lookback): this and every later item
     /// of the newest-first list were handled before.
     Stop,
@@ -149,7 +149,7 @@ pub(crate) struct PageVerdict<'a> {
 }
 
 impl Cursor {
-    pub fn new(floor: Millis) -> Self {
+    pub(crate) fn new(floor: Millis) -> Self {
         Cursor {
             floor,
             watermark: None,
@@ -159,12 +159,12 @@ impl Cursor {
     }
 
     /// Starts a pass; one left unfinished is kept as a partial span.
-    pub fn begin(&mut self) {
+    pub(crate) fn begin(&mut self) {
         self.abandon();
     }
 
     /// `desc=true` first page size: small once there is a watermark.
-    pub fn first_page_limit(&self) -> usize {
+    pub(crate) fn first_page_limit(&self) -> usize {
         if self.watermark.is_some() {
             IDLE_FIRST_PAGE
         } else {
@@ -200,7 +200,7 @@ impl Cursor {
         self.current.as_ref().map(|s| (s.low.at, s.low.ids.len()))
     }
 
-    pub fn admit(&mut self, id: &str, created_at: Millis) -> Admit {
+    pub(crate) fn admit(&mut self, id: &str, created_at: Millis) -> Admit {
         let stop_below = self.watermark.as_ref().map_or(self.floor, |w| w.at);
         if created_at < stop_below {
             return Admit::Stop;
@@ -239,7 +239,7 @@ impl Cursor {
 
     /// The pass read down to the watermark: move the watermark up to the
     /// newest item seen; every partial span is now below it.
-    pub fn complete(&mut self) {
+    pub(crate) fn complete(&mut self) {
         if let Some(span) = self.current.take() {
             let top = span.top;
             match &mut self.watermark {
@@ -252,7 +252,7 @@ impl Cursor {
     }
 
     /// The pass stopped on an error: remember what it counted.
-    pub fn abandon(&mut self) {
+    pub(crate) fn abandon(&mut self) {
         let Some(mut span) = self.current.take() else {
             return;
         };
@@ -285,7 +285,7 @@ impl Cursor {
     }
 
     /// The newest instant this cursor has counted up to, finished or not.
-    pub fn counted_up_to(&self) -> Option<Millis> {
+    pub(crate) fn counted_up_to(&self) -> Option<Millis> {
         let tops = self
             .partial
             .iter()

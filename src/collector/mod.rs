@@ -7,10 +7,10 @@
 //! is recorded and the rest goes on where that is safe; nothing counted is
 //! ever taken back, and nothing is counted twice.
 
-pub mod counts;
-pub mod cursor;
-pub mod persist;
-pub mod state;
+pub(crate) mod counts;
+pub(crate) mod cursor;
+pub(crate) mod persist;
+pub(crate) mod state;
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -32,18 +32,18 @@ const MAX_DISPATCH_PAGES: usize = 10_000;
 
 /// What one refresh did.
 #[derive(Debug, Default)]
-pub struct RefreshReport {
+pub(crate) struct RefreshReport {
     /// Every error met; empty means the refresh fully succeeded.
-    pub errors: Vec<ApiError>,
+    pub(crate) errors: Vec<ApiError>,
 }
 
 impl RefreshReport {
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         self.errors.is_empty()
     }
 }
 
-pub struct Collector {
+pub(crate) struct Collector {
     client: std::sync::Arc<Client>,
     selection: Selection,
     lookback: Duration,
@@ -53,7 +53,7 @@ pub struct Collector {
 }
 
 impl Collector {
-    pub fn new(
+    pub(crate) fn new(
         client: std::sync::Arc<Client>,
         selection: Selection,
         lookback: Duration,
@@ -71,11 +71,11 @@ impl Collector {
         }
     }
 
-    pub fn state(&self) -> &State {
+    pub(crate) fn state(&self) -> &State {
         &self.state
     }
 
-    pub async fn refresh(&mut self) -> RefreshReport {
+    pub(crate) async fn refresh(&mut self) -> RefreshReport {
         let mut report = RefreshReport::default();
         let now = self.clock.now_millis();
 

@@ -22,7 +22,7 @@ const VERSION: u32 = 1;
 const MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
-pub enum PersistError {
+pub(crate) enum PersistError {
     #[error("cannot read state file {path}: {source}")]
     Read {
         path: PathBuf,
@@ -40,14 +40,14 @@ pub enum PersistError {
 /// Where the state is kept, and for which API origin: another origin is
 /// another account, whose counts must not be mixed with these.
 #[derive(Debug, Clone)]
-pub struct StateFile {
+pub(crate) struct StateFile {
     path: PathBuf,
     origin: String,
 }
 
 impl StateFile {
     /// The state file at `path`, for the API at `origin`.
-    pub fn new(path: impl Into<PathBuf>, origin: impl Into<String>) -> Self {
+    pub(crate) fn new(path: impl Into<PathBuf>, origin: impl Into<String>) -> Self {
         StateFile {
             path: path.into(),
             origin: origin.into(),
@@ -55,18 +55,18 @@ impl StateFile {
     }
 
     /// The file's path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The saved state: `Ok(None)` when there is none yet.
-    pub fn load(&self) -> Result<Option<State>, PersistError> {
+    pub(crate) fn load(&self) -> Result<Option<State>, PersistError> {
         load(&self.path, &self.origin)
     }
 
     /// Serialises `state` now (the caller holds it still) and writes it on a
     /// blocking thread, atomically.
-    pub async fn save(&self, state: &State) -> Result<(), PersistError> {
+    pub(crate) async fn save(&self, state: &State) -> Result<(), PersistError> {
         let bytes = encode(state, &self.origin).map_err(|e| PersistError::Write {
             path: self.path.clone(),
             source: std::io::Error::other(e),

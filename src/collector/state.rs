@@ -21,52 +21,52 @@ use super::cursor::Cursor;
 const MAX_ORPHANS: usize = 10_000;
 
 /// The key of the account-wide cursor (per-webhook cursors use the id).
-pub const ACCOUNT_CURSOR: &str = "*";
+pub(crate) const ACCOUNT_CURSOR: &str = "*";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct State {
+pub(crate) struct State {
     /// The Apify user whose webhooks these are (from `userId`), so that a
     /// state file is not applied to another account's data.
     #[serde(default)]
-    pub user_id: Option<String>,
-    pub webhooks: BTreeMap<String, WebhookState>,
-    pub cursors: BTreeMap<String, Cursor>,
-    pub active: BTreeMap<String, ActiveDispatch>,
+    pub(crate) user_id: Option<String>,
+    pub(crate) webhooks: BTreeMap<String, WebhookState>,
+    pub(crate) cursors: BTreeMap<String, Cursor>,
+    pub(crate) active: BTreeMap<String, ActiveDispatch>,
     /// New dispatches of webhooks the webhook list did not have (created
     /// during the refresh), waiting for their webhook to be read. Kept
     /// here, not in the refresh, so that a refresh cut short keeps them.
     #[serde(skip)]
-    pub orphans: Vec<Dispatch>,
+    pub(crate) orphans: Vec<Dispatch>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct WebhookState {
-    pub info: WebhookInfo,
+pub(crate) struct WebhookState {
+    pub(crate) info: WebhookInfo,
     /// The `modifiedAt` for which the full webhook (description) was read.
-    pub details_of: Option<String>,
+    pub(crate) details_of: Option<String>,
     /// Apify's own `stats.totalDispatches`.
-    pub reported_dispatches: Option<u64>,
-    pub counts: Counts,
+    pub(crate) reported_dispatches: Option<u64>,
+    pub(crate) counts: Counts,
 }
 
 /// The labels of `apify_webhook_info`, already reduced to what may be shown.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct WebhookInfo {
-    pub actor_id: String,
-    pub actor_task_id: String,
-    pub event_types: Vec<String>,
-    pub request_host: String,
-    pub is_ad_hoc: String,
-    pub do_not_retry: String,
-    pub ignore_ssl_errors: String,
-    pub description: String,
+pub(crate) struct WebhookInfo {
+    pub(crate) actor_id: String,
+    pub(crate) actor_task_id: String,
+    pub(crate) event_types: Vec<String>,
+    pub(crate) request_host: String,
+    pub(crate) is_ad_hoc: String,
+    pub(crate) do_not_retry: String,
+    pub(crate) ignore_ssl_errors: String,
+    pub(crate) description: String,
 }
 
 /// Longest description exported, in Unicode scalar values.
 const DESCRIPTION_CHARS: usize = 100;
 
 impl WebhookInfo {
-    pub fn from_webhook(w: &Webhook, description: Option<&str>) -> Self {
+    pub(crate) fn from_webhook(w: &Webhook, description: Option<&str>) -> Self {
         let flag = |b: Option<bool>| b.map(|b| b.to_string()).unwrap_or_default();
         let condition = w.condition.clone().unwrap_or_default();
         WebhookInfo {
@@ -95,20 +95,20 @@ fn host_of(url: &str) -> String {
 
 /// A dispatch seen ACTIVE, re-read until it is terminal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActiveDispatch {
-    pub webhook_id: String,
+pub(crate) struct ActiveDispatch {
+    pub(crate) webhook_id: String,
     /// As first seen, so that every count of this dispatch shares it.
-    pub event_type: String,
-    pub created_at: Millis,
+    pub(crate) event_type: String,
+    pub(crate) created_at: Millis,
     /// Calls (a prefix of `calls`) already counted.
-    pub calls_counted: usize,
+    pub(crate) calls_counted: usize,
 }
 
 impl State {
     /// Makes the watched set exactly `webhooks`: adds the new ones, updates
     /// labels, creates their zero series, and drops every trace of webhooks
     /// no longer there (deleted upstream, or no longer selected).
-    pub fn sync_webhooks(&mut self, webhooks: &[(Webhook, Option<Details>)]) {
+    pub(crate) fn sync_webhooks(&mut self, webhooks: &[(Webhook, Option<Details>)]) {
         let keep: BTreeSet<&str> = webhooks.iter().map(|(w, _)| w.id.as_str()).collect();
         self.webhooks.retain(|id, _| keep.contains(id.as_str()));
         self.active
@@ -121,7 +121,7 @@ impl State {
     }
 
     /// Adds a webhook, or updates its labels, and creates its zero series.
-    pub fn upsert_webhook(&mut self, w: &Webhook, details: Option<&Details>) {
+    pub(crate) fn upsert_webhook(&mut self, w: &Webhook, details: Option<&Details>) {
         let entry = self.webhooks.entry(w.id.clone()).or_default();
         let description = match details {
             Some(d) => {
@@ -144,13 +144,13 @@ impl State {
     }
 
     /// True when the dispatch belongs to a watched webhook.
-    pub fn watches(&self, d: &Dispatch) -> bool {
+    pub(crate) fn watches(&self, d: &Dispatch) -> bool {
         self.webhooks.contains_key(&d.webhook_id)
     }
 
     /// True when the webhook's description must be (re)read: first seen, or
     /// changed since it was read.
-    pub fn needs_details(&self, w: &Webhook) -> bool {
+    pub(crate) fn needs_details(&self, w: &Webhook) -> bool {
         match self.webhooks.get(&w.id) {
             None => true,
             Some(known) => known.details_of.is_none() || known.details_of != w.modified_at,
@@ -159,7 +159,7 @@ impl State {
 
     /// Takes a dispatch new to a list: counts it when its webhook is
     /// watched, or keeps it as an orphan until its webhook has been read.
-    pub fn take_new(&mut self, d: &Dispatch) {
+    pub(crate) fn take_new(&mut self, d: &Dispatch) {
         if self.watches(d) {
             self.count_new(d);
         } else if self.orphans.len() < MAX_ORPHANS {
@@ -173,7 +173,7 @@ impl State {
     /// webhooks that are not watched are ignored, and so is one already
     /// followed as ACTIVE (a list can show it again, on a shifted page or
     /// to another cursor).
-    pub fn count_new(&mut self, d: &Dispatch) {
+    pub(crate) fn count_new(&mut self, d: &Dispatch) {
         if self.active.contains_key(&d.id) {
             return;
         }
@@ -202,7 +202,7 @@ impl State {
 
     /// Applies a re-read of an ACTIVE dispatch: `None` is a 404, which
     /// forgets the dispatch without counting it.
-    pub fn update_active(&mut self, id: &str, fresh: Option<&Dispatch>) {
+    pub(crate) fn update_active(&mut self, id: &str, fresh: Option<&Dispatch>) {
         let Some(active) = self.active.get_mut(id) else {
             return;
         };
@@ -232,12 +232,12 @@ impl State {
 /// Apify retries a delivery for about 32 hours; a dispatch still not
 /// terminal three days after it was created (an unknown status that never
 /// resolves, say) stops being re-read, so re-reads stay bounded.
-pub const MAX_ACTIVE_AGE_MS: Millis = 72 * 3_600_000;
+pub(crate) const MAX_ACTIVE_AGE_MS: Millis = 72 * 3_600_000;
 
 impl State {
     /// Forgets, uncounted, the dispatches ACTIVE for longer than
     /// [`MAX_ACTIVE_AGE_MS`]; returns how many.
-    pub fn forget_stale_active(&mut self, now: Millis) -> usize {
+    pub(crate) fn forget_stale_active(&mut self, now: Millis) -> usize {
         let before = self.active.len();
         self.active
             .retain(|_, a| now.saturating_sub(a.created_at) <= MAX_ACTIVE_AGE_MS);
@@ -247,9 +247,9 @@ impl State {
 
 /// The part of a full webhook read only from `GET /v2/webhooks/:id`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Details {
-    pub modified_at: Option<String>,
-    pub description: Option<String>,
+pub(crate) struct Details {
+    pub(crate) modified_at: Option<String>,
+    pub(crate) description: Option<String>,
 }
 
 #[cfg(test)]

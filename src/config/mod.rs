@@ -26,8 +26,11 @@ pub use web::WebConfig;
 /// Where the dispatches come from: all of the user's webhooks, or a selection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
+    /// Actors whose webhooks are watched.
     pub actor_ids: Vec<String>,
+    /// Actor tasks whose webhooks are watched.
     pub actor_task_ids: Vec<String>,
+    /// Webhooks watched by id.
     pub webhook_ids: Vec<String>,
 }
 
@@ -81,21 +84,35 @@ impl LogFormat {
 /// [`Secret`].
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The Apify API token.
     pub token: Secret,
+    /// The API origin, without a trailing slash.
     pub api_base_url: String,
+    /// What is watched.
     pub selection: Selection,
+    /// Where `/metrics` is served.
     pub listen: SocketAddr,
+    /// When refreshes run.
     pub mode: Mode,
+    /// The refresh period in interval mode.
     pub interval: Duration,
+    /// In on-scrape mode, a refresh this recent is reused.
     pub min_interval: Duration,
+    /// How far back the first pass reads.
     pub lookback: Duration,
+    /// Where counts are kept across restarts.
     pub state_file: Option<PathBuf>,
+    /// Timeout per API request.
     pub timeout: Duration,
+    /// Client-side limit of API requests per second.
     pub max_rps: u32,
+    /// API requests in flight at once.
     pub concurrency: usize,
+    /// How logs are written.
     pub log_format: LogFormat,
     /// TLS and basic auth for the HTTP server (`APIFY_EXPORTER_WEB_CONFIG`).
     pub web: Option<WebConfig>,
+    /// `--demo`: read the built-in simulated account.
     pub demo: bool,
 }
 
@@ -128,7 +145,9 @@ impl Config {
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: {message}")]
 pub struct ConfigError {
+    /// The variable, or the flag and its variable.
     pub name: String,
+    /// What is wrong and what was expected.
     pub message: String,
 }
 

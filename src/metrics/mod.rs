@@ -24,16 +24,16 @@ use crate::collector::state::State;
 
 /// One encoded `/metrics` body, plain and gzip-compressed.
 #[derive(Debug, Clone)]
-pub struct Encoded {
-    pub text: Bytes,
-    pub gzip: Bytes,
+pub(crate) struct Encoded {
+    pub(crate) text: Bytes,
+    pub(crate) gzip: Bytes,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot encode metrics: {0}")]
 pub struct EncodeError(String);
 
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     up: Gauge,
     last_success: Gauge,
@@ -96,7 +96,7 @@ impl Metrics {
         })
     }
 
-    pub fn observe_request(&self, endpoint: &str, code: &str, elapsed: Duration) {
+    pub(crate) fn observe_request(&self, endpoint: &str, code: &str, elapsed: Duration) {
         self.api_requests.with_label_values(&[endpoint, code]).inc();
         self.api_request_duration
             .with_label_values(&[endpoint])
@@ -105,7 +105,7 @@ impl Metrics {
 
     /// Records how a refresh went. `reasons` holds each error's reason; a
     /// refresh counts once per distinct reason.
-    pub fn observe_refresh(
+    pub(crate) fn observe_refresh(
         &self,
         elapsed: Duration,
         reasons: &[Reason],
@@ -129,7 +129,7 @@ impl Metrics {
     }
 
     /// Encodes every family: the registry's and the webhook ones.
-    pub fn encode(&self, state: &State) -> Result<Encoded, EncodeError> {
+    pub(crate) fn encode(&self, state: &State) -> Result<Encoded, EncodeError> {
         let mut all = self.registry.gather();
         all.extend(families::webhook_families(state));
         all.sort_by(|a, b| a.name().cmp(b.name()));
