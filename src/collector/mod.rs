@@ -9,11 +9,11 @@
 
 pub(crate) mod counts;
 pub(crate) mod cursor;
+mod paging;
 pub(crate) mod persist;
 pub(crate) mod state;
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
@@ -26,9 +26,6 @@ use crate::clock::Clock;
 use crate::config::Selection;
 use cursor::Cursor;
 use state::{Details, State, ACCOUNT_CURSOR};
-
-/// Bounds a pass whatever the API says: 10 million dispatches.
-const MAX_DISPATCH_PAGES: usize = 10_000;
 
 /// What one refresh did.
 #[derive(Debug, Default)]
@@ -94,7 +91,9 @@ impl Collector {
 
         let lists = self.dispatch_lists(&webhooks, &known_before, now);
         let known_active: BTreeSet<String> = self.state.active.keys().cloned().collect();
-        self.read_lists(lists, &mut report.errors).await;
+        let errors =
+            paging::read_lists(&self.client, &mut self.state, lists, self.concurrency).await;
+        report.errors.extend(errors);
         self.adopt_orphans(&mut report.errors).await;
         let forgotten = self.state.forget_stale_active(now);
         if forgotten > 0 {
@@ -273,25 +272,6 @@ impl Collector {
         lists
     }
 
-    /// Pages every list down to its watermark, several lists at a time.
-    async fn read_lists(&mut self, lists: Vec<(String, DispatchList)>, errors: &mut Vec<ApiError>) {
-        let client = &self.client;
-        let shared = Mutex::new(Shared {
-            state: &mut self.state,
-            skipped: Vec::new(),
-        });
-        let results: Vec<Result<(), ApiError>> = stream::iter(lists)
-            .map(|(key, list)| read_list(client, &shared, key, list))
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        errors.extend(results.into_iter().filter_map(Result::err));
-        let shared = shared
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        errors.extend(shared.skipped);
-    }
-
     /// Account-wide, a dispatch can name a webhook created after the webhook
     /// list was read: read those webhooks and count their dispatches now.
     /// A webhook that 404s was deleted; one that fails is tried next time.
@@ -372,92 +352,4 @@ fn details_of(w: &Webhook) -> Details {
         modified_at: w.modified_at.clone(),
         description: w.description.clone(),
     }
-}
-
-/// One pass over one list. Each page is counted as it arrives, under the
-/// lock; the lock is never held across a request.
-/// What the concurrent passes share: the state, and the orphans they find.
-struct Shared<'a> {
-    state: &'a mut State,
-    /// Items left out of a page because they could not be decoded.
-    skipped: Vec<ApiError>,
-}
-
-async fn read_list(
-    client: &Client,
-    state: &Mutex<Shared<'_>>,
-    key: String,
-    list: DispatchList,
-) -> Result<(), ApiError> {
-    let limit = match lock(state).state.cursors.get_mut(&key) {
-        Some(cursor) => {
-            cursor.begin();
-            cursor.first_page_limit()
-        }
-        None => return Ok(()),
-    };
-    let result = read_pages(client, state, &key, &list, limit).await;
-    if let Some(cursor) = lock(state).state.cursors.get_mut(&key) {
-        match result {
-            Ok(()) => cursor.complete(),
-            Err(_) => cursor.abandon(),
-        }
-    }
-    result
-}
-
-/// Reads pages and counts new dispatches until the watermark (or the end).
-/// Each page is admitted and counted in one locked step, so that dropping
-/// this future between pages leaves the cursor exact.
-async fn read_pages(
-    client: &Client,
-    shared: &Mutex<Shared<'_>>,
-    key: &str,
-    list: &DispatchList,
-    first_limit: usize,
-) -> Result<(), ApiError> {
-    let mut offset = 0usize;
-    let mut limit = first_limit;
-    for _ in 0..MAX_DISPATCH_PAGES {
-        let mut page = client.dispatch_page(list, offset, limit).await?;
-        // Undecodable items still take their places in the list.
-        let listed = page.items.len() + page.skipped.len();
-        lock(shared).skipped.append(&mut page.skipped);
-        if listed == 0 {
-            return Ok(());
-        }
-        offset += listed;
-        limit = crate::api::MAX_PAGE_LIMIT;
-        let mut guard = lock(shared);
-        let state: &mut State = guard.state;
-        let Some(cursor) = state.cursors.get_mut(key) else {
-            return Ok(());
-        };
-        let verdict = cursor.admit_page(&page.items);
-        for d in verdict.new {
-            state.take_new(d);
-        }
-        if verdict.reached_watermark || page.total.is_some_and(|total| offset as u64 >= total) {
-            return Ok(());
-        }
-        // A list that does not page: give up this pass (an error, so the
-        // watermark stays) rather than ask for the same page thousands of
-        // times.
-        if verdict.stuck {
-            return Err(ApiError::Paging {
-                endpoint: list.endpoint(),
-                offset,
-                reason: "the page repeats the previous one",
-            });
-        }
-    }
-    Err(ApiError::Paging {
-        endpoint: list.endpoint(),
-        offset,
-        reason: "too many pages",
-    })
-}
-
-fn lock<'a, 'b>(m: &'a Mutex<Shared<'b>>) -> std::sync::MutexGuard<'a, Shared<'b>> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
