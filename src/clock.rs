@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::api::decode::Millis;
+/// Milliseconds since the Unix epoch. Milliseconds are Apify's precision,
+/// and integers compare exactly, which the watermark needs.
+pub type Millis = i64;
 
 /// A source of the current time.
 pub trait Clock: Send + Sync {

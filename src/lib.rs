@@ -4,35 +4,38 @@
 //!
 //! # Layout
 //!
-//! Data flows one way; an arrow is an import:
+//! Layers, top to bottom. A module imports only modules of the layers
+//! below it (a unit test below checks this against the `crate::` paths in
+//! each file), so data flows one way: from the Apify API up to `/metrics`.
 //!
 //! ```text
-//! config ─────────────────────────────────────────────┐
-//!                                                     v
-//! api (client) ──> collector (cursor, counts, state) ──> metrics (contract, families, encode)
-//!   ^                    ^                                  ^
-//!   └──────── exporter (refresh, cache, state file) ────────┘ <── server (routes, auth)
+//! run() (this file)  wires the config, the state file, the exporter and the server
+//!   exporter         refresh loop or on-scrape singleflight, the cached body, saving state
+//!   server           hyper, routes, basic auth; sees only a Source of encoded bodies
+//!   metrics          the contract (every family once), the registry, rendering, encoding
+//!   collector        refresh order, paging, the cursor, counts, state, the state file
+//!   api              the Apify client, its errors and decoding; knows nothing of Prometheus
+//!   config           environment + flags -> Config; defaults; the web config
+//!   clock, secret    the time source; the token wrapper
+//!
+//! demo               a fake Apify account on loopback, reached over HTTP only
 //! ```
 //!
 //! - [`config`]: environment + flags -> one validated [`config::Config`];
-//!   every default stated once, in `config/defaults.rs`.
+//!   every default stated once, in [`config::defaults`].
 //! - [`api`]: the typed Apify client (pagination, retries, rate limit,
-//!   errors). Knows nothing of Prometheus.
-//! - `collector`: the refresh cycle and its state: the exactly-once paging
-//!   cursors, the per-webhook counts, the ACTIVE dispatches, the state file.
-//! - `metrics`: the metric contract (every family declared once), the
-//!   owned registry, the `apify_webhook_*` families rendered from the
-//!   state, and the encoding.
-//! - `exporter`: wires a client, a collector and the metrics; runs
-//!   refreshes (interval loop or on scrape) and caches the encoded body.
-//! - `server`: hyper, routes, basic auth, graceful shutdown. It sees only
-//!   a `server::Source` of encoded bodies, which the exporter implements.
-//! - [`demo`]: a simulated Apify account served on loopback, for `--demo`
-//!   and for the tests.
+//!   errors).
+//! - `collector`: a refresh reads the webhooks, pages the dispatch lists
+//!   (`paging`) through each list's exactly-once `cursor`, re-reads ACTIVE
+//!   dispatches, and counts into the `state`'s per-webhook `counts`.
+//! - `metrics`: `contract` declares every family; `families` renders the
+//!   state's counts; `Metrics::encode` produces the body, plain and gzip.
+//! - `exporter`: the wired whole, behind one lock per job.
+//! - `server`: `/metrics`, `/`, `/healthz`, `/readyz`; TLS and basic auth.
+//! - [`demo`]: the fake API the tests and `--demo` read.
 //!
-//! `api` and `metrics` never import each other; [`run`] wires everything and
-//! `main.rs` only parses, logs and calls it. `docs/architecture.md` follows
-//! one dispatch from the HTTP response to its `/metrics` line.
+//! `main.rs` only parses, logs and calls [`run`]. `docs/architecture.md`
+//! follows one dispatch from the HTTP response to its `/metrics` line.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -111,4 +114,93 @@ pub async fn run(
     exporter.stop(refresher).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use std::path::Path;
+
+    /// Each module with the modules it may import: those of lower layers.
+    const LAYERS: [(&str, &[&str]); 9] = [
+        ("secret", &[]),
+        ("clock", &[]),
+        ("config", &["secret"]),
+        ("api", &["config", "secret", "clock"]),
+        ("collector", &["api", "config", "secret", "clock"]),
+        (
+            "metrics",
+            &["collector", "api", "config", "secret", "clock"],
+        ),
+        (
+            "server",
+            &["metrics", "collector", "api", "config", "secret", "clock"],
+        ),
+        (
+            "exporter",
+            &[
+                "server",
+                "metrics",
+                "collector",
+                "api",
+                "config",
+                "secret",
+                "clock",
+                "RunError",
+            ],
+        ),
+        ("demo", &[]),
+    ];
+
+    fn sources(module: &str) -> Vec<(String, String)> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let file = src.join(format!("{module}.rs"));
+        let mut out = Vec::new();
+        if file.is_file() {
+            out.push(file);
+        }
+        let mut dirs = vec![src.join(module)];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        out.into_iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                (p.display().to_string(), text)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn modules_import_only_lower_layers() {
+        let names: Vec<&str> = LAYERS.iter().map(|(m, _)| *m).collect();
+        for (module, allowed) in LAYERS {
+            let files = sources(module);
+            assert!(!files.is_empty(), "no source for {module}");
+            for (path, text) in files {
+                for (at, _) in text.match_indices("crate::") {
+                    let rest = &text[at + "crate::".len()..];
+                    let target: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    if target == module
+                        || !(names.contains(&target.as_str()) || target == "RunError")
+                    {
+                        continue;
+                    }
+                    assert!(
+                        allowed.contains(&target.as_str()),
+                        "{path} imports crate::{target}, above its layer"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -14,9 +14,7 @@ use super::ApiError;
 /// The most items Apify returns per list page.
 pub const MAX_PAGE_LIMIT: usize = 1000;
 
-/// Milliseconds since the Unix epoch. Milliseconds are Apify's precision,
-/// and integers compare exactly, which the watermark needs.
-pub type Millis = i64;
+pub use crate::clock::Millis;
 
 /// An RFC 3339 timestamp in milliseconds; `None` when it is not one.
 pub fn parse_timestamp(text: &str) -> Option<Millis> {

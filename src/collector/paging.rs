@@ -128,4 +128,3 @@ async fn read_pages(
 fn lock<'a, 'b>(m: &'a Mutex<Shared<'b>>) -> std::sync::MutexGuard<'a, Shared<'b>> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
-
