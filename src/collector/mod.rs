@@ -12,6 +12,8 @@ pub(crate) mod cursor;
 mod paging;
 pub(crate) mod persist;
 pub(crate) mod state;
+#[cfg(test)]
+pub(crate) mod test_data;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -291,14 +293,10 @@ impl Collector {
             .map(|d| d.webhook_id.clone())
             .collect();
         let client = &self.client;
-        let fetched: Vec<(String, Result<Option<Webhook>, ApiError>)> = stream::iter(ids)
-            .map(|id: String| async move {
-                let found = client.get_webhook(&id).await;
-                (id, found)
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
+        let fetched = by_id(ids, self.concurrency, |id| async move {
+            client.get_webhook(&id).await
+        })
+        .await;
         let mut retry: BTreeSet<String> = BTreeSet::new();
         for (id, found) in fetched {
             match found {
@@ -330,14 +328,10 @@ impl Collector {
             .filter(|id| self.state.active.contains_key(*id))
             .cloned()
             .collect();
-        let results: Vec<_> = stream::iter(still_active)
-            .map(|id: String| async move {
-                let fresh = client.get_dispatch(&id).await;
-                (id, fresh)
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
+        let results = by_id(still_active, self.concurrency, |id| async move {
+            client.get_dispatch(&id).await
+        })
+        .await;
         for (id, result) in results {
             match result {
                 Ok(fresh) => self.state.update_active(&id, fresh.as_ref()),
@@ -345,6 +339,27 @@ impl Collector {
             }
         }
     }
+}
+
+/// Runs `read` for each id, `concurrency` at a time; the answers come in
+/// the order they arrive, each with its id.
+async fn by_id<T, F, Fut>(
+    ids: impl IntoIterator<Item = String>,
+    concurrency: usize,
+    read: F,
+) -> Vec<(String, T)>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    stream::iter(ids)
+        .map(|id| {
+            let answer = read(id.clone());
+            async move { (id, answer.await) }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
 }
 
 fn details_of(w: &Webhook) -> Details {

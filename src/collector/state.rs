@@ -259,6 +259,7 @@ mod tests {
     use crate::api::webhooks::Condition;
     use crate::collector::counts::NO_RESPONSE;
     use crate::collector::cursor::Cursor;
+    use crate::collector::test_data::{self, call};
 
     const W: &str = "W1";
     const RUN_OK: &str = "ACTOR.RUN.SUCCEEDED";
@@ -289,28 +290,13 @@ mod tests {
         s
     }
 
-    fn call(start: Millis, end: Option<Millis>, status: Option<u16>) -> Call {
-        Call {
-            started_at: Some(start),
-            finished_at: end,
-            response_status: status,
-        }
-    }
-
     fn dispatch(
         id: &str,
         status: DispatchStatus,
         created_at: Millis,
         calls: Vec<Call>,
     ) -> Dispatch {
-        Dispatch {
-            id: id.to_string(),
-            webhook_id: W.to_string(),
-            created_at,
-            status,
-            event_type: RUN_FAILED.to_string(),
-            calls,
-        }
+        test_data::dispatch(id, W, RUN_FAILED, status, created_at, calls)
     }
 
     fn calls(s: &State, code: &str) -> u64 {

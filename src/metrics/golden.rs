@@ -13,10 +13,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::api::dispatches::{Call, Dispatch, DispatchStatus};
+use crate::api::dispatches::DispatchStatus;
 use crate::api::webhooks::{Condition, Stats, Webhook};
 use crate::api::Reason;
 use crate::collector::state::{Details, State};
+use crate::collector::test_data::{call, dispatch};
 
 use super::Metrics;
 
@@ -48,32 +49,6 @@ fn webhook(id: &str, event_types: &[&str], actor: Option<&str>, task: Option<&st
         stats: Some(Stats {
             total_dispatches: Some(40),
         }),
-    }
-}
-
-fn call(start: i64, end: Option<i64>, status: Option<u16>) -> Call {
-    Call {
-        started_at: Some(start),
-        finished_at: end,
-        response_status: status,
-    }
-}
-
-fn dispatch(
-    id: &str,
-    webhook: &str,
-    event_type: &str,
-    status: DispatchStatus,
-    created_at: i64,
-    calls: Vec<Call>,
-) -> Dispatch {
-    Dispatch {
-        id: id.to_string(),
-        webhook_id: webhook.to_string(),
-        created_at,
-        status,
-        event_type: event_type.to_string(),
-        calls,
     }
 }
 
