@@ -73,14 +73,7 @@ impl Exporter {
             ..ClientOptions::new(config.api_base_url.clone(), config.token.clone())
         };
         let client = Client::new(options, Arc::new(RequestMetrics(Arc::clone(&metrics))))?;
-        let collector = Collector::new(
-            Arc::new(client),
-            config.selection.clone(),
-            config.lookback,
-            config.concurrency,
-            Arc::clone(&clock),
-            state,
-        );
+        let collector = Collector::new(Arc::new(client), config, Arc::clone(&clock), state);
         let initial = metrics.encode(collector.state())?;
         Ok(Exporter {
             collector: Mutex::new(collector),

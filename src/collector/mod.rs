@@ -25,7 +25,7 @@ use crate::api::dispatches::DispatchList;
 use crate::api::webhooks::{Webhook, WebhookList};
 use crate::api::{ApiError, Client};
 use crate::clock::Clock;
-use crate::config::Selection;
+use crate::config::{Config, Selection};
 use cursor::Cursor;
 use state::{Details, State, ACCOUNT_CURSOR};
 
@@ -52,19 +52,18 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
+    /// A collector reading what `config` selects, from `state` on.
     pub(crate) fn new(
         client: std::sync::Arc<Client>,
-        selection: Selection,
-        lookback: Duration,
-        concurrency: usize,
+        config: &Config,
         clock: std::sync::Arc<dyn Clock>,
         state: State,
     ) -> Self {
         Collector {
             client,
-            selection,
-            lookback,
-            concurrency: concurrency.max(1),
+            selection: config.selection.clone(),
+            lookback: config.lookback,
+            concurrency: config.concurrency.max(1),
             clock,
             state,
         }
