@@ -7,10 +7,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::Rng;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Client, ClientOptions, Reason, RequestObserver};
@@ -95,20 +96,7 @@ impl Exporter {
     pub(crate) async fn keep_fresh(self: Arc<Self>, shutdown: CancellationToken) {
         self.refresh().await;
         if self.mode == Mode::Interval {
-            self.refresh_loop(&shutdown).await;
-        }
-    }
-
-    /// Refreshes every interval, ±10% jitter so that many exporters started
-    /// together do not hit the API in step.
-    async fn refresh_loop(&self, shutdown: &CancellationToken) {
-        loop {
-            let jitter = rand::rng().random_range(0.9..=1.1);
-            let wait = self.interval.mul_f64(jitter);
-            tokio::select! {
-                () = tokio::time::sleep(wait) => self.refresh().await,
-                () = shutdown.cancelled() => return,
-            }
+            every(self.interval, &shutdown, || self.refresh()).await;
         }
     }
 
@@ -227,6 +215,24 @@ impl server::Source for Exporter {
     }
 }
 
+/// Runs `refresh` every `interval`, ±10% jitter so that many exporters
+/// started together do not hit the API in step, until `shutdown`. The wait
+/// starts after a refresh ends: a slow refresh never overlaps the next.
+async fn every<F, Fut>(interval: Duration, shutdown: &CancellationToken, mut refresh: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    loop {
+        let jitter = rand::rng().random_range(0.9..=1.1);
+        let wait = interval.mul_f64(jitter);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => refresh().await,
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
 /// The saved state, or a fresh one when there is none or it is unusable.
 fn initial_state(file: Option<&StateFile>) -> State {
     let Some(file) = file else {
@@ -242,5 +248,45 @@ fn initial_state(file: Option<&StateFile>) -> State {
             tracing::warn!(%error, "ignoring the state file; counting starts afresh");
             State::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn refreshes_follow_the_interval_within_its_jitter_and_stop_on_shutdown() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let shutdown = CancellationToken::new();
+        let looping = {
+            let (count, shutdown) = (Arc::clone(&count), shutdown.clone());
+            tokio::spawn(async move {
+                every(Duration::from_secs(30), &shutdown, || {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    async {}
+                })
+                .await;
+            })
+        };
+        let start = Instant::now();
+        let refreshes_at = |secs| {
+            let count = Arc::clone(&count);
+            async move {
+                tokio::time::sleep_until(start + Duration::from_secs(secs)).await;
+                count.load(Ordering::SeqCst)
+            }
+        };
+        // Waits are 27 s to 33 s: none before 27 s, exactly one at 33 s,
+        // and three by 100 s whatever the jitter (3 × 33 = 99 < 100 < 108 = 4 × 27).
+        assert_eq!(refreshes_at(26).await, 0);
+        assert_eq!(refreshes_at(34).await, 1);
+        assert_eq!(refreshes_at(100).await, 3);
+        shutdown.cancel();
+        assert!(looping.await.is_ok());
+        tokio::time::sleep(Duration::from_secs(300)).await;
+        assert_eq!(count.load(Ordering::SeqCst), 3, "no refresh after shutdown");
     }
 }
