@@ -121,6 +121,15 @@ impl FakeApify {
         state.request_log_limit = limit;
         state.trim_request_log();
     }
+
+    /// While `revoked`, every request to a route of the API is answered 401
+    /// `token-not-valid`, the right token included, as when the account's
+    /// token is revoked; `false` accepts the token again. Unknown paths and
+    /// other methods keep their 404 and 405, and queued faults still come
+    /// first, as without a token.
+    pub fn revoke_token(&self, revoked: bool) {
+        self.lock().token_revoked = revoked;
+    }
 }
 
 #[cfg(test)]
@@ -266,6 +275,33 @@ mod tests {
             .map(|r| r.route)
             .collect();
         assert_eq!(routes, [route::WEBHOOKS, route::DISPATCHES]);
+        served.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_revoked_token_is_refused_until_it_is_accepted_again() {
+        let served = Served::start().await;
+        served.fake.put_webhook(webhook("w1", None, None, 0));
+        served.fake.put_dispatch(dispatch("d1", "w1", 0));
+        served.fake.revoke_token(true);
+        for path in [
+            "/v2/webhooks",
+            "/v2/webhooks/w1",
+            "/v2/webhook-dispatches/d1",
+        ] {
+            let (status, body) = served.get(path).await;
+            assert_eq!(
+                (status, body["error"]["type"].as_str()),
+                (401, Some("token-not-valid")),
+                "{path}"
+            );
+        }
+        // Not an API route: still the 404 it was.
+        assert_eq!(served.get("/v2/users/me").await.0, 404);
+
+        served.fake.revoke_token(false);
+        assert_eq!(served.ids("/v2/webhooks").await, ["w1"]);
+        assert_eq!(served.get("/v2/webhook-dispatches/d1").await.0, 200);
         served.stop().await;
     }
 }

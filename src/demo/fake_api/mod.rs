@@ -105,6 +105,8 @@ pub struct RecordedRequest {
 
 struct State {
     token: String,
+    /// Set by [`FakeApify::revoke_token`]: every token is refused.
+    token_revoked: bool,
     webhooks: HashMap<String, Value>,
     dispatches: HashMap<String, (SortKey, Value)>,
     /// Dispatches in `createdAt` order, so that a first page of the newest
@@ -134,6 +136,7 @@ impl FakeApify {
     pub fn new(token: &str) -> Self {
         let state = State {
             token: token.to_owned(),
+            token_revoked: false,
             webhooks: HashMap::new(),
             dispatches: HashMap::new(),
             dispatch_order: BTreeSet::new(),

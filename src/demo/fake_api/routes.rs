@@ -173,7 +173,7 @@ impl FakeApify {
             return response;
         }
         let state = self.lock();
-        if !is_authorized(authorization, &state.token) {
+        if state.token_revoked || !is_authorized(authorization, &state.token) {
             return error_response(
                 StatusCode::UNAUTHORIZED,
                 "token-not-valid",
