@@ -7,8 +7,8 @@
 //!
 //! `bench` fills an account of the chosen size once (see `bench.rs`); `e2e`
 //! serves the end-to-end test's four webhooks and keeps their dispatches
-//! moving with the clock (see `e2e.rs`). Either prints `listening <base url>`
-//! on stdout once ready, then serves until killed.
+//! moving with the clock (see `e2e.rs` and `e2e_driver.rs`). Either prints
+//! `listening <base url>` on stdout once ready, then serves until killed.
 //!
 //! Control, one command a line on stdin, each acknowledged on stdout:
 //!   `revoke-token`  every API answer becomes 401 `token-not-valid` (`token revoked`)
@@ -18,6 +18,7 @@
 
 mod bench;
 mod e2e;
+mod e2e_driver;
 
 use std::io::BufRead;
 use std::time::Duration;
@@ -36,7 +37,7 @@ async fn main() -> std::io::Result<()> {
         Some("bench") => bench::account(&args[1..]),
         Some("e2e") => {
             let fake = FakeApify::new(e2e::TOKEN);
-            e2e::start(fake.clone(), shutdown.clone());
+            e2e_driver::start(fake.clone(), shutdown.clone());
             fake
         }
         _ => {
