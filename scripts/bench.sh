@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Benchmarks behind BENCHMARKS.md. Runs the release exporter as its own
-# process against examples/bench_fake_api (another process) on 127.0.0.1.
+# process against examples/fake_api's bench scenario (another process) on 127.0.0.1.
 #   scripts/bench.sh rss        # RSS after counting 100k and 1M dispatches (RSS_SIZES="..." for others)
 #   scripts/bench.sh scrape     # /metrics latency with ~50k series, 50 concurrent scrapers (wrk)
 #   scripts/bench.sh requests   # API requests per idle refresh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked --quiet
-cargo build --release --locked --quiet --example bench_fake_api
+cargo build --release --locked --quiet --example fake_api
 bin=target/release/apify-webhook-exporter
-fake_bin=target/release/examples/bench_fake_api
+fake_bin=target/release/examples/fake_api
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -20,7 +20,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # start_fake <webhooks> <dispatches> <event types per webhook>: sets $api
 start_fake() {
   local out; out=$(mktemp)
-  "$fake_bin" "$1" "$2" "$3" >"$out" &
+  "$fake_bin" bench "$1" "$2" "$3" >"$out" </dev/null &
   pids+=($!)
   local deadline=$((SECONDS + 600))
   until grep -q '^listening ' "$out"; do

@@ -3,10 +3,12 @@
 
     python3 scripts/e2e.py        (scripts/e2e.sh installs the programs first)
 
-On 127.0.0.1 only, on free ports, it runs: a fake Apify API (fake_apify.py),
-the exporter reading it (--interval 1s), a real Prometheus scraping it every
-second with the bundled rules, a real Alertmanager, and a webhook receiver
-for Alertmanager's notifications. It then proves, in order:
+On 127.0.0.1 only, on free ports, it runs: the crate's fake Apify API as its
+own process (examples/fake_api e2e: four webhooks, each a case the alerts
+must tell apart, described in examples/fake_api/e2e.rs), the exporter
+reading it (--interval 1s), a real Prometheus scraping it every second with
+the bundled rules, a real Alertmanager, and a webhook receiver for
+Alertmanager's notifications. It then proves, in order (CHECKS, below):
 
   1. every metric of the contract is scraped, with the right labels;
   2. all rule groups of prometheus/*.yml are loaded and evaluate without error;
@@ -14,9 +16,10 @@ for Alertmanager's notifications. It then proves, in order:
      healthy one fires none, Alertmanager delivers a webhook alert to the
      receiver, and the inhibit rules of deploy/alertmanager.yml suppress the
      failure-ratio alert that a 4xx receiver explains;
-  4. after the fake starts answering 401, ApifyApiAuthFailing and
-     ApifyRefreshFailing fire and the auth alert is delivered; after it
-     recovers, apify_up is 1 again;
+  4. after the fake is told (on its stdin) to refuse the token, so that every
+     answer is a 401, ApifyApiAuthFailing and ApifyRefreshFailing fire and
+     the auth alert is delivered; once it accepts the token again, apify_up
+     is 1 again;
   5. every query of every dashboard panel, with its variables resolved from
      this Prometheus, returns data (at least one finite value);
   6. the exporter exits 0 on SIGTERM;
@@ -28,6 +31,7 @@ The only change to the bundled rules: in a temporary copy, every `for:` is
 shortened to 2s (they are minutes long), so alerts fire within the run.
 Every wait is a poll with a deadline. Environment:
   EXPORTER_BIN      exporter binary (default target/release/apify-webhook-exporter)
+  FAKE_API_BIN      the fake API (default target/release/examples/fake_api)
   PROMETHEUS_BIN    default: prometheus
   ALERTMANAGER_BIN  default: prometheus-alertmanager
   E2E_KEEP=1        keep the temporary directory (configs, logs, TSDB)
@@ -54,9 +58,10 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import dashboards  # noqa: E402
-import fake_apify  # noqa: E402
 
 JOB = "apify-webhook-exporter"
+# The token examples/fake_api's e2e scenario accepts (see its e2e.rs).
+FAKE_TOKEN = "e2e-token"
 FOR_IN_TEST = "2s"
 RATE_INTERVAL = "4s"  # what Grafana derives from a 1s scrape interval (4 x)
 
@@ -80,10 +85,10 @@ class Results:
         self.passed = 0
         self.failed = 0
 
-    def check(self, name, fn):
+    def check(self, name, fn, *args):
         t0 = time.monotonic()
         try:
-            detail = fn()
+            detail = fn(*args)
         except Failure as e:
             self.failed += 1
             print("FAIL %s (%.1fs): %s" % (name, time.monotonic() - t0, e), flush=True)
@@ -143,9 +148,9 @@ class Stack:
         self.notifications = []
         self.lock = threading.Lock()
 
-    def start(self, name, args, env=None):
+    def start(self, name, args, env=None, stdin=subprocess.DEVNULL):
         log = open(self.tmp / ("%s.log" % name), "wb")
-        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=stdin,
                              env=env, cwd=self.tmp, start_new_session=True)
         self.procs.append((name, p, log))
         return p
@@ -154,11 +159,12 @@ class Stack:
         if proc.poll() is not None:
             raise Failure("%s exited with %s; log:\n%s" % (name, proc.returncode, self.log_tail(name)))
 
-    def log_tail(self, name, lines=30):
+    def log_text(self, name):
         path = self.tmp / ("%s.log" % name)
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def log_tail(self, name, lines=30):
+        return "\n".join(self.log_text(name).splitlines()[-lines:])
 
     def receiver(self):
         """Alertmanager's webhook receiver: keeps every notification it gets."""
@@ -207,6 +213,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(timeout=5)
+            if p.stdin:
+                p.stdin.close()
             log.close()
         for srv in self.servers:
             srv.shutdown()
@@ -350,9 +358,10 @@ def finite_values(result):
 
 def main():
     exporter_bin = pathlib.Path(os.environ.get("EXPORTER_BIN", ROOT / "target/release/apify-webhook-exporter"))
+    fake_bin = pathlib.Path(os.environ.get("FAKE_API_BIN", ROOT / "target/release/examples/fake_api"))
     prometheus_bin = os.environ.get("PROMETHEUS_BIN", "prometheus")
     alertmanager_bin = os.environ.get("ALERTMANAGER_BIN", "prometheus-alertmanager")
-    for b in (str(exporter_bin), prometheus_bin, alertmanager_bin):
+    for b in (str(exporter_bin), str(fake_bin), prometheus_bin, alertmanager_bin):
         if not shutil.which(b):
             print("e2e: %s not found (scripts/e2e.sh builds and installs what is missing)" % b)
             return 2
@@ -364,7 +373,7 @@ def main():
     stack = Stack(tmp)
     results = Results()
     try:
-        run(stack, results, tmp, exporter_bin, prometheus_bin, alertmanager_bin)
+        run(Context(stack, tmp, exporter_bin, fake_bin, prometheus_bin, alertmanager_bin), results)
     except Failure as e:
         results.failed += 1
         print("FAIL setup: %s" % e, flush=True)
@@ -382,229 +391,273 @@ def main():
     return 1 if results.failed else 0
 
 
-def run(stack, results, tmp, exporter_bin, prometheus_bin, alertmanager_bin):
-    fake = fake_apify.FakeApify()
-    fake_srv = fake_apify.serve(fake)
-    stack.servers.append(fake_srv)
-    receiver_port = stack.receiver()
-    exporter_port, prom_port, am_port = free_port(), free_port(), free_port()
-    shortened = write_configs(tmp, exporter_port, am_port, receiver_port)
-    print("e2e: temp dir %s; 'for:' of %d rules shortened to %s in the copy" % (tmp, shortened, FOR_IN_TEST), flush=True)
+class Context:
+    """What the checks share: the stack, its addresses and its processes."""
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APIFY_")}
-    env.update(APIFY_TOKEN=fake_apify.TOKEN, RUST_LOG=env.get("RUST_LOG", "info"))
-    exporter = stack.start("exporter", [str(exporter_bin),
-                                        "--api-base-url", "http://127.0.0.1:%d" % fake_srv.server_address[1],
-                                        "--listen", "127.0.0.1:%d" % exporter_port, "--interval", "1s"], env=env)
-    am = stack.start("alertmanager", [alertmanager_bin, "--config.file=%s" % (tmp / "alertmanager.yml"),
-                                      "--storage.path=%s" % (tmp / "am"),
-                                      "--web.listen-address=127.0.0.1:%d" % am_port,
-                                      "--cluster.listen-address="])
-    prometheus = stack.start("prometheus", [prometheus_bin, "--config.file=%s" % (tmp / "prometheus.yml"),
-                                            "--storage.tsdb.path=%s" % (tmp / "tsdb"),
-                                            "--web.listen-address=127.0.0.1:%d" % prom_port])
-    exporter_url = "http://127.0.0.1:%d" % exporter_port
-    prom = Prom("http://127.0.0.1:%d" % prom_port)
+    def __init__(self, stack, tmp, exporter_bin, fake_bin, prometheus_bin, alertmanager_bin):
+        self.stack = stack
+        self.tmp = tmp
+        self.exporter_bin = exporter_bin
+        self.fake_bin = fake_bin
+        self.prometheus_bin = prometheus_bin
+        self.alertmanager_bin = alertmanager_bin
+        self.fake = None
+        self.exporter = None
+        self.prom = None
+        self.am_port = None
 
-    def ready(name, proc, url):
+    def ready(self, name, proc, url):
         def probe():
-            stack.alive(proc, name)
+            self.stack.alive(proc, name)
             return http_get(url)[0] == 200
         poll("%s ready at %s" % (name, url), probe, timeout=30, interval=0.2)
 
-    ready("exporter", exporter, exporter_url + "/readyz")
-    ready("alertmanager", am, "http://127.0.0.1:%d/-/ready" % am_port)
-    ready("prometheus", prometheus, prom.base + "/-/ready")
 
-    # 1. The contract's series, scraped.
-    def scraped():
-        poll("target up", lambda: prom.value('up{job="%s"}' % JOB) == 1, timeout=20)
-        poll("apify_up == 1", lambda: prom.value('apify_up{job="%s"}' % JOB) == 1, timeout=20)
-        names = [n for n in sorted(dashboards.CONTRACT) if n != "apify_exporter_refresh_errors_total"]
+def start_fake(ctx):
+    """examples/fake_api's e2e scenario, as its own process; its base URL once
+    it prints `listening <url>`. Its stdin stays open for control commands."""
+    ctx.fake = ctx.stack.start("fake-api", [str(ctx.fake_bin), "e2e"], stdin=subprocess.PIPE)
 
-        def missing():
-            return [n for n in names if not prom.query('count(%s{job="%s"})' % (n, JOB))] or None
-        still = None
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            still = missing()
-            if not still:
-                break
-            time.sleep(0.5)
-        if still:
-            raise Failure("not scraped: %s" % ", ".join(still))
-        return "%d metric names" % len(names)
-    results.check("the contract's metrics are scraped", scraped)
-
-    def labels():
-        info = {r["metric"]["webhook_id"]: r["metric"] for r in prom.query('apify_webhook_info{job="%s"}' % JOB)}
-        if set(info) != set(EXPECTED_WEBHOOK_ALERTS):
-            raise Failure("apify_webhook_info webhooks %s" % sorted(info))
-        flaky = info["wh-flaky"]
-        want = {"request_host": "etl.example.com", "description": "Warehouse loader",
-                "actor_id": "actEtl000000001", "actor_task_id": "taskEtl00000001",
-                "event_types": "ACTOR.RUN.SUCCEEDED,ACTOR.BUILD.SUCCEEDED", "do_not_retry": "false"}
-        wrong = {k: flaky.get(k) for k, v in want.items() if flaky.get(k) != v}
-        if wrong:
-            raise Failure("apify_webhook_info{webhook_id=wh-flaky} has %s, want %s" % (wrong, want))
-        if prom.value('apify_exporter_webhooks{job="%s"}' % JOB) != 4:
-            raise Failure("apify_exporter_webhooks is not 4")
-        statuses = {r["metric"]["response_status"] for r in prom.query(
-            'apify_webhook_dispatch_calls_total{job="%s", webhook_id="wh-flaky"}' % JOB)}
-        if not {"200", "503", "none"} <= statuses:
-            raise Failure("wh-flaky response_status values %s" % sorted(statuses))
-        return "info labels, webhook count, response_status values"
-    results.check("series carry the expected labels", labels)
-
-    # 2. Rules loaded and healthy.
-    def rules_loaded():
-        want = rule_groups_on_disk()
-
-        def all_ok():
-            groups = prom.api("rules")["groups"]
-            names = {g["name"] for g in groups}
-            if names != want:
-                raise Failure("groups %s, want %s" % (sorted(names), sorted(want)))
-            bad = [(r["name"], r.get("health"), r.get("lastError")) for g in groups for r in g["rules"]
-                   if r.get("health") != "ok"]
-            if bad:
-                raise Failure("rules not ok: %s" % bad)
-            return sum(len(g["rules"]) for g in groups)
-        n = poll("all rules evaluated ok", all_ok, timeout=20)
-        return "%d groups, %d rules, all health ok" % (len(want), n)
-    results.check("the bundled rule groups load and evaluate", rules_loaded)
-
-    # 3. The webhook alerts: exactly the expected ones.
-    def webhook_alerts():
-        def firing_by_webhook():
-            out = {w: set() for w in EXPECTED_WEBHOOK_ALERTS}
-            for a in prom.alerts(state=None):
-                w = a["labels"].get("webhook_id")
-                if w is not None and (a["state"] == "firing" or w == "wh-healthy"):
-                    out.setdefault(w, set()).add(a["labels"]["alertname"] + ("" if a["state"] == "firing" else "(pending)"))
-            return out
-        def expected_firing():
-            got = firing_by_webhook()
-            complete = all(want <= got.get(w, set()) for w, want in EXPECTED_WEBHOOK_ALERTS.items())
-            return got if complete else None
-        got = poll("expected webhook alerts firing", expected_firing, timeout=60, interval=1)
-        extra = {w: sorted(got[w] - EXPECTED_WEBHOOK_ALERTS.get(w, set())) for w in got if got[w] - EXPECTED_WEBHOOK_ALERTS.get(w, set())}
-        if extra:
-            raise Failure("unexpected webhook alerts: %s" % extra)
-        exporter_firing = sorted({a["labels"]["alertname"] for a in prom.alerts() if a["labels"]["alertname"] in EXPORTER_ALERTS})
-        if exporter_firing:
-            raise Failure("exporter alerts firing while all is well: %s" % exporter_firing)
-        flaky = [a for a in prom.alerts() if a["labels"]["alertname"] == "ApifyWebhookFailureRatioHigh"
-                 and a["labels"].get("webhook_id") == "wh-flaky"]
-        # The description queries the webhook's threshold series: 10% by default.
-        if "the threshold is 10%." not in flaky[0]["annotations"].get("description", ""):
-            raise Failure("FailureRatioHigh description lacks its threshold: %r" % flaky[0]["annotations"])
-        for a in prom.alerts():
-            ann = a.get("annotations", {})
-            missing = [k for k in ("summary", "description", "runbook_url") if not ann.get(k)]
-            if missing or "severity" not in a["labels"]:
-                raise Failure("alert %s lacks %s" % (a["labels"], missing or ["severity"]))
-        return "; ".join("%s: %s" % (w, ", ".join(sorted(got[w])) or "none") for w in sorted(got))
-    results.check("failing webhooks fire their alerts, the healthy one none", webhook_alerts)
-
-    def delivered_webhook_alert():
-        got = poll("ApifyWebhookReceiverMisconfigured delivered to the receiver",
-                   lambda: stack.delivered("ApifyWebhookReceiverMisconfigured", webhook_id="wh-misconfigured"),
-                   timeout=30)
-        a = got[0]
-        if a["labels"].get("description") != "Slack alerts (old URL)" or not a["annotations"].get("runbook_url", "").endswith("#apifywebhookreceivermisconfigured"):
-            raise Failure("delivered alert lacks its description label or runbook: %s" % shorten(a))
-        return "severity=%s summary=%r" % (a["labels"].get("severity"), a["annotations"].get("summary"))
-    results.check("Alertmanager delivers the webhook alert", delivered_webhook_alert)
-
-    def inhibited():
-        def suppressed():
-            url = "http://127.0.0.1:%d/api/v2/alerts?%s" % (am_port, urllib.parse.urlencode(
-                {"filter": ['alertname="ApifyWebhookFailureRatioHigh"', 'webhook_id="wh-misconfigured"']}, doseq=True))
-            status, body = http_get(url)
-            if status != 200:
-                raise Failure("GET %s: HTTP %s" % (url, status))
-            alerts = json.loads(body)
-            if not alerts:
-                raise Failure("Alertmanager has no ApifyWebhookFailureRatioHigh for wh-misconfigured")
-            st = alerts[0]["status"]
-            return st if st["state"] == "suppressed" and st.get("inhibitedBy") else None
-        st = poll("FailureRatioHigh of wh-misconfigured inhibited", suppressed, timeout=20)
-        return "suppressed, inhibited by %d alert(s)" % len(st["inhibitedBy"])
-    results.check("the bundled inhibit rules suppress the consequence of a 4xx receiver", inhibited)
-
-    # 4. The API rejects the token.
-    fake.auth_ok = False
-
-    def auth_alerts():
-        poll("apify_up == 0", lambda: prom.value('apify_up{job="%s"}' % JOB) == 0, timeout=20)
-        poll("ApifyApiAuthFailing and ApifyRefreshFailing firing",
-             lambda: {"ApifyApiAuthFailing", "ApifyRefreshFailing"} <= {a["labels"]["alertname"] for a in prom.alerts()},
-             timeout=40, interval=1)
-        got = poll("ApifyApiAuthFailing delivered", lambda: stack.delivered("ApifyApiAuthFailing", job=JOB), timeout=30)
-        reasons = {r["metric"]["reason"] for r in prom.query('apify_exporter_refresh_errors_total{job="%s"} > 0' % JOB)}
-        if "auth" not in reasons:
-            raise Failure("refresh errors by reason: %s, want auth" % sorted(reasons))
-        return "delivered with severity=%s" % got[0]["labels"].get("severity")
-    results.check("a 401 from Apify fires and delivers ApifyApiAuthFailing", auth_alerts)
-
-    fake.auth_ok = True
-
-    def recovers():
-        poll("apify_up == 1 again", lambda: prom.value('apify_up{job="%s"}' % JOB) == 1, timeout=20)
-        # Let a few more scrapes in, so $__rate_interval windows after the
-        # outage have data again.
-        target = time.time() + 6
-        poll("a few scrapes after recovery", lambda: time.time() >= target, timeout=10)
-    results.check("the exporter recovers when the token works again", recovers)
-
-    # 5. Every dashboard query returns data.
-    def dashboard_queries():
-        total = 0
-        empty = []
-        for path, d in dashboards.load():
-            values = resolve_variables(prom, d, prefer={"webhook_id": "wh-flaky"})
-            if "webhook_id" in (v["name"] for v in d["templating"]["list"]):
-                if set(values["_found_webhook_id"]) != set(EXPECTED_WEBHOOK_ALERTS):
-                    raise Failure("%s: $webhook_id values %s" % (path.name, values["_found_webhook_id"]))
-            for panel, t in dashboards.queries(d):
-                expr = substitute(t["expr"], values)
-                total += 1
-                result = prom.query(expr) if t.get("instant") else prom.query_range(expr, 60, 2)
-                if not finite_values(result):
-                    empty.append("%s / %s [%s]: %s" % (path.name, panel["title"], t["refId"], expr))
-        if empty:
-            raise Failure("%d of %d queries returned no finite value:\n  %s" % (len(empty), total, "\n  ".join(empty)))
-        return "%d queries over %d dashboards, all with data" % (total, len(dashboards.load()))
-    results.check("every dashboard panel query returns data", dashboard_queries)
-
-    # 6. Graceful stop.
-    def stops_cleanly():
-        os.killpg(exporter.pid, signal.SIGTERM)
-        try:
-            code = exporter.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            raise Failure("the exporter did not exit within 10s of SIGTERM")
-        if code != 0:
-            raise Failure("the exporter exited %s on SIGTERM" % code)
-        return "exit 0"
-    results.check("the exporter exits 0 on SIGTERM", stops_cleanly)
-
-    # 7. TLS and basic auth, scraped by a real Prometheus.
-    def scraped_over_tls_with_basic_auth():
-        return tls_scrape(stack, tmp, exporter_bin, prometheus_bin, ready)
-    results.check("Prometheus scrapes over TLS with basic auth, and not with a wrong password",
-                  scraped_over_tls_with_basic_auth)
+    def listening():
+        ctx.stack.alive(ctx.fake, "fake-api")
+        m = re.search(r"(?m)^listening (\S+)$", ctx.stack.log_text("fake-api"))
+        return m.group(1) if m else None
+    return poll("fake API listening", listening, timeout=30, interval=0.1)
 
 
+def fake_command(ctx, command, ack):
+    """Sends one control command to the fake and waits for its acknowledgement."""
+    seen = ctx.stack.log_text("fake-api").count(ack)
+    try:
+        ctx.fake.stdin.write((command + "\n").encode())
+        ctx.fake.stdin.flush()
+    except OSError as e:
+        raise Failure("fake API: could not send %r: %s" % (command, e))
+    poll("fake API acknowledges %r" % command,
+         lambda: ctx.stack.log_text("fake-api").count(ack) > seen, timeout=10, interval=0.1)
+
+
+def start_stack(ctx):
+    """The fake, the exporter reading it, Alertmanager, Prometheus; all ready."""
+    api = start_fake(ctx)
+    receiver_port = ctx.stack.receiver()
+    exporter_port, prom_port, ctx.am_port = free_port(), free_port(), free_port()
+    shortened = write_configs(ctx.tmp, exporter_port, ctx.am_port, receiver_port)
+    print("e2e: temp dir %s; 'for:' of %d rules shortened to %s in the copy" % (ctx.tmp, shortened, FOR_IN_TEST),
+          flush=True)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APIFY_")}
+    env.update(APIFY_TOKEN=FAKE_TOKEN, RUST_LOG=env.get("RUST_LOG", "info"))
+    ctx.exporter = ctx.stack.start("exporter", [str(ctx.exporter_bin), "--api-base-url", api,
+                                                "--listen", "127.0.0.1:%d" % exporter_port, "--interval", "1s"],
+                                   env=env)
+    tmp = ctx.tmp
+    am = ctx.stack.start("alertmanager", [ctx.alertmanager_bin, "--config.file=%s" % (tmp / "alertmanager.yml"),
+                                          "--storage.path=%s" % (tmp / "am"),
+                                          "--web.listen-address=127.0.0.1:%d" % ctx.am_port,
+                                          "--cluster.listen-address="])
+    prometheus = ctx.stack.start("prometheus", [ctx.prometheus_bin, "--config.file=%s" % (tmp / "prometheus.yml"),
+                                                "--storage.tsdb.path=%s" % (tmp / "tsdb"),
+                                                "--web.listen-address=127.0.0.1:%d" % prom_port])
+    ctx.prom = Prom("http://127.0.0.1:%d" % prom_port)
+    ctx.ready("exporter", ctx.exporter, "http://127.0.0.1:%d/readyz" % exporter_port)
+    ctx.ready("alertmanager", am, "http://127.0.0.1:%d/-/ready" % ctx.am_port)
+    ctx.ready("prometheus", prometheus, ctx.prom.base + "/-/ready")
+
+
+# 1. The contract's series, scraped.
+def check_scraped(ctx):
+    prom = ctx.prom
+    poll("target up", lambda: prom.value('up{job="%s"}' % JOB) == 1, timeout=20)
+    poll("apify_up == 1", lambda: prom.value('apify_up{job="%s"}' % JOB) == 1, timeout=20)
+    names = [n for n in sorted(dashboards.CONTRACT) if n != "apify_exporter_refresh_errors_total"]
+
+    def missing():
+        return [n for n in names if not prom.query('count(%s{job="%s"})' % (n, JOB))] or None
+    still = None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        still = missing()
+        if not still:
+            break
+        time.sleep(0.5)
+    if still:
+        raise Failure("not scraped: %s" % ", ".join(still))
+    return "%d metric names" % len(names)
+
+
+def check_labels(ctx):
+    prom = ctx.prom
+    info = {r["metric"]["webhook_id"]: r["metric"] for r in prom.query('apify_webhook_info{job="%s"}' % JOB)}
+    if set(info) != set(EXPECTED_WEBHOOK_ALERTS):
+        raise Failure("apify_webhook_info webhooks %s" % sorted(info))
+    flaky = info["wh-flaky"]
+    want = {"request_host": "etl.example.com", "description": "Warehouse loader",
+            "actor_id": "actEtl000000001", "actor_task_id": "taskEtl00000001",
+            "event_types": "ACTOR.RUN.SUCCEEDED,ACTOR.BUILD.SUCCEEDED", "do_not_retry": "false"}
+    wrong = {k: flaky.get(k) for k, v in want.items() if flaky.get(k) != v}
+    if wrong:
+        raise Failure("apify_webhook_info{webhook_id=wh-flaky} has %s, want %s" % (wrong, want))
+    if prom.value('apify_exporter_webhooks{job="%s"}' % JOB) != 4:
+        raise Failure("apify_exporter_webhooks is not 4")
+    statuses = {r["metric"]["response_status"] for r in prom.query(
+        'apify_webhook_dispatch_calls_total{job="%s", webhook_id="wh-flaky"}' % JOB)}
+    if not {"200", "503", "none"} <= statuses:
+        raise Failure("wh-flaky response_status values %s" % sorted(statuses))
+    return "info labels, webhook count, response_status values"
+
+
+# 2. Rules loaded and healthy.
+def check_rules_loaded(ctx):
+    want = rule_groups_on_disk()
+
+    def all_ok():
+        groups = ctx.prom.api("rules")["groups"]
+        names = {g["name"] for g in groups}
+        if names != want:
+            raise Failure("groups %s, want %s" % (sorted(names), sorted(want)))
+        bad = [(r["name"], r.get("health"), r.get("lastError")) for g in groups for r in g["rules"]
+               if r.get("health") != "ok"]
+        if bad:
+            raise Failure("rules not ok: %s" % bad)
+        return sum(len(g["rules"]) for g in groups)
+    n = poll("all rules evaluated ok", all_ok, timeout=20)
+    return "%d groups, %d rules, all health ok" % (len(want), n)
+
+
+# 3. The webhook alerts: exactly the expected ones.
+def check_webhook_alerts(ctx):
+    prom = ctx.prom
+
+    def firing_by_webhook():
+        out = {w: set() for w in EXPECTED_WEBHOOK_ALERTS}
+        for a in prom.alerts(state=None):
+            w = a["labels"].get("webhook_id")
+            if w is not None and (a["state"] == "firing" or w == "wh-healthy"):
+                out.setdefault(w, set()).add(a["labels"]["alertname"] + ("" if a["state"] == "firing" else "(pending)"))
+        return out
+
+    def expected_firing():
+        got = firing_by_webhook()
+        complete = all(want <= got.get(w, set()) for w, want in EXPECTED_WEBHOOK_ALERTS.items())
+        return got if complete else None
+    got = poll("expected webhook alerts firing", expected_firing, timeout=60, interval=1)
+    extra = {w: sorted(got[w] - EXPECTED_WEBHOOK_ALERTS.get(w, set())) for w in got
+             if got[w] - EXPECTED_WEBHOOK_ALERTS.get(w, set())}
+    if extra:
+        raise Failure("unexpected webhook alerts: %s" % extra)
+    exporter_firing = sorted({a["labels"]["alertname"] for a in prom.alerts()
+                              if a["labels"]["alertname"] in EXPORTER_ALERTS})
+    if exporter_firing:
+        raise Failure("exporter alerts firing while all is well: %s" % exporter_firing)
+    flaky = [a for a in prom.alerts() if a["labels"]["alertname"] == "ApifyWebhookFailureRatioHigh"
+             and a["labels"].get("webhook_id") == "wh-flaky"]
+    # The description queries the webhook's threshold series: 10% by default.
+    if "the threshold is 10%." not in flaky[0]["annotations"].get("description", ""):
+        raise Failure("FailureRatioHigh description lacks its threshold: %r" % flaky[0]["annotations"])
+    for a in prom.alerts():
+        ann = a.get("annotations", {})
+        missing = [k for k in ("summary", "description", "runbook_url") if not ann.get(k)]
+        if missing or "severity" not in a["labels"]:
+            raise Failure("alert %s lacks %s" % (a["labels"], missing or ["severity"]))
+    return "; ".join("%s: %s" % (w, ", ".join(sorted(got[w])) or "none") for w in sorted(got))
+
+
+def check_delivered_webhook_alert(ctx):
+    got = poll("ApifyWebhookReceiverMisconfigured delivered to the receiver",
+               lambda: ctx.stack.delivered("ApifyWebhookReceiverMisconfigured", webhook_id="wh-misconfigured"),
+               timeout=30)
+    a = got[0]
+    if a["labels"].get("description") != "Slack alerts (old URL)" \
+            or not a["annotations"].get("runbook_url", "").endswith("#apifywebhookreceivermisconfigured"):
+        raise Failure("delivered alert lacks its description label or runbook: %s" % shorten(a))
+    return "severity=%s summary=%r" % (a["labels"].get("severity"), a["annotations"].get("summary"))
+
+
+def check_inhibited(ctx):
+    def suppressed():
+        url = "http://127.0.0.1:%d/api/v2/alerts?%s" % (ctx.am_port, urllib.parse.urlencode(
+            {"filter": ['alertname="ApifyWebhookFailureRatioHigh"', 'webhook_id="wh-misconfigured"']}, doseq=True))
+        status, body = http_get(url)
+        if status != 200:
+            raise Failure("GET %s: HTTP %s" % (url, status))
+        alerts = json.loads(body)
+        if not alerts:
+            raise Failure("Alertmanager has no ApifyWebhookFailureRatioHigh for wh-misconfigured")
+        st = alerts[0]["status"]
+        return st if st["state"] == "suppressed" and st.get("inhibitedBy") else None
+    st = poll("FailureRatioHigh of wh-misconfigured inhibited", suppressed, timeout=20)
+    return "suppressed, inhibited by %d alert(s)" % len(st["inhibitedBy"])
+
+
+# 4. The API rejects the token, then accepts it again.
+def check_auth_alerts(ctx):
+    prom = ctx.prom
+    fake_command(ctx, "revoke-token", ack="token revoked")
+    poll("apify_up == 0", lambda: prom.value('apify_up{job="%s"}' % JOB) == 0, timeout=20)
+    poll("ApifyApiAuthFailing and ApifyRefreshFailing firing",
+         lambda: {"ApifyApiAuthFailing", "ApifyRefreshFailing"} <= {a["labels"]["alertname"] for a in prom.alerts()},
+         timeout=40, interval=1)
+    got = poll("ApifyApiAuthFailing delivered", lambda: ctx.stack.delivered("ApifyApiAuthFailing", job=JOB),
+               timeout=30)
+    reasons = {r["metric"]["reason"] for r in prom.query('apify_exporter_refresh_errors_total{job="%s"} > 0' % JOB)}
+    if "auth" not in reasons:
+        raise Failure("refresh errors by reason: %s, want auth" % sorted(reasons))
+    return "delivered with severity=%s" % got[0]["labels"].get("severity")
+
+
+def check_recovers(ctx):
+    fake_command(ctx, "accept-token", ack="token accepted")
+    poll("apify_up == 1 again", lambda: ctx.prom.value('apify_up{job="%s"}' % JOB) == 1, timeout=20)
+    # Let a few more scrapes in, so $__rate_interval windows after the
+    # outage have data again.
+    target = time.time() + 6
+    poll("a few scrapes after recovery", lambda: time.time() >= target, timeout=10)
+
+
+# 5. Every dashboard query returns data.
+def check_dashboard_queries(ctx):
+    prom = ctx.prom
+    total = 0
+    empty = []
+    for path, d in dashboards.load():
+        values = resolve_variables(prom, d, prefer={"webhook_id": "wh-flaky"})
+        if "webhook_id" in (v["name"] for v in d["templating"]["list"]):
+            if set(values["_found_webhook_id"]) != set(EXPECTED_WEBHOOK_ALERTS):
+                raise Failure("%s: $webhook_id values %s" % (path.name, values["_found_webhook_id"]))
+        for panel, t in dashboards.queries(d):
+            expr = substitute(t["expr"], values)
+            total += 1
+            result = prom.query(expr) if t.get("instant") else prom.query_range(expr, 60, 2)
+            if not finite_values(result):
+                empty.append("%s / %s [%s]: %s" % (path.name, panel["title"], t["refId"], expr))
+    if empty:
+        raise Failure("%d of %d queries returned no finite value:\n  %s" % (len(empty), total, "\n  ".join(empty)))
+    return "%d queries over %d dashboards, all with data" % (total, len(dashboards.load()))
+
+
+# 6. Graceful stop.
+def check_stops_cleanly(ctx):
+    os.killpg(ctx.exporter.pid, signal.SIGTERM)
+    try:
+        code = ctx.exporter.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        raise Failure("the exporter did not exit within 10s of SIGTERM")
+    if code != 0:
+        raise Failure("the exporter exited %s on SIGTERM" % code)
+    return "exit 0"
+
+
+# 7. TLS and basic auth, scraped by a real Prometheus.
 # bcrypt (cost 4) of the password below: a test credential, nothing else.
 TLS_PASSWORD = "e2e-scrape-password"
 TLS_PASSWORD_HASH = "$2b$04$.xZ3Bk0O3h82gcgGvyv8OeL05PticuA8mb4JQ3BgYjbty0rdLxTUe"
 
 
-def tls_scrape(stack, tmp, exporter_bin, prometheus_bin, ready):
+def check_tls_scrape(ctx):
     """A second exporter (--demo) behind APIFY_EXPORTER_WEB_CONFIG, and a
     second Prometheus with two jobs: the right password, and a wrong one."""
+    stack, tmp = ctx.stack, ctx.tmp
     tls = tmp / "tls"
     tls.mkdir()
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
@@ -616,7 +669,7 @@ def tls_scrape(stack, tmp, exporter_bin, prometheus_bin, ready):
                                  "basic_auth_users:\n  prometheus: '%s'\n" % TLS_PASSWORD_HASH)
     port, prom_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("APIFY_")}
-    exporter = stack.start("exporter-tls", [str(exporter_bin), "--demo", "--interval", "1s",
+    exporter = stack.start("exporter-tls", [str(ctx.exporter_bin), "--demo", "--interval", "1s",
                                             "--listen", "127.0.0.1:%d" % port,
                                             "--web-config", str(tls / "web.yml")], env=env)
     job = """\
@@ -635,11 +688,11 @@ def tls_scrape(stack, tmp, exporter_bin, prometheus_bin, ready):
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
         + job % ("tls", tls / "server.crt", TLS_PASSWORD, port)
         + job % ("tls-wrong-password", tls / "server.crt", "not-the-password", port))
-    prometheus = stack.start("prometheus-tls", [prometheus_bin, "--config.file=%s" % (tls / "prometheus.yml"),
+    prometheus = stack.start("prometheus-tls", [ctx.prometheus_bin, "--config.file=%s" % (tls / "prometheus.yml"),
                                                 "--storage.tsdb.path=%s" % (tls / "tsdb"),
                                                 "--web.listen-address=127.0.0.1:%d" % prom_port])
     prom = Prom("http://127.0.0.1:%d" % prom_port)
-    ready("prometheus-tls", prometheus, prom.base + "/-/ready")
+    ctx.ready("prometheus-tls", prometheus, prom.base + "/-/ready")
     stack.alive(exporter, "exporter-tls")
     poll("the TLS job is up", lambda: prom.value('up{job="tls"}') == 1, timeout=30)
     poll("apify_up over TLS", lambda: prom.value('apify_up{job="tls"}') == 1, timeout=30)
@@ -649,6 +702,28 @@ def tls_scrape(stack, tmp, exporter_bin, prometheus_bin, ready):
     if not any("401" in e for e in errors):
         raise Failure("the wrong-password target failed, but not with 401: %s" % errors)
     return "up over https with the password; 401 without it"
+
+
+# Run in this order: each check may rely on the state the previous ones left.
+CHECKS = [
+    ("the contract's metrics are scraped", check_scraped),
+    ("series carry the expected labels", check_labels),
+    ("the bundled rule groups load and evaluate", check_rules_loaded),
+    ("failing webhooks fire their alerts, the healthy one none", check_webhook_alerts),
+    ("Alertmanager delivers the webhook alert", check_delivered_webhook_alert),
+    ("the bundled inhibit rules suppress the consequence of a 4xx receiver", check_inhibited),
+    ("a 401 from Apify fires and delivers ApifyApiAuthFailing", check_auth_alerts),
+    ("the exporter recovers when the token works again", check_recovers),
+    ("every dashboard panel query returns data", check_dashboard_queries),
+    ("the exporter exits 0 on SIGTERM", check_stops_cleanly),
+    ("Prometheus scrapes over TLS with basic auth, and not with a wrong password", check_tls_scrape),
+]
+
+
+def run(ctx, results):
+    start_stack(ctx)
+    for name, check in CHECKS:
+        results.check(name, check, ctx)
 
 
 if __name__ == "__main__":

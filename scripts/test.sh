@@ -18,7 +18,9 @@ cargo test --locked
 
 step "release build"
 cargo build --release --locked
+cargo build --release --locked --example fake_api
 bin="$PWD/target/release/apify-webhook-exporter"
+fake_bin="$PWD/target/release/examples/fake_api"
 
 step "promtool check metrics"
 scripts/check-metrics.sh "$bin"
@@ -27,6 +29,6 @@ step "bundled assets"
 scripts/check-assets.sh
 
 step "end to end with Prometheus and Alertmanager"
-EXPORTER_BIN="$bin" scripts/e2e.sh
+EXPORTER_BIN="$bin" FAKE_API_BIN="$fake_bin" scripts/e2e.sh
 
 printf '\nall tests passed\n'

@@ -1,20 +1,16 @@
-//! A fake Apify account of a chosen size, served on 127.0.0.1, for the
+//! The `bench` scenario: a fake Apify account of a chosen size, for the
 //! benchmarks in `scripts/bench.sh` (the exporter runs as its own process,
 //! so its memory is measured alone).
 //!
-//!     cargo run --release --example bench_fake_api -- <webhooks> <dispatches> <event-types-per-webhook>
+//!     cargo run --release --example fake_api -- bench <webhooks> <dispatches> <event-types-per-webhook>
 //!
-//! Prints `listening <base url>` on stdout once ready, then serves until
-//! killed. Every dispatch is terminal, created within the last 23 hours,
-//! with one or two calls of assorted statuses.
-
-use std::time::Duration;
+//! Every dispatch is terminal, created within the last 23 hours, with one or
+//! two calls of assorted statuses; nothing moves once it is filled.
 
 use apify_webhook_exporter::api::decode::format_timestamp;
 use apify_webhook_exporter::clock::now_millis;
 use apify_webhook_exporter::demo::FakeApify;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 const EVENT_TYPES: [&str; 6] = [
     "ACTOR.RUN.SUCCEEDED",
@@ -26,18 +22,17 @@ const EVENT_TYPES: [&str; 6] = [
 ];
 const STATUSES: [Option<u16>; 6] = [Some(200), Some(204), Some(500), Some(503), Some(404), None];
 
-fn arg(n: usize, default: u64) -> u64 {
-    std::env::args()
-        .nth(n)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
+/// The `n`th argument as a count; `default` when it is missing or not one.
+fn arg(args: &[String], n: usize, default: u64) -> u64 {
+    args.get(n).and_then(|a| a.parse().ok()).unwrap_or(default)
 }
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let webhooks = arg(1, 50).max(1);
-    let dispatches = arg(2, 100_000);
-    let per_webhook = arg(3, 2).clamp(1, EVENT_TYPES.len() as u64) as usize;
+/// The account `args` (`<webhooks> <dispatches> <event-types-per-webhook>`)
+/// asks for, filled.
+pub fn account(args: &[String]) -> FakeApify {
+    let webhooks = arg(args, 0, 50).max(1);
+    let dispatches = arg(args, 1, 100_000);
+    let per_webhook = arg(args, 2, 2).clamp(1, EVENT_TYPES.len() as u64) as usize;
     let fake = FakeApify::new("bench-token");
     fake.set_request_log_limit(Some(0));
     for w in 0..webhooks {
@@ -82,11 +77,5 @@ async fn main() -> std::io::Result<()> {
             "calls": calls,
         }));
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    println!("listening http://{}", listener.local_addr()?);
-    let shutdown = CancellationToken::new();
-    fake.spawn(listener, shutdown.clone());
-    loop {
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-    }
+    fake
 }

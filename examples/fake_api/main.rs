@@ -1,0 +1,76 @@
+//! The crate's fake Apify API ([`FakeApify`]) as its own process on
+//! 127.0.0.1, for what runs the exporter as a separate program: the
+//! benchmarks (`scripts/bench.sh`) and the end-to-end test (`scripts/e2e.py`).
+//!
+//!     fake_api bench <webhooks> <dispatches> <event-types-per-webhook>
+//!     fake_api e2e
+//!
+//! `bench` fills an account of the chosen size once (see `bench.rs`); `e2e`
+//! serves the end-to-end test's four webhooks and keeps their dispatches
+//! moving with the clock (see `e2e.rs` and `e2e_driver.rs`). Either prints
+//! `listening <base url>` on stdout once ready, then serves until killed.
+//!
+//! Control, one command a line on stdin, each acknowledged on stdout:
+//!   `revoke-token`  every API answer becomes 401 `token-not-valid` (`token revoked`)
+//!   `accept-token`  the token works again (`token accepted`)
+//! The control lives on stdin rather than on an HTTP route, so that nothing
+//! the exporter can reach, here or in `--demo`, changes the fake.
+
+mod bench;
+mod e2e;
+mod e2e_driver;
+
+use std::io::BufRead;
+use std::time::Duration;
+
+use apify_webhook_exporter::demo::FakeApify;
+use tokio_util::sync::CancellationToken;
+
+const USAGE: &str =
+    "usage: fake_api bench <webhooks> <dispatches> <event-types-per-webhook>\n       fake_api e2e";
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let shutdown = CancellationToken::new();
+    let fake = match args.first().map(String::as_str) {
+        Some("bench") => bench::account(&args[1..]),
+        Some("e2e") => {
+            let fake = FakeApify::new(e2e::TOKEN);
+            e2e_driver::start(fake.clone(), shutdown.clone());
+            fake
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+    fake.spawn(listener, shutdown.clone());
+    println!("listening {base_url}");
+    std::thread::spawn(move || read_commands(&fake));
+    loop {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+/// Applies the commands read from stdin until it closes (a closed stdin
+/// only ends the control; the fake keeps serving).
+fn read_commands(fake: &FakeApify) {
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { return };
+        match line.trim() {
+            "revoke-token" => {
+                fake.revoke_token(true);
+                println!("token revoked");
+            }
+            "accept-token" => {
+                fake.revoke_token(false);
+                println!("token accepted");
+            }
+            "" => {}
+            other => eprintln!("fake_api: unknown command {other:?} (revoke-token, accept-token)"),
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! `FakeApify`: a programmable, in-process fake of the slice of the Apify API
+//! v2 that the exporter reads (webhooks and webhook dispatches), served by
+//! hyper 1 on a listener the caller has bound.
+//!
+//! It owns the fake account's state (webhooks, dispatches), the queue of
+//! faults to answer with, and the log of requests received. Integration tests
+//! drive it directly; `--demo` drives it through [`super::simulation`];
+//! `examples/fake_api` serves it as its own process.
+//! It mimics what the exporter depends on: the `{"data": ...}` envelope,
+//! pagination (`offset`, `limit` clamped to 1000, `desc`), the `WebhookShort`
+//! shape of webhook lists, Apify-style error bodies, Bearer authentication.
+//!
+//! Its parts: `control` (the methods that shape the account and read the
+//! request log), `lists` (paging, filtering, the `WebhookShort` shape),
+//! `routes` (paths, the handler, error answers) and `server` (the
+//! accept loop and its drain).
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+mod control;
+mod lists;
+mod routes;
+mod server;
+#[cfg(test)]
+mod test_support;
+
+use routes::error_body;
+
+/// Route templates, as recorded in [`RecordedRequest::route`] and as
+/// accepted by [`FakeApify::inject`].
+pub mod route {
+    pub const WEBHOOKS: &str = "/v2/webhooks";
+    pub const WEBHOOK: &str = "/v2/webhooks/:id";
+    pub const WEBHOOK_DISPATCHES: &str = "/v2/webhooks/:id/dispatches";
+    pub const DISPATCHES: &str = "/v2/webhook-dispatches";
+    pub const DISPATCH: &str = "/v2/webhook-dispatches/:id";
+    pub const ACT_WEBHOOKS: &str = "/v2/acts/:id/webhooks";
+    pub const ACTOR_WEBHOOKS: &str = "/v2/actors/:id/webhooks";
+    pub const ACTOR_TASK_WEBHOOKS: &str = "/v2/actor-tasks/:id/webhooks";
+}
+
+/// A programmable fake Apify API. Cloning is cheap and every clone sees the
+/// same account.
+#[derive(Clone)]
+pub struct FakeApify {
+    state: Arc<Mutex<State>>,
+}
+
+/// What the fake answers instead of the normal response, once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status, these headers and this body. A
+    /// `Content-Type: application/json` is added unless a content type is given.
+    Status {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+    /// 200 with a body that is not valid JSON.
+    Malformed,
+    /// Wait, then answer normally.
+    Delay(Duration),
+}
+
+impl Fault {
+    /// A status answer with an Apify-style error body and no extra header.
+    pub fn status(status: u16, error_type: &str, message: &str) -> Self {
+        Fault::Status {
+            status,
+            headers: Vec::new(),
+            body: error_body(error_type, message),
+        }
+    }
+
+    /// A 429 as Apify sends it, with `Retry-After: <seconds>`.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Fault::Status {
+            status: 429,
+            headers: vec![("Retry-After".to_owned(), retry_after_secs.to_string())],
+            body: error_body(
+                "rate-limit-exceeded",
+                "You have exceeded the rate limit. Please try again later.",
+            ),
+        }
+    }
+}
+
+/// One request as the fake received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Route template (see [`route`]), or `""` when the path matched none.
+    pub route: String,
+    pub path: String,
+    /// Raw query string without the `?`; `""` when there was none.
+    pub query: String,
+    pub authorization: Option<String>,
+}
+
+struct State {
+    token: String,
+    /// Set by [`FakeApify::revoke_token`]: every token is refused.
+    token_revoked: bool,
+    webhooks: HashMap<String, Value>,
+    dispatches: HashMap<String, (SortKey, Value)>,
+    /// Dispatches in `createdAt` order, so that a first page of the newest
+    /// costs the page, not a sort of the whole history.
+    dispatch_order: BTreeSet<(SortKey, String)>,
+    faults: HashMap<String, VecDeque<Fault>>,
+    requests: VecDeque<RecordedRequest>,
+    request_log_limit: Option<usize>,
+}
+
+/// `createdAt` as Unix nanoseconds; a missing or unparsable one sorts first.
+type SortKey = Option<i128>;
+
+fn sort_key(item: &Value) -> SortKey {
+    let created_at = item.get("createdAt")?.as_str()?;
+    OffsetDateTime::parse(created_at, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp_nanos)
+}
+
+fn id_of(item: &Value) -> Option<String> {
+    item.get("id")?.as_str().map(str::to_owned)
+}
+
+impl FakeApify {
+    /// An empty account whose API accepts only `Authorization: Bearer <token>`.
+    pub fn new(token: &str) -> Self {
+        let state = State {
+            token: token.to_owned(),
+            token_revoked: false,
+            webhooks: HashMap::new(),
+            dispatches: HashMap::new(),
+            dispatch_order: BTreeSet::new(),
+            faults: HashMap::new(),
+            requests: VecDeque::new(),
+            request_log_limit: None,
+        };
+        FakeApify {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A test that panicked while holding the lock leaves consistent data:
+        // every mutation in `control` is a single insert or remove.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Logs the request and takes the fault queued for its route, in one
+    /// step, so that concurrent requests consume faults in arrival order.
+    fn record(&self, request: RecordedRequest) -> Option<Fault> {
+        let mut state = self.lock();
+        let fault = if request.route.is_empty() {
+            None
+        } else {
+            state
+                .faults
+                .get_mut(&request.route)
+                .and_then(VecDeque::pop_front)
+        };
+        state.requests.push_back(request);
+        state.trim_request_log();
+        fault
+    }
+}
+
+impl State {
+    fn trim_request_log(&mut self) {
+        if let Some(limit) = self.request_log_limit {
+            while self.requests.len() > limit {
+                self.requests.pop_front();
+            }
+        }
+    }
+}
