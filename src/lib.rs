@@ -38,8 +38,8 @@
 //! follows one dispatch from the HTTP response to its `/metrics` line.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
-#![warn(unreachable_pub)]
+#![deny(missing_docs)]
+#![deny(unreachable_pub)]
 
 pub mod api;
 pub mod clock;

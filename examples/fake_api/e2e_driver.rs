@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use apify_webhook_exporter::api::decode::format_timestamp;
-use apify_webhook_exporter::collector::now_millis;
+use apify_webhook_exporter::clock::now_millis;
 use apify_webhook_exporter::demo::FakeApify;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;

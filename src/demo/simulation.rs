@@ -60,7 +60,9 @@ const REQUEST_LOG_LIMIT: usize = 1_000;
 pub struct DemoApi {
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub base_url: String,
+    /// The token the fake accepts.
     pub token: String,
+    /// The fake itself, to look at or to change the account.
     pub fake: FakeApify,
     /// The simulation task: ends once its token is cancelled.
     pub simulation: tokio::task::JoinHandle<()>,

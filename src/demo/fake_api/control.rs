@@ -20,6 +20,7 @@ impl FakeApify {
         self.lock().webhooks.insert(id, webhook);
     }
 
+    /// Deletes a webhook; its dispatches stay until removed on their own.
     pub fn remove_webhook(&self, id: &str) {
         self.lock().webhooks.remove(id);
     }
@@ -43,6 +44,7 @@ impl FakeApify {
         state.dispatch_order.insert((key, id));
     }
 
+    /// Deletes a dispatch, as retention does.
     pub fn remove_dispatch(&self, id: &str) {
         let mut state = self.lock();
         if let Some((key, _)) = state.dispatches.remove(id) {
@@ -50,6 +52,7 @@ impl FakeApify {
         }
     }
 
+    /// The dispatch with this id, as stored.
     pub fn dispatch(&self, id: &str) -> Option<Value> {
         self.lock().dispatches.get(id).map(|(_, d)| d.clone())
     }
@@ -110,6 +113,7 @@ impl FakeApify {
         self.lock().requests.iter().cloned().collect()
     }
 
+    /// Forgets the requests recorded so far.
     pub fn clear_requests(&self) {
         self.lock().requests.clear();
     }

@@ -35,13 +35,21 @@ use routes::error_body;
 /// Route templates, as recorded in [`RecordedRequest::route`] and as
 /// accepted by [`FakeApify::inject`].
 pub mod route {
+    /// Every webhook of the account.
     pub const WEBHOOKS: &str = "/v2/webhooks";
+    /// One webhook.
     pub const WEBHOOK: &str = "/v2/webhooks/:id";
+    /// One webhook's dispatches.
     pub const WEBHOOK_DISPATCHES: &str = "/v2/webhooks/:id/dispatches";
+    /// Every dispatch of the account.
     pub const DISPATCHES: &str = "/v2/webhook-dispatches";
+    /// One dispatch.
     pub const DISPATCH: &str = "/v2/webhook-dispatches/:id";
+    /// An Actor's webhooks.
     pub const ACT_WEBHOOKS: &str = "/v2/acts/:id/webhooks";
+    /// An Actor's webhooks, under the older path.
     pub const ACTOR_WEBHOOKS: &str = "/v2/actors/:id/webhooks";
+    /// A task's webhooks.
     pub const ACTOR_TASK_WEBHOOKS: &str = "/v2/actor-tasks/:id/webhooks";
 }
 
@@ -58,8 +66,11 @@ pub enum Fault {
     /// Answer with this status, these headers and this body. A
     /// `Content-Type: application/json` is added unless a content type is given.
     Status {
+        /// The HTTP status.
         status: u16,
+        /// Extra headers, such as `Retry-After`.
         headers: Vec<(String, String)>,
+        /// The body, as is.
         body: String,
     },
     /// 200 with a body that is not valid JSON.
@@ -94,12 +105,15 @@ impl Fault {
 /// One request as the fake received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRequest {
+    /// `GET`, `HEAD`...
     pub method: String,
     /// Route template (see [`route`]), or `""` when the path matched none.
     pub route: String,
+    /// The path as sent, percent-encoding included.
     pub path: String,
     /// Raw query string without the `?`; `""` when there was none.
     pub query: String,
+    /// The `Authorization` header, if any.
     pub authorization: Option<String>,
 }
 
