@@ -759,10 +759,13 @@ mod tests {
             .build()
             .expect("client");
 
-        let webhooks: Value = client
-            .get(format!("{}/v2/webhooks", demo.base_url))
-            .bearer_auth(&demo.token)
-            .send()
+        let get = |path: &str| {
+            client
+                .get(format!("{}{path}", demo.base_url))
+                .bearer_auth(&demo.token)
+                .send()
+        };
+        let webhooks: Value = get("/v2/webhooks")
             .await
             .expect("request")
             .json()
@@ -771,13 +774,7 @@ mod tests {
         assert_eq!(webhooks["data"]["total"], 5);
         assert!(webhooks["data"]["items"][0].get("description").is_none());
 
-        let dispatches: Value = client
-            .get(format!(
-                "{}/v2/webhook-dispatches?desc=true&limit=10",
-                demo.base_url
-            ))
-            .bearer_auth(&demo.token)
-            .send()
+        let dispatches: Value = get("/v2/webhook-dispatches?desc=true&limit=10")
             .await
             .expect("request")
             .json()

@@ -168,13 +168,7 @@ mod tests {
 
         let first = get().await.expect("request");
         assert_eq!(first.status().as_u16(), 429);
-        assert_eq!(
-            first
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok()),
-            Some("1")
-        );
+        assert_eq!(header(&first, "retry-after"), Some("1"));
         let body: Value = first.json().await.expect("JSON");
         assert_eq!(body["error"]["type"], "rate-limit-exceeded");
 
@@ -183,13 +177,7 @@ mod tests {
 
         let second = get().await.expect("request");
         assert_eq!(second.status().as_u16(), 500);
-        assert_eq!(
-            second
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok()),
-            Some("text/plain")
-        );
+        assert_eq!(header(&second, "content-type"), Some("text/plain"));
         assert_eq!(second.text().await.expect("text"), "upstream exploded");
 
         let third = get().await.expect("request");
@@ -272,12 +260,7 @@ mod tests {
             served.get("/v2/webhooks").await;
         }
         served.get("/v2/webhook-dispatches").await;
-        let routes: Vec<String> = served
-            .fake
-            .requests()
-            .into_iter()
-            .map(|r| r.route)
-            .collect();
+        let routes = served.routes();
         assert_eq!(routes, [route::WEBHOOKS, route::DISPATCHES]);
         served.stop().await;
     }

@@ -302,12 +302,7 @@ mod tests {
             Vec::<String>::new()
         );
         assert_eq!(served.ids("/v2/webhooks").await, ["w1", "w2", "w3", "w4"]);
-        let routes: Vec<String> = served
-            .fake
-            .requests()
-            .into_iter()
-            .map(|r| r.route)
-            .collect();
+        let routes = served.routes();
         assert_eq!(
             routes,
             [

@@ -366,12 +366,7 @@ mod tests {
                 "{path}"
             );
         }
-        let routes: Vec<String> = served
-            .fake
-            .requests()
-            .into_iter()
-            .map(|r| r.route)
-            .collect();
+        let routes = served.routes();
         assert_eq!(
             routes,
             [
@@ -407,13 +402,7 @@ mod tests {
                 .await
                 .expect("request");
             assert_eq!(response.status().as_u16(), 405, "{method}");
-            assert_eq!(
-                response
-                    .headers()
-                    .get("allow")
-                    .and_then(|v| v.to_str().ok()),
-                Some("GET, HEAD")
-            );
+            assert_eq!(header(&response, "allow"), Some("GET, HEAD"));
             let body: Value = response.json().await.expect("JSON");
             assert_eq!(body["error"]["type"], "method-not-allowed");
         }
@@ -426,12 +415,7 @@ mod tests {
             .expect("request");
         assert_eq!(head.status().as_u16(), 200);
         assert_eq!(head.bytes().await.expect("body").len(), 0);
-        let methods: Vec<String> = served
-            .fake
-            .requests()
-            .into_iter()
-            .map(|r| r.method)
-            .collect();
+        let methods = served.methods();
         assert_eq!(methods, ["POST", "PUT", "DELETE", "HEAD"]);
         served.stop().await;
     }

@@ -62,6 +62,16 @@ impl Served {
         item_ids(&body)
     }
 
+    /// The route of each request received, in order.
+    pub(super) fn routes(&self) -> Vec<String> {
+        self.fake.requests().into_iter().map(|r| r.route).collect()
+    }
+
+    /// The method of each request received, in order.
+    pub(super) fn methods(&self) -> Vec<String> {
+        self.fake.requests().into_iter().map(|r| r.method).collect()
+    }
+
     pub(super) async fn stop(self) {
         self.shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(5), self.server)
@@ -123,4 +133,9 @@ pub(super) fn webhook(
         "headersTemplate": "{\"X-Key\": \"secret\"}",
         "stats": { "totalDispatches": 3 },
     })
+}
+
+/// A header of a response as text.
+pub(super) fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
 }
