@@ -1,6 +1,6 @@
 //! The Apify API v2 client: HTTP, pagination envelopes, retries, rate
 //! limiting and typed errors. It knows nothing of Prometheus; what it did is
-//! reported through [`RequestObserver`], which the wiring connects to the
+//! reported through `RequestObserver`, which the wiring connects to the
 //! exporter's own metrics.
 //!
 //! One file per upstream resource ([`webhooks`], [`dispatches`]); errors

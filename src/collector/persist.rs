@@ -91,7 +91,7 @@ struct File1<S> {
     state: S,
 }
 
-/// Serialises the state for [`write`].
+/// Serialises the state for [`write()`].
 fn encode(state: &State, api_base_url: &str) -> Result<Vec<u8>, serde_json::Error> {
     serde_json::to_vec(&File1 {
         format: FORMAT.to_string(),
