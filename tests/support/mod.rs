@@ -254,11 +254,3 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
-
-/// A fresh, empty directory for one test, which the test removes itself.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = TempDir::new(name);
-    let path = dir.0.clone();
-    std::mem::forget(dir);
-    path
-}
