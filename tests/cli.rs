@@ -1,10 +1,13 @@
 //! The binary: flags, exit codes, and a graceful stop on SIGTERM.
 
+mod support;
+
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use support::block_until_some;
 
 const BIN: &str = env!("CARGO_BIN_EXE_apify-webhook-exporter");
-const DEADLINE: Duration = Duration::from_secs(20);
 
 fn exporter() -> Command {
     let mut c = Command::new(BIN);
@@ -158,11 +161,9 @@ fn demo_serves_metrics_and_sigterm_stops_it_cleanly() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while get(port, "/readyz").map(|(code, _)| code) != Some(200) {
-        assert!(started.elapsed() < DEADLINE, "demo not ready");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    block_until_some("demo ready", || {
+        get(port, "/readyz").filter(|(code, _)| *code == 200)
+    });
     let (code, body) = get(port, "/metrics").unwrap();
     assert_eq!(code, 200);
     assert!(body.contains("apify_up 1"));
@@ -178,14 +179,7 @@ fn demo_serves_metrics_and_sigterm_stops_it_cleanly() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(started.elapsed() < DEADLINE, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());
     assert_eq!(status.code(), Some(0));
     let mut logs = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();

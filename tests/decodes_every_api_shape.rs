@@ -2,10 +2,13 @@
 //! mock server's random schema-valid bodies, the docs page's sample) decodes,
 //! with the values the exporter relies on.
 
+mod support;
+
 use apify_webhook_exporter::api::decode::parse_timestamp;
 use apify_webhook_exporter::api::dispatches::{Dispatch, DispatchStatus};
 use apify_webhook_exporter::api::webhooks::Webhook;
 use apify_webhook_exporter::api::{decode_envelope, decode_page, ApiError, Page};
+use support::route;
 
 fn fixture(path: &str) -> Vec<u8> {
     let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
@@ -13,11 +16,11 @@ fn fixture(path: &str) -> Vec<u8> {
 }
 
 fn webhook_list(path: &str) -> Page<Webhook> {
-    decode_envelope("/v2/webhooks", &fixture(path)).unwrap()
+    decode_envelope(route::WEBHOOKS, &fixture(path)).unwrap()
 }
 
 fn dispatch_list(path: &str) -> Page<Dispatch> {
-    decode_envelope("/v2/webhook-dispatches", &fixture(path)).unwrap()
+    decode_envelope(route::DISPATCHES, &fixture(path)).unwrap()
 }
 
 #[test]
@@ -53,7 +56,7 @@ fn static_webhook_lists_decode() {
 #[test]
 fn static_single_webhook_and_dispatches_decode() {
     let w: Webhook =
-        decode_envelope("/v2/webhooks/:id", &fixture("static/_v2_webhooks_abc.json")).unwrap();
+        decode_envelope(route::WEBHOOK, &fixture("static/_v2_webhooks_abc.json")).unwrap();
     assert_eq!(
         w.description.as_deref(),
         Some("this is webhook description")
@@ -76,7 +79,7 @@ fn static_single_webhook_and_dispatches_decode() {
         assert_eq!(d.calls[0].response_status, Some(200));
     }
     let d: Dispatch = decode_envelope(
-        "/v2/webhook-dispatches/:id",
+        route::DISPATCH,
         &fixture("static/_v2_webhook-dispatches_d1.json"),
     )
     .unwrap();
@@ -112,11 +115,8 @@ fn random_schema_valid_bodies_decode() {
         "duplicates folded"
     );
 
-    let w: Webhook = decode_envelope(
-        "/v2/webhooks/:id",
-        &fixture("dynamic/_v2_webhooks_abc.json"),
-    )
-    .unwrap();
+    let w: Webhook =
+        decode_envelope(route::WEBHOOK, &fixture("dynamic/_v2_webhooks_abc.json")).unwrap();
     assert_eq!(w.request_url, None);
     assert_eq!(w.stats, None);
     assert_eq!(w.do_not_retry, None);
@@ -134,7 +134,7 @@ fn random_schema_valid_bodies_decode() {
         assert_eq!(first.calls[2].started_at, None);
     }
     let d: Dispatch = decode_envelope(
-        "/v2/webhook-dispatches/:id",
+        route::DISPATCH,
         &fixture("dynamic/_v2_webhook-dispatches_d1.json"),
     )
     .unwrap();
@@ -159,13 +159,13 @@ fn the_docs_sample_with_string_event_data_and_unknown_values_decodes() {
 fn a_missing_required_field_names_its_path() {
     let body =
         br#"{"data":{"items":[{"id":"a","webhookId":"w","status":"ACTIVE","eventType":"TEST"}]}}"#;
-    let err = decode_envelope::<Page<Dispatch>>("/v2/webhook-dispatches", body).unwrap_err();
+    let err = decode_envelope::<Page<Dispatch>>(route::DISPATCHES, body).unwrap_err();
     match &err {
         ApiError::Decode { path, .. } => assert_eq!(path, "data.items[0]"),
         other => panic!("expected a decode error, got {other}"),
     }
     assert!(err.to_string().contains("createdAt"), "{err}");
-    let err = decode_envelope::<Page<Dispatch>>("/v2/webhook-dispatches", b"<html>").unwrap_err();
+    let err = decode_envelope::<Page<Dispatch>>(route::DISPATCHES, b"<html>").unwrap_err();
     assert_eq!(err.reason().as_str(), "decode");
 }
 
@@ -176,7 +176,7 @@ fn a_bad_item_is_left_out_of_its_page_not_the_page_out_of_the_list() {
         {"id":"b","webhookId":"w","createdAt":"not a time","status":"FAILED","eventType":"TEST"},
         {"id":"c","webhookId":"w","createdAt":"2026-11-26T09:00:00.000Z","status":"FAILED","eventType":"TEST"}
     ]}}"#;
-    let page = decode_page::<Dispatch>("/v2/webhook-dispatches", body).unwrap();
+    let page = decode_page::<Dispatch>(route::DISPATCHES, body).unwrap();
     let ids: Vec<&str> = page.items.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(ids, vec!["a", "c"]);
     assert_eq!(page.items[0].status, DispatchStatus::Other(String::new()));
@@ -188,5 +188,5 @@ fn a_bad_item_is_left_out_of_its_page_not_the_page_out_of_the_list() {
         ApiError::Decode { path, .. } => assert_eq!(path, "data.items[1].createdAt"),
         other => panic!("expected a decode error, got {other}"),
     }
-    assert!(decode_page::<Dispatch>("/v2/webhook-dispatches", b"{\"data\":{}}").is_err());
+    assert!(decode_page::<Dispatch>(route::DISPATCHES, b"{\"data\":{}}").is_err());
 }

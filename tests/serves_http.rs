@@ -3,53 +3,52 @@
 mod support;
 
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use apify_webhook_exporter::config::Mode;
-use apify_webhook_exporter::demo::{FakeApify, Fault};
+use apify_webhook_exporter::config::{Config, Mode};
+use apify_webhook_exporter::demo::Fault;
 use support::*;
 
-const W1: &str = "W1aaaaaaaaaaaaaaa";
+async fn exporter(configure: impl FnOnce(&mut Config)) -> Harness {
+    Harness::start(account_with_one_webhook(), configure).await
+}
 
-async fn harness(configure: impl FnOnce(&mut apify_webhook_exporter::config::Config)) -> Harness {
-    let fake = FakeApify::new(TOKEN);
-    fake.put_webhook(webhook(W1, &["ACTOR.RUN.SUCCEEDED"]));
-    Harness::start(fake, configure).await
+/// Interval mode: refreshes in the background every `period`, and scrapes
+/// read what the last one left.
+fn interval_mode(period: Duration) -> impl FnOnce(&mut Config) {
+    move |c| {
+        c.mode = Mode::Interval;
+        c.interval = period;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_answer_as_documented() {
-    let h = harness(|_| {}).await;
-    let get = |path: &str| h.http.get(format!("{}{path}", h.url)).send();
+    let h = exporter(|_| {}).await;
 
-    let r = get("/").await.unwrap();
+    let r = h.get("/").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
     assert!(r.text().await.unwrap().contains("href=\"metrics\""));
 
-    let r = get("/healthz").await.unwrap();
+    let r = h.get("/healthz").await;
     assert_eq!(
         (r.status().as_u16(), r.text().await.unwrap()),
         (200, "ok\n".to_string())
     );
-    let r = get("/readyz").await.unwrap();
+    let r = h.get("/readyz").await;
     assert_eq!(
         (r.status().as_u16(), r.text().await.unwrap()),
         (200, "ready\n".to_string())
     );
-    assert_eq!(get("/nope").await.unwrap().status(), 404);
-    assert_eq!(get("/metrics/x").await.unwrap().status(), 404);
+    assert_eq!(h.status("/nope").await, 404);
+    assert_eq!(h.status("/metrics/x").await, 404);
 
-    let r = h
-        .http
-        .post(format!("{}/metrics", h.url))
-        .send()
-        .await
-        .unwrap();
+    let r = h.http.post(h.at("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 405);
     assert_eq!(r.headers()["allow"], "GET, HEAD");
 
-    let r = get("/metrics").await.unwrap();
+    let r = h.get("/metrics").await;
     assert_eq!(
         r.headers()["content-type"],
         "text/plain; version=0.0.4; charset=utf-8"
@@ -58,12 +57,7 @@ async fn routes_answer_as_documented() {
     let plain = r.text().await.unwrap();
     assert!(plain.contains("apify_up 1\n"));
 
-    let r = h
-        .http
-        .head(format!("{}/metrics", h.url))
-        .send()
-        .await
-        .unwrap();
+    let r = h.http.head(h.at("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap().len(), 0, "HEAD has no body");
     h.stop().await;
@@ -72,24 +66,11 @@ async fn routes_answer_as_documented() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_gzipped_when_accepted() {
     // Interval mode with a long period: both scrapes read the same cache.
-    let h = harness(|c| {
-        c.mode = Mode::Interval;
-        c.interval = Duration::from_secs(3600);
-    })
-    .await;
-    let url = format!("{}/metrics", h.url);
-    let plain = h
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let h = exporter(interval_mode(Duration::from_secs(3600))).await;
+    let plain = h.get("/metrics").await.bytes().await.unwrap();
     let r = h
         .http
-        .get(&url)
+        .get(h.at("/metrics"))
         .header("accept-encoding", "gzip")
         .send()
         .await
@@ -108,33 +89,26 @@ async fn metrics_are_gzipped_when_accepted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_scrapes_share_one_refresh() {
-    let h = harness(|_| {}).await;
+    let h = exporter(|_| {}).await;
     h.take_requests();
     // The next refresh is slow, so every scrape below arrives while it runs.
     h.fake
-        .inject("/v2/webhooks", Fault::Delay(Duration::from_millis(800)));
+        .inject(route::WEBHOOKS, Fault::Delay(Duration::from_millis(800)));
     let scrapes = (0..10).map(|_| h.scrape());
     let bodies = futures::future::join_all(scrapes).await;
-    assert_eq!(by_route(&h.take_requests()).get("/v2/webhooks"), Some(&1));
+    assert_eq!(h.take_routes().get(route::WEBHOOKS), Some(&1));
     for m in &bodies {
-        assert_eq!(
-            m.value("apify_exporter_refresh_duration_seconds_count", &[]),
-            2.0
-        );
+        assert_eq!(m.refreshes(), 2.0);
     }
     h.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_scrape_reuses_results_younger_than_min_interval() {
-    let h = harness(|c| c.min_interval = Duration::from_secs(3600)).await;
+    let h = exporter(|c| c.min_interval = Duration::from_secs(3600)).await;
     h.take_requests();
     for _ in 0..3 {
-        let m = h.scrape().await;
-        assert_eq!(
-            m.value("apify_exporter_refresh_duration_seconds_count", &[]),
-            1.0
-        );
+        assert_eq!(h.scrape().await.refreshes(), 1.0);
     }
     assert!(h.take_requests().is_empty());
     h.stop().await;
@@ -142,67 +116,21 @@ async fn on_scrape_reuses_results_younger_than_min_interval() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interval_mode_refreshes_in_the_background() {
-    let h = harness(|c| {
-        c.mode = Mode::Interval;
-        c.interval = Duration::from_millis(100);
+    let h = exporter(interval_mode(Duration::from_millis(100))).await;
+    wait_until("three background refreshes", async || {
+        h.scrape().await.refreshes() >= 3.0
     })
     .await;
-    let started = Instant::now();
-    loop {
-        let m = h.scrape().await;
-        if m.value("apify_exporter_refresh_duration_seconds_count", &[]) >= 3.0 {
-            break;
-        }
-        assert!(started.elapsed() < DEADLINE, "no background refreshes");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     h.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_waits_for_the_first_refresh() {
-    let fake = FakeApify::new(TOKEN);
-    fake.put_webhook(webhook(W1, &["ACTOR.RUN.SUCCEEDED"]));
-    // Served by hand: Harness::start would wait for readiness.
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api_url = format!("http://{}", api.local_addr().unwrap());
-    fake.inject("/v2/webhooks", Fault::Delay(Duration::from_millis(1500)));
-    fake.spawn(api, shutdown.child_token());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let run = tokio::spawn(apify_webhook_exporter::run(
-        test_config(&api_url),
-        listener,
-        shutdown.clone(),
-    ));
-    let http = reqwest::Client::new();
-    let r = http.get(format!("{url}/readyz")).send().await.unwrap();
-    assert_eq!(r.status(), 503);
-    assert_eq!(
-        http.get(format!("{url}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let started = Instant::now();
-    while http
-        .get(format!("{url}/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        != 200
-    {
-        assert!(started.elapsed() < DEADLINE);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    shutdown.cancel();
-    tokio::time::timeout(DEADLINE, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let fake = account_with_one_webhook();
+    fake.inject(route::WEBHOOKS, Fault::Delay(Duration::from_millis(1500)));
+    let h = Harness::start_without_waiting(fake, |_| {}).await;
+    assert_eq!(h.status("/readyz").await, 503);
+    assert_eq!(h.status("/healthz").await, 200);
+    h.wait_ready().await;
+    h.stop().await;
 }

@@ -10,13 +10,16 @@ use apify_webhook_exporter::demo::FakeApify;
 use base64::Engine;
 use support::*;
 
+/// The files a web config names, in a directory that lives as long as this.
 struct Files {
-    dir: std::path::PathBuf,
+    _dir: TempDir,
     ca_pem: String,
 }
 
+/// Writes a self-signed certificate for `localhost`, its key, and the web
+/// config `web_yaml` makes of the bcrypt hash of `scrape-pass`.
 fn write_files(name: &str, web_yaml: impl Fn(&str) -> String) -> (Files, WebConfig) {
-    let dir = temp_dir(&format!("tls-{name}"));
+    let dir = TempDir::new(&format!("tls-{name}"));
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     std::fs::write(dir.join("server.crt"), cert.cert.pem()).unwrap();
     std::fs::write(dir.join("server.key"), cert.key_pair.serialize_pem()).unwrap();
@@ -24,13 +27,8 @@ fn write_files(name: &str, web_yaml: impl Fn(&str) -> String) -> (Files, WebConf
     let path = dir.join("web.yml");
     std::fs::write(&path, web_yaml(&hash)).unwrap();
     let web = WebConfig::load(&path).unwrap();
-    (
-        Files {
-            dir,
-            ca_pem: cert.cert.pem(),
-        },
-        web,
-    )
+    let ca_pem = cert.cert.pem();
+    (Files { _dir: dir, ca_pem }, web)
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -48,9 +46,7 @@ async fn https_with_basic_auth_serves_only_the_right_password() {
             "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS12\nbasic_auth_users:\n  prometheus: '{hash}'\n"
         )
     });
-    let fake = FakeApify::new(TOKEN);
-    fake.put_webhook(webhook("W1aaaaaaaaaaaaaaa", &["ACTOR.RUN.SUCCEEDED"]));
-    let h = Harness::start_without_waiting(fake, move |c| c.web = Some(web)).await;
+    let h = Harness::start_without_waiting(account_with_one_webhook(), |c| c.web = Some(web)).await;
 
     let port = h.url.rsplit(':').next().unwrap().to_string();
     let https = reqwest::Client::builder()
@@ -60,22 +56,19 @@ async fn https_with_basic_auth_serves_only_the_right_password() {
         .build()
         .unwrap();
     let url = |path: &str| format!("https://localhost:{port}{path}");
+    let with = |path: &str, user: &str, password: &str| {
+        https
+            .get(url(path))
+            .header("authorization", basic(user, password))
+            .send()
+    };
 
     // /healthz needs no password; it also proves the TLS handshake works.
-    let started = std::time::Instant::now();
-    loop {
-        let r = https
-            .get(url("/readyz"))
-            .header("authorization", basic("prometheus", "scrape-pass"))
-            .send()
-            .await
-            .unwrap();
-        if r.status() == 200 {
-            break;
-        }
-        assert!(started.elapsed() < DEADLINE);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until("ready over TLS", async || {
+        let r = with("/readyz", "prometheus", "scrape-pass").await.unwrap();
+        r.status() == 200
+    })
+    .await;
     assert_eq!(
         https.get(url("/healthz")).send().await.unwrap().status(),
         200
@@ -87,15 +80,11 @@ async fn https_with_basic_auth_serves_only_the_right_password() {
         r.headers()["www-authenticate"],
         "Basic realm=\"apify-webhook-exporter\""
     );
-    let with = |user: &'static str, password: &'static str| {
-        https
-            .get(url("/metrics"))
-            .header("authorization", basic(user, password))
-            .send()
-    };
-    assert_eq!(with("prometheus", "wrong").await.unwrap().status(), 401);
-    assert_eq!(with("someone", "scrape-pass").await.unwrap().status(), 401);
-    let r = with("prometheus", "scrape-pass").await.unwrap();
+    let metrics_as =
+        async |user: &str, password: &str| with("/metrics", user, password).await.unwrap().status();
+    assert_eq!(metrics_as("prometheus", "wrong").await, 401);
+    assert_eq!(metrics_as("someone", "scrape-pass").await, 401);
+    let r = with("/metrics", "prometheus", "scrape-pass").await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("apify_up 1\n"));
 
@@ -111,42 +100,24 @@ async fn https_with_basic_auth_serves_only_the_right_password() {
     assert!(answered.map(|r| r.status() != 200).unwrap_or(true));
 
     h.stop().await;
-    std::fs::remove_dir_all(&files.dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_auth_alone_guards_plain_http() {
-    let (files, web) = write_files("auth", |hash| {
+    let (_files, web) = write_files("auth", |hash| {
         format!("basic_auth_users:\n  prometheus: '{hash}'\n")
     });
     let fake = FakeApify::new(TOKEN);
-    let h = Harness::start_without_waiting(fake, move |c| c.web = Some(web)).await;
-    assert_eq!(
-        h.http
-            .get(format!("{}/healthz", h.url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        h.http
-            .get(format!("{}/readyz", h.url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    let h = Harness::start_without_waiting(fake, |c| c.web = Some(web)).await;
+    assert_eq!(h.status("/healthz").await, 200);
+    assert_eq!(h.status("/readyz").await, 401);
     let r = h
         .http
-        .get(format!("{}/", h.url))
+        .get(h.at("/"))
         .header("authorization", basic("prometheus", "scrape-pass"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     h.stop().await;
-    std::fs::remove_dir_all(&files.dir).unwrap();
 }

@@ -7,7 +7,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use apify_webhook_exporter::demo::{FakeApify, Fault};
+use apify_webhook_exporter::demo::Fault;
 use support::*;
 
 #[derive(Clone, Default)]
@@ -32,11 +32,9 @@ async fn the_token_shows_in_no_log_and_no_metric() {
         .with_writer(move || writer.clone())
         .init();
 
-    let fake = FakeApify::new(TOKEN);
-    fake.put_webhook(webhook("W1aaaaaaaaaaaaaaa", &["ACTOR.RUN.SUCCEEDED"]));
-    let h = Harness::start(fake, |_| {}).await;
+    let h = Harness::start(account_with_one_webhook(), |_| {}).await;
     h.fake.inject(
-        "/v2/webhooks",
+        route::WEBHOOKS,
         Fault::status(
             401,
             "token-not-valid",
@@ -44,8 +42,8 @@ async fn the_token_shows_in_no_log_and_no_metric() {
         ),
     );
     let m = h.scrape().await;
-    assert_eq!(m.value("apify_up", &[]), 0.0);
-    h.fake.inject("/v2/webhook-dispatches", Fault::Malformed);
+    assert_eq!(m.up(), 0.0);
+    h.fake.inject(route::DISPATCHES, Fault::Malformed);
     let m2 = h.scrape().await;
     let requests = h.fake.requests();
     h.stop().await;

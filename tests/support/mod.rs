@@ -1,32 +1,37 @@
-//! Shared by the integration tests: a fake Apify on 127.0.0.1, the
-//! exporter's `run` on port 0 against it, and a `/metrics` reader.
+//! Shared by the integration tests. This file runs the exporter's `run` on
+//! port 0 against a fake Apify on 127.0.0.1 and holds the waits, each a
+//! poll with a deadline; `account` builds what the fake serves; `metrics`
+//! reads `/metrics`.
 
+// Each test binary compiles all of this and uses a part of it.
 #![allow(dead_code)]
 
+mod account;
+mod metrics;
+
+pub use account::*;
+pub use metrics::*;
+// The route templates the fake records requests under, which are also the
+// `endpoint` label of the exporter's own request counter. (Named here, so
+// that a move in the crate is one change; not every binary uses them.)
+#[allow(unused_imports)]
+pub use apify_webhook_exporter::demo::fake_api::route;
+
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use apify_webhook_exporter::config::{Config, Mode};
 use apify_webhook_exporter::demo::{FakeApify, RecordedRequest};
 use apify_webhook_exporter::secret::Secret;
-use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-
-pub const TOKEN: &str = "apify_api_TestTokenValue0123456789";
 
 /// Upper bound of every wait in the tests.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-pub struct Harness {
-    pub fake: FakeApify,
-    pub url: String,
-    pub api: String,
-    pub http: reqwest::Client,
-    fake_shutdown: CancellationToken,
-    shutdown: CancellationToken,
-    exporter: tokio::task::JoinHandle<()>,
-}
+/// How often a wait looks again: short next to every delay a test injects.
+const POLL: Duration = Duration::from_millis(10);
 
 /// Config for tests: on-scrape with no reuse window, so every scrape is
 /// one refresh and a test controls exactly when refreshes happen.
@@ -39,7 +44,21 @@ pub fn test_config(api: &str) -> Config {
     c
 }
 
+/// The exporter running against a fake Apify, and a client for it.
+pub struct Harness {
+    pub fake: FakeApify,
+    /// `http://127.0.0.1:PORT` of the exporter.
+    pub url: String,
+    pub api: String,
+    pub http: reqwest::Client,
+    fake_shutdown: CancellationToken,
+    shutdown: CancellationToken,
+    exporter: tokio::task::JoinHandle<()>,
+}
+
 impl Harness {
+    /// Serves `fake`, starts the exporter against it and waits until it is
+    /// ready, so the start-up refresh is over when a test begins.
     pub async fn start(fake: FakeApify, configure: impl FnOnce(&mut Config)) -> Harness {
         let h = Harness::start_without_waiting(fake, configure).await;
         h.wait_ready().await;
@@ -47,7 +66,7 @@ impl Harness {
     }
 
     /// Like `start`, without waiting for `/readyz` (which may need TLS or
-    /// a password the default client lacks).
+    /// a password the default client lacks, or be the thing under test).
     pub async fn start_without_waiting(
         fake: FakeApify,
         configure: impl FnOnce(&mut Config),
@@ -59,6 +78,19 @@ impl Harness {
         Harness::spawn_exporter(fake, api, fake_shutdown, configure)
     }
 
+    /// Like `start`, against a fake already served at `api` (the demo's),
+    /// which `api_shutdown` stops.
+    pub async fn against(
+        fake: FakeApify,
+        api: String,
+        api_shutdown: CancellationToken,
+        configure: impl FnOnce(&mut Config),
+    ) -> Harness {
+        let h = Harness::spawn_exporter(fake, api, api_shutdown, configure);
+        h.wait_ready().await;
+        h
+    }
+
     fn spawn_exporter(
         fake: FakeApify,
         api: String,
@@ -67,6 +99,7 @@ impl Harness {
     ) -> Harness {
         let mut config = test_config(&api);
         configure(&mut config);
+        // Bound here, before `run` starts, so no request can be refused.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let listener = TcpListener::from_std(listener).unwrap();
@@ -78,6 +111,7 @@ impl Harness {
                 .await
                 .unwrap();
         });
+        // Without gzip, so a test sees the bytes the exporter sent.
         let http = reqwest::Client::builder()
             .no_gzip()
             .timeout(DEADLINE)
@@ -98,36 +132,41 @@ impl Harness {
     /// fake API (same origin, so a state file stays valid).
     pub async fn restart(self, configure: impl FnOnce(&mut Config)) -> Harness {
         self.shutdown.cancel();
-        tokio::time::timeout(DEADLINE, self.exporter)
-            .await
-            .expect("run() did not return after shutdown")
-            .unwrap();
-        let h = Harness::spawn_exporter(self.fake, self.api, self.fake_shutdown, configure);
-        h.wait_ready().await;
-        h
+        join_within_deadline(self.exporter).await;
+        Harness::against(self.fake, self.api, self.fake_shutdown, configure).await
+    }
+
+    /// Stops the exporter and the fake; fails the test unless `run`
+    /// returns `Ok` within the deadline.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.fake_shutdown.cancel();
+        join_within_deadline(self.exporter).await;
     }
 
     pub async fn wait_ready(&self) {
-        let started = Instant::now();
-        loop {
-            if let Ok(r) = self.http.get(format!("{}/readyz", self.url)).send().await {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            assert!(started.elapsed() < DEADLINE, "exporter not ready in time");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_until("exporter ready", async || {
+            self.status("/readyz").await == 200
+        })
+        .await;
+    }
+
+    /// The exporter's URL of `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.at(path)).send().await.unwrap()
+    }
+
+    pub async fn status(&self, path: &str) -> u16 {
+        self.get(path).await.status().as_u16()
     }
 
     /// GET /metrics (in on-scrape mode: runs one refresh first).
     pub async fn scrape(&self) -> Scrape {
-        let r = self
-            .http
-            .get(format!("{}/metrics", self.url))
-            .send()
-            .await
-            .unwrap();
+        let r = self.get("/metrics").await;
         assert_eq!(r.status(), 200);
         Scrape(r.text().await.unwrap())
     }
@@ -139,14 +178,17 @@ impl Harness {
         r
     }
 
-    pub async fn stop(self) {
-        self.shutdown.cancel();
-        self.fake_shutdown.cancel();
-        tokio::time::timeout(DEADLINE, self.exporter)
-            .await
-            .expect("run() did not return after shutdown")
-            .unwrap();
+    /// Like `take_requests`, counted per route template.
+    pub fn take_routes(&self) -> BTreeMap<String, usize> {
+        by_route(&self.take_requests())
     }
+}
+
+async fn join_within_deadline(exporter: tokio::task::JoinHandle<()>) {
+    tokio::time::timeout(DEADLINE, exporter)
+        .await
+        .expect("run() did not return after shutdown")
+        .unwrap();
 }
 
 /// Counts requests per route template.
@@ -158,127 +200,57 @@ pub fn by_route(requests: &[RecordedRequest]) -> BTreeMap<String, usize> {
     m
 }
 
-/// One `/metrics` body.
-pub struct Scrape(pub String);
-
-impl Scrape {
-    /// The value of the sample `name` with exactly these labels.
-    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let mut want: Vec<(String, String)> = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        want.sort();
-        self.0.lines().find_map(|line| {
-            let (sample, value) = parse_line(line)?;
-            (sample.0 == name && sample.1 == want).then_some(value)
-        })
-    }
-
-    /// Like `get`, failing the test when the sample is absent.
-    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.get(name, labels)
-            .unwrap_or_else(|| panic!("no sample {name}{labels:?} in:\n{}", self.0))
-    }
-
-    /// Every sample of a metric name.
-    pub fn count(&self, name: &str) -> usize {
-        self.0
-            .lines()
-            .filter_map(parse_line)
-            .filter(|(s, _)| s.0 == name)
-            .count()
-    }
-
-    pub fn mentions(&self, text: &str) -> bool {
-        self.0.contains(text)
+/// Polls `done` until it holds; fails the test, naming `what`, once the
+/// deadline has passed.
+pub async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !done().await {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{what}: not within {DEADLINE:?}"
+        );
+        tokio::time::sleep(POLL).await;
     }
 }
 
-type Sample = (String, Vec<(String, String)>);
-
-fn parse_line(line: &str) -> Option<(Sample, f64)> {
-    if line.starts_with('#') || line.is_empty() {
-        return None;
-    }
-    let (series, value) = line.rsplit_once(' ')?;
-    let value: f64 = value.parse().ok()?;
-    let (name, labels) = match series.split_once('{') {
-        None => (series.to_string(), Vec::new()),
-        Some((name, rest)) => {
-            let rest = rest.strip_suffix('}')?;
-            let mut labels = Vec::new();
-            // Test label values hold no `",` sequence; good enough here.
-            for pair in rest.split("\",").filter(|p| !p.is_empty()) {
-                let (k, v) = pair.split_once("=\"")?;
-                labels.push((k.to_string(), v.trim_end_matches('"').to_string()));
-            }
-            labels.sort();
-            (name.to_string(), labels)
+/// For tests without a runtime: polls `poll` until it gives a value;
+/// fails the test, naming `what`, once the deadline has passed.
+pub fn block_until_some<T>(what: &str, mut poll: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = poll() {
+            return value;
         }
-    };
-    Some(((name, labels), value))
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{what}: not within {DEADLINE:?}"
+        );
+        std::thread::sleep(POLL);
+    }
 }
 
-/// A fresh, empty directory for one test.
-pub fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("awe-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty directory for one test, removed when dropped (also when
+/// the test fails, so no run leaves state for the next).
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("awe-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
 }
 
-pub fn now_ms() -> i64 {
-    apify_webhook_exporter::clock::now_millis()
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
 }
 
-pub fn iso(ms: i64) -> String {
-    apify_webhook_exporter::api::decode::format_timestamp(ms)
-}
-
-pub fn webhook(id: &str, event_types: &[&str]) -> Value {
-    json!({
-        "id": id,
-        "createdAt": "2026-01-01T00:00:00.000Z",
-        "modifiedAt": "2026-01-02T00:00:00.000Z",
-        "userId": "u1",
-        "isAdHoc": false,
-        "eventTypes": event_types,
-        "condition": {"actorId": "actor1", "actorTaskId": null, "actorRunId": null},
-        "ignoreSslErrors": false,
-        "doNotRetry": false,
-        "requestUrl": "https://hooks.example.com/path?key=receiver-secret",
-        "description": format!("hook {id}"),
-        "stats": {"totalDispatches": 7},
-    })
-}
-
-pub fn call(started: i64, finished: Option<i64>, status: Option<u16>) -> Value {
-    json!({
-        "startedAt": iso(started),
-        "finishedAt": finished.map(iso),
-        "responseStatus": status,
-        "errorMessage": null,
-        "responseBody": "ok",
-    })
-}
-
-pub fn dispatch(
-    id: &str,
-    webhook_id: &str,
-    event_type: &str,
-    status: &str,
-    created_at: i64,
-    calls: Vec<Value>,
-) -> Value {
-    json!({
-        "id": id,
-        "userId": "u1",
-        "webhookId": webhook_id,
-        "createdAt": iso(created_at),
-        "status": status,
-        "eventType": event_type,
-        "eventData": {"actorId": "actor1", "actorRunId": "run1"},
-        "calls": calls,
-    })
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
