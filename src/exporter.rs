@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{Client, ClientOptions, Reason, RequestObserver};
 use crate::clock::Clock;
-use crate::collector::persist::StateFile;
+use crate::collector::persist::{PersistError, StateFile};
 use crate::collector::state::State;
 use crate::collector::Collector;
 use crate::config::{Config, Mode};
@@ -166,8 +166,13 @@ impl Exporter {
         let Some(file) = &self.state_file else {
             return;
         };
-        if let Err(error) = file.save(state).await {
-            tracing::warn!(%error, "state not saved");
+        match file.save(state).await {
+            Ok(()) => {}
+            Err(PersistError::Encode(error)) => {
+                tracing::error!(%error, "cannot serialise the state")
+            }
+            Err(PersistError::Writer(error)) => tracing::warn!(%error, "state writer failed"),
+            Err(error) => tracing::warn!(%error, "state not saved"),
         }
     }
 

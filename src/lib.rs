@@ -56,6 +56,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::metrics::EncodeError;
+pub use crate::server::auth::AuthError;
+
 use crate::collector::persist::StateFile;
 use crate::config::Config;
 use crate::exporter::Exporter;
@@ -68,7 +71,7 @@ pub enum RunError {
     Metrics(#[from] prometheus::Error),
     /// The first `/metrics` body could not be encoded.
     #[error("cannot encode metrics: {0}")]
-    Encode(#[from] metrics::EncodeError),
+    Encode(#[from] EncodeError),
     /// The HTTP client could not be built.
     #[error("cannot create the Apify client: {0}")]
     Client(#[from] api::ApiError),
@@ -77,7 +80,7 @@ pub enum RunError {
     Demo(std::io::Error),
     /// Basic auth could not be set up from the web config.
     #[error("cannot set up basic auth: {0}")]
-    Auth(#[from] server::auth::AuthError),
+    Auth(#[from] AuthError),
 }
 
 /// Starts the exporter on an already-bound listener and runs until
@@ -151,12 +154,14 @@ mod layout_tests {
         ("demo", &[]),
     ];
 
-    fn sources(module: &str) -> Vec<(String, String)> {
+    /// The module's files, each with its text and whether it is the
+    /// module's root (where `super::` is the crate).
+    fn sources(module: &str) -> Vec<(String, String, bool)> {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let file = src.join(format!("{module}.rs"));
         let mut out = Vec::new();
         if file.is_file() {
-            out.push(file);
+            out.push(file.clone());
         }
         let mut dirs = vec![src.join(module)];
         while let Some(dir) = dirs.pop() {
@@ -172,7 +177,8 @@ mod layout_tests {
         out.into_iter()
             .map(|p| {
                 let text = std::fs::read_to_string(&p).unwrap_or_default();
-                (p.display().to_string(), text)
+                let root = p == file || p == src.join(module).join("mod.rs");
+                (p.display().to_string(), text, root)
             })
             .collect()
     }
@@ -183,9 +189,24 @@ mod layout_tests {
         for (module, allowed) in LAYERS {
             let files = sources(module);
             assert!(!files.is_empty(), "no source for {module}");
-            for (path, text) in files {
-                for (at, _) in text.match_indices("crate::") {
-                    let rest = &text[at + "crate::".len()..];
+            for (path, text, root) in files {
+                // One path per `use`, so that every import is seen here.
+                assert!(
+                    !text.contains("crate::{"),
+                    "{path}: a grouped crate:: import"
+                );
+                let mut paths: Vec<usize> = text
+                    .match_indices("crate::")
+                    .map(|(at, _)| at + "crate::".len())
+                    .collect();
+                if root {
+                    let from_root = text
+                        .match_indices("super::")
+                        .map(|(at, _)| at + "super::".len());
+                    paths.extend(from_root);
+                }
+                for at in paths {
+                    let rest = &text[at..];
                     let target: String = rest
                         .chars()
                         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')

@@ -138,15 +138,29 @@ impl ApiError {
     }
 
     /// A non-success answer, with Apify's error type and message when the
-    /// body has them (cut short: they end up in logs).
-    pub(crate) fn from_status(endpoint: &'static str, status: StatusCode, body: &[u8]) -> ApiError {
+    /// body has them. They end up in logs: should they quote the token, it
+    /// is masked first, then they are cut short (in that order, so that a
+    /// token cut in two cannot leave a part behind).
+    pub(super) fn from_status(
+        endpoint: &'static str,
+        status: StatusCode,
+        body: &[u8],
+        token: &str,
+    ) -> ApiError {
         let detail = serde_json::from_slice::<ErrorBody>(body)
             .ok()
             .and_then(|b| b.error);
+        let masked = |text: String| {
+            if token.is_empty() {
+                text
+            } else {
+                text.replace(token, "***")
+            }
+        };
         let (error_type, message) = match detail {
             Some(d) => (
-                d.error_type.map(|t| truncate(&t, 64)),
-                d.message.map(|m| truncate(&m, 200)),
+                d.error_type.map(|t| truncate(&masked(t), 64)),
+                d.message.map(|m| truncate(&masked(m), 200)),
             ),
             None => (None, None),
         };
@@ -209,12 +223,22 @@ mod tests {
     #[test]
     fn status_errors_carry_apify_error_type() {
         let body = br#"{"error":{"type":"token-not-valid","message":"Authentication token is not valid."}}"#;
-        let e = ApiError::from_status("/v2/webhooks", StatusCode::UNAUTHORIZED, body);
+        let e = ApiError::from_status(
+            "/v2/webhooks",
+            StatusCode::UNAUTHORIZED,
+            body,
+            "apify_api_secret",
+        );
         assert_eq!(
             e.to_string(),
             "/v2/webhooks: HTTP 401 (token-not-valid: Authentication token is not valid.)"
         );
-        let e = ApiError::from_status("/v2/webhooks", StatusCode::BAD_GATEWAY, b"<html>");
+        let e = ApiError::from_status(
+            "/v2/webhooks",
+            StatusCode::BAD_GATEWAY,
+            b"<html>",
+            "apify_api_secret",
+        );
         assert_eq!(e.to_string(), "/v2/webhooks: HTTP 502");
     }
 
@@ -233,5 +257,25 @@ mod tests {
         for (i, r) in Reason::ALL.iter().enumerate() {
             assert_eq!(position(*r), i, "{r:?}");
         }
+    }
+
+    #[test]
+    fn a_quoted_token_is_masked_before_the_message_is_cut() {
+        let token = "apify_api_0123456789abcdefghij";
+        // The token straddles the 200-character cut.
+        let message = format!("{}{token} rest", "x".repeat(190));
+        let body = serde_json::json!({"error": {"type": token, "message": message}});
+        let e = ApiError::from_status(
+            "/v2/webhooks",
+            StatusCode::FORBIDDEN,
+            body.to_string().as_bytes(),
+            token,
+        );
+        let text = e.to_string();
+        assert!(!text.contains("apify_api_"), "{text}");
+        assert!(
+            text.contains(&format!("{}*** rest", "x".repeat(190))),
+            "{text}"
+        );
     }
 }

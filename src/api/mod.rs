@@ -205,21 +205,7 @@ impl Client {
     /// Apify's error text goes into logs; should it ever quote the token,
     /// the token is masked first.
     fn status_error(&self, endpoint: &'static str, status: StatusCode, body: &[u8]) -> ApiError {
-        let mut error = ApiError::from_status(endpoint, status, body);
-        let token = self.options.token.expose();
-        if let ApiError::Status {
-            error_type,
-            message,
-            ..
-        } = &mut error
-        {
-            for text in [error_type, message].into_iter().flatten() {
-                if !token.is_empty() && text.contains(token) {
-                    *text = text.replace(token, "***");
-                }
-            }
-        }
-        error
+        ApiError::from_status(endpoint, status, body, self.options.token.expose())
     }
 
     fn transport_error(&self, endpoint: &'static str, e: reqwest::Error) -> ApiError {

@@ -35,6 +35,12 @@ pub(crate) enum PersistError {
     },
     #[error("state file {path} is not usable: {reason}")]
     Foreign { path: PathBuf, reason: String },
+    /// The state could not be serialised (a bug, not an input).
+    #[error("cannot serialise the state: {0}")]
+    Encode(serde_json::Error),
+    /// The blocking task that writes the file failed.
+    #[error("state writer failed: {0}")]
+    Writer(tokio::task::JoinError),
 }
 
 /// Where the state is kept, and for which API origin: another origin is
@@ -67,18 +73,11 @@ impl StateFile {
     /// Serialises `state` now (the caller holds it still) and writes it on a
     /// blocking thread, atomically.
     pub(crate) async fn save(&self, state: &State) -> Result<(), PersistError> {
-        let bytes = encode(state, &self.origin).map_err(|e| PersistError::Write {
-            path: self.path.clone(),
-            source: std::io::Error::other(e),
-        })?;
+        let bytes = encode(state, &self.origin).map_err(PersistError::Encode)?;
         let path = self.path.clone();
-        match tokio::task::spawn_blocking(move || write(&path, &bytes)).await {
-            Ok(written) => written,
-            Err(e) => Err(PersistError::Write {
-                path: self.path.clone(),
-                source: std::io::Error::other(e),
-            }),
-        }
+        tokio::task::spawn_blocking(move || write(&path, &bytes))
+            .await
+            .map_err(PersistError::Writer)?
     }
 }
 

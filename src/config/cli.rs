@@ -85,7 +85,7 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     pub web_config: Option<String>,
 
-    /// `text` or `json` (the level is RUST_LOG's, info when unset) [env: APIFY_EXPORTER_LOG_FORMAT]
+    /// `text` or `json` [env: APIFY_EXPORTER_LOG_FORMAT]. Log level: RUST_LOG (default info).
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
 }
@@ -104,10 +104,23 @@ impl Cli {
         for (id, default) in defaults::shown() {
             command = command.mut_arg(id, |arg| {
                 let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
-                arg.help(format!("{help} [default: {default}]"))
+                arg.help(with_default(&help, &default))
             });
         }
         command
+    }
+}
+
+/// `help` with `[default: …]` right after its `[env: …]` note, or at the
+/// end when it has none.
+fn with_default(help: &str, default: &str) -> String {
+    let shown = format!(" [default: {default}]");
+    match help
+        .find("[env: ")
+        .and_then(|at| help[at..].find(']').map(|end| at + end + 1))
+    {
+        Some(after_env) => format!("{}{shown}{}", &help[..after_env], &help[after_env..]),
+        None => format!("{help}{shown}"),
     }
 }
 
@@ -124,9 +137,21 @@ mod tests {
             let arg = command.get_arguments().find(|a| a.get_id() == id);
             let help = arg.and_then(|a| a.get_help()).map(ToString::to_string);
             assert!(
-                help.is_some_and(|h| h.ends_with(&format!("[default: {default}]"))),
+                help.is_some_and(|h| h.contains(&format!("] [default: {default}]"))),
                 "{id}"
             );
         }
+    }
+
+    #[test]
+    fn the_default_follows_the_variable() {
+        assert_eq!(
+            with_default("`text` or `json` [env: X]. Log level: RUST_LOG.", "text"),
+            "`text` or `json` [env: X] [default: text]. Log level: RUST_LOG."
+        );
+        assert_eq!(
+            with_default("Refresh period", "30s"),
+            "Refresh period [default: 30s]"
+        );
     }
 }

@@ -32,7 +32,7 @@ pub const CONCURRENCY: usize = 4;
 pub const LOG_FORMAT: LogFormat = LogFormat::Text;
 
 /// The defaults as `--help` shows them, by argument id.
-pub(crate) fn shown() -> [(&'static str, String); 10] {
+pub(crate) fn shown() -> [(&'static str, String); 11] {
     [
         ("api_base_url", API_BASE_URL.to_string()),
         ("listen", LISTEN.to_string()),
@@ -44,6 +44,8 @@ pub(crate) fn shown() -> [(&'static str, String); 10] {
         ("max_rps", MAX_RPS.to_string()),
         ("concurrency", CONCURRENCY.to_string()),
         ("log_format", LOG_FORMAT.as_str().to_string()),
+        // No state file unless one is given.
+        ("state_file", "none".to_string()),
     ]
 }
 

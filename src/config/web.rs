@@ -84,9 +84,17 @@ impl WebConfig {
         };
         let users = file.basic_auth_users.unwrap_or_default();
         for (user, hash) in &users {
-            if hash.parse::<bcrypt::HashParts>().is_err() {
+            let Ok(parts) = hash.parse::<bcrypt::HashParts>() else {
                 return Err(WebConfigError(format!(
                     "basic_auth_users: the password of {user:?} is not a bcrypt hash"
+                )));
+            };
+            // bcrypt parses any cost but hashes only from 4 to 31, and the
+            // server's decoy hash is made at the users' highest cost.
+            if !(4..=31).contains(&parts.get_cost()) {
+                return Err(WebConfigError(format!(
+                    "basic_auth_users: the password of {user:?} has bcrypt cost {}; 4 to 31 are supported",
+                    parts.get_cost()
                 )));
             }
         }
@@ -209,6 +217,16 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "basic_auth_users: the password of \"alice\" is not a bcrypt hash"
+        );
+        let cost_3 = "$2b$03$abcdefghijklmnopqrstuuWW0DhBHrHwvoTPEvpc4PFOYBrd/Zp0K";
+        let err = WebConfig::parse(
+            &format!("basic_auth_users:\n  alice: '{cost_3}'\n"),
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "basic_auth_users: the password of \"alice\" has bcrypt cost 3; 4 to 31 are supported"
         );
         let err = WebConfig::parse("tls_server_config:\n  key_file: k.pem\n", Path::new("."))
             .unwrap_err();

@@ -31,6 +31,7 @@ pub(crate) struct Encoded {
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot encode metrics: {0}")]
+/// The text or gzip encoding of `/metrics` failed.
 pub struct EncodeError(String);
 
 pub(crate) struct Metrics {

@@ -38,8 +38,8 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves until `shutdown` is cancelled, then stops accepting and waits
-/// (bounded) for in-flight requests. With `web`, over TLS and/or behind
-/// basic auth.
+/// (bounded) for in-flight requests. With `tls`, over TLS; with `auth`,
+/// behind basic auth (except `/healthz`).
 pub(crate) async fn serve(
     listener: TcpListener,
     source: Arc<dyn Source>,
