@@ -1,9 +1,13 @@
 //! Wall-clock time in Apify's unit (milliseconds since the Unix epoch),
 //! behind a trait so that the collector's notion of "now" (the lookback,
-//! the age of ACTIVE dispatches) can be driven by a test.
+//! the age of ACTIVE dispatches) can be injected, and the one place that
+//! reads and writes Apify's timestamp format.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 /// Milliseconds since the Unix epoch. Milliseconds are Apify's precision,
 /// and integers compare exactly, which the watermark needs.
@@ -38,41 +42,39 @@ pub fn now_millis() -> Millis {
         .unwrap_or(0)
 }
 
-/// Wall-clock time that follows tokio's clock from a fixed start: under
-/// `tokio::time::pause()`, advancing tokio's time advances this clock by
-/// exactly as much, so a test can age dispatches without waiting.
-#[derive(Debug, Clone, Copy)]
-pub struct TokioClock {
-    start_millis: Millis,
-    start: tokio::time::Instant,
+/// An RFC 3339 timestamp in milliseconds; `None` when it is not one.
+pub fn parse_timestamp(text: &str) -> Option<Millis> {
+    let t = OffsetDateTime::parse(text.trim(), &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
-impl TokioClock {
-    /// A clock that reads `start_millis` now.
-    pub fn starting_at(start_millis: Millis) -> Self {
-        TokioClock {
-            start_millis,
-            start: tokio::time::Instant::now(),
-        }
-    }
-}
-
-impl Clock for TokioClock {
-    fn now_millis(&self) -> Millis {
-        let elapsed = i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX);
-        self.start_millis.saturating_add(elapsed)
-    }
+/// Formats milliseconds as Apify writes times: `2026-11-26T12:00:00.000Z`.
+pub fn format_timestamp(ms: Millis) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&format).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn the_tokio_clock_moves_with_paused_time() {
-        let clock = TokioClock::starting_at(1_000);
-        assert_eq!(clock.now_millis(), 1_000);
-        tokio::time::advance(std::time::Duration::from_secs(90)).await;
-        assert_eq!(clock.now_millis(), 91_000);
+    #[test]
+    fn timestamps_round_trip_at_millisecond_precision() {
+        let ms = parse_timestamp("2019-12-12T07:34:14.202Z").unwrap();
+        assert_eq!(ms, 1_576_136_054_202);
+        assert_eq!(format_timestamp(ms), "2019-12-12T07:34:14.202Z");
+        assert_eq!(
+            parse_timestamp("1915-02-01T01:39:27.0Z"),
+            Some(-1_733_005_233_000)
+        );
+        assert_eq!(
+            parse_timestamp("2019-12-12T08:34:14+01:00"),
+            Some(1_576_136_054_000)
+        );
+        assert_eq!(parse_timestamp("yesterday"), None);
     }
 }

@@ -19,6 +19,7 @@
 //!   clock, secret    the time source; the token wrapper
 //!
 //! demo               a fake Apify account on loopback, reached over HTTP only
+//!                    (it shares only the clock's timestamp format)
 //! ```
 //!
 //! - [`config`]: environment + flags -> one validated [`config::Config`];
@@ -151,7 +152,7 @@ mod layout_tests {
                 "RunError",
             ],
         ),
-        ("demo", &[]),
+        ("demo", &["clock"]),
     ];
 
     /// The module's files, each with its text and whether it is the

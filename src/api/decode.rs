@@ -6,31 +6,13 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use super::ApiError;
 
 /// The most items Apify returns per list page.
 pub const MAX_PAGE_LIMIT: usize = 1000;
 
-pub use crate::clock::Millis;
-
-/// An RFC 3339 timestamp in milliseconds; `None` when it is not one.
-pub fn parse_timestamp(text: &str) -> Option<Millis> {
-    let t = OffsetDateTime::parse(text.trim(), &Rfc3339).ok()?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
-}
-
-/// Formats milliseconds as `2026-11-26T12:00:00.000Z`.
-pub fn format_timestamp(ms: Millis) -> String {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    t.format(&format).unwrap_or_default()
-}
+pub use crate::clock::{format_timestamp, parse_timestamp, Millis};
 
 /// A required RFC 3339 timestamp.
 pub fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
@@ -168,22 +150,6 @@ pub fn decode_page<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_round_trip_at_millisecond_precision() {
-        let ms = parse_timestamp("2019-12-12T07:34:14.202Z").unwrap();
-        assert_eq!(ms, 1_576_136_054_202);
-        assert_eq!(format_timestamp(ms), "2019-12-12T07:34:14.202Z");
-        assert_eq!(
-            parse_timestamp("1915-02-01T01:39:27.0Z"),
-            Some(-1_733_005_233_000)
-        );
-        assert_eq!(
-            parse_timestamp("2019-12-12T08:34:14+01:00"),
-            Some(1_576_136_054_000)
-        );
-        assert_eq!(parse_timestamp("yesterday"), None);
-    }
 
     #[test]
     fn decode_errors_name_the_path() {

@@ -15,17 +15,8 @@ pub(super) fn day_start(t: OffsetDateTime) -> OffsetDateTime {
 
 /// `2026-11-26T12:34:56.789Z`: how Apify writes times.
 pub(super) fn timestamp(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let millis = t.unix_timestamp_nanos().div_euclid(1_000_000);
+    crate::clock::format_timestamp(i64::try_from(millis).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
