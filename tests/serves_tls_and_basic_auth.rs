@@ -12,19 +12,19 @@ use support::*;
 
 /// The files a web config names, in a directory that lives as long as this.
 struct Files {
-    _dir: TempDir,
+    _dir: tempfile::TempDir,
     ca_pem: String,
 }
 
 /// Writes a self-signed certificate for `localhost`, its key, and the web
 /// config `web_yaml` makes of the bcrypt hash of `scrape-pass`.
 fn write_files(name: &str, web_yaml: impl Fn(&str) -> String) -> (Files, WebConfig) {
-    let dir = TempDir::new(&format!("tls-{name}"));
+    let dir = temp_dir(&format!("tls-{name}"));
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    std::fs::write(dir.join("server.crt"), cert.cert.pem()).unwrap();
-    std::fs::write(dir.join("server.key"), cert.key_pair.serialize_pem()).unwrap();
+    std::fs::write(dir.path().join("server.crt"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("server.key"), cert.key_pair.serialize_pem()).unwrap();
     let hash = bcrypt::hash("scrape-pass", 4).unwrap();
-    let path = dir.join("web.yml");
+    let path = dir.path().join("web.yml");
     std::fs::write(&path, web_yaml(&hash)).unwrap();
     let web = WebConfig::load(&path).unwrap();
     let ca_pem = cert.cert.pem();

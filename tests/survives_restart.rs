@@ -7,8 +7,8 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_neither_double_counts_nor_loses() {
-    let dir = TempDir::new("restart-ok");
-    let state_file = dir.join("state.json");
+    let dir = temp_dir("restart-ok");
+    let state_file = dir.path().join("state.json");
     let fake = account_with_one_webhook();
     let now = now_ms();
     let (d1_at, d2_at, d3_at) = (now - 60_000, now - 30_000, now - 10_000);
@@ -47,8 +47,8 @@ async fn a_restart_neither_double_counts_nor_loses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_state_file_is_ignored_and_replaced() {
-    let dir = TempDir::new("restart-corrupt");
-    let state_file = dir.join("state.json");
+    let dir = temp_dir("restart-corrupt");
+    let state_file = dir.path().join("state.json");
     std::fs::write(&state_file, b"{\"format\": \"apify-webhook-exp").unwrap();
     let fake = account_with_one_dispatch("SUCCEEDED", 60_000);
     let h = Harness::start(fake, |c| c.state_file = Some(state_file.clone())).await;
@@ -64,8 +64,8 @@ async fn a_corrupt_state_file_is_ignored_and_replaced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switching_between_account_wide_and_per_webhook_does_not_recount() {
-    let dir = TempDir::new("restart-switch");
-    let state_file = dir.join("state.json");
+    let dir = temp_dir("restart-switch");
+    let state_file = dir.path().join("state.json");
     let fake = account_with_one_webhook();
     fake.put_webhook(webhook(W2, &[RUN_OK]));
     let now = now_ms();
@@ -103,8 +103,8 @@ async fn switching_between_account_wide_and_per_webhook_does_not_recount() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_file_of_another_apify_user_is_not_applied() {
     const W9: &str = "W9zzzzzzzzzzzzzzz";
-    let dir = TempDir::new("restart-owner");
-    let state_file = dir.join("state.json");
+    let dir = temp_dir("restart-owner");
+    let state_file = dir.path().join("state.json");
     let fake = account_with_one_dispatch("SUCCEEDED", 60_000);
     let h = Harness::start(fake, |c| c.state_file = Some(state_file.clone())).await;
     let m = h.scrape().await;

@@ -209,13 +209,6 @@ mod tests {
     use crate::collector::cursor::Cursor;
     use crate::collector::state::ACCOUNT_CURSOR;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("awe-persist-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     fn sample() -> State {
         let mut s = State::default();
         s.cursors.insert(ACCOUNT_CURSOR.into(), Cursor::new(42));
@@ -230,20 +223,19 @@ mod tests {
 
     #[test]
     fn a_written_state_loads_back_equal() {
-        let dir = temp_dir("roundtrip");
-        let path = dir.join("state.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
         assert!(load(&path, "http://a").unwrap().is_none());
         write(&path, &encode(&sample(), "http://a").unwrap()).unwrap();
         assert_eq!(load(&path, "http://a").unwrap(), Some(sample()));
-        let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().collect();
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn foreign_and_corrupt_files_are_refused_with_a_reason() {
-        let dir = temp_dir("foreign");
-        let path = dir.join("state.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
         let cases: [(&[u8], &str); 4] = [
             (b"{\"format\":\"something-else\",\"version\":1,\"api_base_url\":\"http://a\",\"state\":{}}", "format"),
             (b"{\"format\":\"apify-webhook-exporter/state\",\"version\":9,\"api_base_url\":\"http://a\",\"state\":{}}", "version 9"),
@@ -267,6 +259,5 @@ mod tests {
         fs::write(&path, encode(&bad, "http://a").unwrap()).unwrap();
         let err = load(&path, "http://a").unwrap_err().to_string();
         assert!(err.contains("attempts buckets"), "{err}");
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

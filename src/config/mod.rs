@@ -460,9 +460,8 @@ mod tests {
 
     #[test]
     fn token_file_is_read_and_trimmed_and_never_echoed() {
-        let dir = std::env::temp_dir().join(format!("awe-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("token");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
         std::fs::write(&path, "secret-value\n").unwrap();
         let env = Env {
             token_file: Some(path.display().to_string()),
@@ -473,12 +472,11 @@ mod tests {
         assert!(!format!("{c:?}").contains("secret-value"));
 
         let env = Env {
-            token_file: Some(dir.join("absent").display().to_string()),
+            token_file: Some(dir.path().join("absent").display().to_string()),
             ..Env::default()
         };
         let err = Config::from_parts(&cli(&[]), env).unwrap_err();
         assert_eq!(err.name, "APIFY_TOKEN_FILE");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

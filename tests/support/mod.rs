@@ -18,7 +18,6 @@ pub use metrics::*;
 pub use apify_webhook_exporter::demo::fake_api::route;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use apify_webhook_exporter::config::{Config, Mode};
@@ -231,26 +230,9 @@ pub fn block_until_some<T>(what: &str, mut poll: impl FnMut() -> Option<T>) -> T
 
 /// A fresh, empty directory for one test, removed when dropped (also when
 /// the test fails, so no run leaves state for the next).
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("awe-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+pub fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("awe-{name}-"))
+        .tempdir()
+        .unwrap()
 }
