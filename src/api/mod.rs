@@ -22,7 +22,6 @@ use std::time::{Duration, Instant, SystemTime};
 use backon::BackoffBuilder;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
@@ -196,16 +195,10 @@ impl Client {
         if status.is_success() {
             return (Ok(bytes), None);
         }
-        (
-            Err(self.status_error(endpoint, status, &bytes)),
-            retry_after,
-        )
-    }
-
-    /// Apify's error text goes into logs; should it ever quote the token,
-    /// the token is masked first.
-    fn status_error(&self, endpoint: &'static str, status: StatusCode, body: &[u8]) -> ApiError {
-        ApiError::from_status(endpoint, status, body, self.options.token.expose())
+        // Apify's error text goes into logs: from_status masks the token.
+        let token = self.options.token.expose();
+        let error = ApiError::from_status(endpoint, status, &bytes, token);
+        (Err(error), retry_after)
     }
 
     fn transport_error(&self, endpoint: &'static str, e: reqwest::Error) -> ApiError {

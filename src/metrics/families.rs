@@ -96,8 +96,7 @@ struct Rendered {
 }
 
 impl Rendered {
-    fn push(&mut self, family: &'static Family, values: &[&str], metric: Metric) {
-        let mut metric = metric;
+    fn push(&mut self, family: &'static Family, values: &[&str], mut metric: Metric) {
         metric.set_label(labels(family, values));
         let (_, metrics) = self
             .families
