@@ -394,25 +394,13 @@ mod tests {
             reqwest::Method::PUT,
             reqwest::Method::DELETE,
         ] {
-            let response = served
-                .client
-                .request(method.clone(), format!("{}/v2/webhooks/w1", served.base))
-                .bearer_auth(TOKEN)
-                .send()
-                .await
-                .expect("request");
+            let response = served.send(method.clone(), "/v2/webhooks/w1").await;
             assert_eq!(response.status().as_u16(), 405, "{method}");
             assert_eq!(header(&response, "allow"), Some("GET, HEAD"));
             let body: Value = response.json().await.expect("JSON");
             assert_eq!(body["error"]["type"], "method-not-allowed");
         }
-        let head = served
-            .client
-            .head(format!("{}/v2/webhooks/w1", served.base))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .expect("request");
+        let head = served.send(reqwest::Method::HEAD, "/v2/webhooks/w1").await;
         assert_eq!(head.status().as_u16(), 200);
         assert_eq!(head.bytes().await.expect("body").len(), 0);
         let methods = served.methods();

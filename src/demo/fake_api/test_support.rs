@@ -43,14 +43,22 @@ impl Served {
         }
     }
 
-    pub(super) async fn get(&self, path_and_query: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .get(format!("{}{path_and_query}", self.base))
+    /// Sends `method` to `path_and_query` with the right token.
+    pub(super) async fn send(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+    ) -> reqwest::Response {
+        self.client
+            .request(method, format!("{}{path_and_query}", self.base))
             .bearer_auth(TOKEN)
             .send()
             .await
-            .expect("request");
+            .expect("request")
+    }
+
+    pub(super) async fn get(&self, path_and_query: &str) -> (u16, Value) {
+        let response = self.send(reqwest::Method::GET, path_and_query).await;
         let status = response.status().as_u16();
         let body = response.json().await.expect("JSON body");
         (status, body)
