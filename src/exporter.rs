@@ -128,6 +128,7 @@ impl Exporter {
             tracing::warn!(%error, reason = error.reason().as_str(), "refresh error");
         }
         let reasons: Vec<Reason> = report.errors.iter().map(|e| e.reason()).collect();
+        self.metrics.count_skipped(&report.skipped);
         let state = collector.state();
         self.metrics.observe_refresh(
             elapsed,
@@ -166,13 +167,14 @@ impl Exporter {
         let Some(file) = &self.state_file else {
             return;
         };
-        match file.save(state).await {
-            Ok(()) => {}
-            Err(PersistError::Encode(error)) => {
-                tracing::error!(%error, "cannot serialise the state")
-            }
-            Err(PersistError::Writer(error)) => tracing::warn!(%error, "state writer failed"),
-            Err(error) => tracing::warn!(%error, "state not saved"),
+        let Err(error) = file.save(state).await else {
+            return;
+        };
+        self.metrics.count_state_save_failure();
+        match error {
+            PersistError::Encode(error) => tracing::error!(%error, "cannot serialise the state"),
+            PersistError::Writer(error) => tracing::error!(%error, "state writer failed"),
+            error => tracing::error!(%error, "state not saved"),
         }
     }
 

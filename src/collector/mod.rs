@@ -29,11 +29,35 @@ use crate::config::{Config, Selection};
 use cursor::Cursor;
 use state::{Details, State, ACCOUNT_CURSOR};
 
+/// Why an API item was left out of counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum SkipReason {
+    /// It could not be decoded even leniently.
+    Undecodable,
+    /// Its `createdAt` is too far in the future to be believed.
+    FutureTimestamp,
+}
+
+impl SkipReason {
+    /// Every reason, so that each series exists from the start.
+    pub(crate) const ALL: [SkipReason; 2] = [SkipReason::Undecodable, SkipReason::FutureTimestamp];
+
+    /// The `reason` label value.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Undecodable => "undecodable",
+            SkipReason::FutureTimestamp => "future_timestamp",
+        }
+    }
+}
+
 /// What one refresh did.
 #[derive(Debug, Default)]
 pub(crate) struct RefreshReport {
     /// Every error met; empty means the refresh fully succeeded.
     pub(crate) errors: Vec<ApiError>,
+    /// Items newly left out of counting, one entry per item.
+    pub(crate) skipped: Vec<SkipReason>,
 }
 
 impl RefreshReport {

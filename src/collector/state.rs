@@ -46,6 +46,10 @@ pub(crate) struct WebhookState {
     pub(crate) details_of: Option<String>,
     /// Apify's own `stats.totalDispatches`.
     pub(crate) reported_dispatches: Option<u64>,
+    /// Reconciliation: dispatches Apify reports since the baseline that
+    /// were not seen (absent while it cannot be told).
+    #[serde(default)]
+    pub(crate) unaccounted_dispatches: Option<u64>,
     pub(crate) counts: Counts,
 }
 

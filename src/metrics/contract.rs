@@ -91,6 +91,18 @@ pub(crate) const API_REQUEST_DURATION: Family = histogram(
 );
 pub(crate) const WEBHOOKS: Family =
     family("apify_exporter_webhooks", "Webhooks watched.", GAUGE, &[]);
+pub(crate) const SKIPPED_ITEMS: Family = family(
+    "apify_exporter_skipped_items_total",
+    "API items left out of counting (each once), by reason: undecodable or future_timestamp.",
+    COUNTER,
+    &["reason"],
+);
+pub(crate) const STATE_SAVE_FAILURES: Family = family(
+    "apify_exporter_state_save_failures_total",
+    "Failed writes of the state file.",
+    COUNTER,
+    &[],
+);
 pub(crate) const BUILD_INFO: Family = family(
     "apify_exporter_build_info",
     "Version and revision of the exporter; always 1.",
@@ -154,6 +166,12 @@ pub(crate) const REPORTED: Family = family(
     COUNTER,
     &["webhook_id"],
 );
+pub(crate) const UNACCOUNTED: Family = family(
+    "apify_webhook_unaccounted_dispatches",
+    "Dispatches Apify reports for the webhook since the baseline that the exporter has not seen.",
+    GAUGE,
+    &["webhook_id"],
+);
 pub(crate) const INFO: Family = family(
     "apify_webhook_info",
     "Webhook metadata; always 1.",
@@ -174,7 +192,7 @@ pub(crate) const INFO: Family = family(
 /// Every family of the contract: the golden test checks that the golden
 /// file shows exactly these.
 #[cfg(test)]
-pub(crate) const ALL: [&Family; 18] = [
+pub(crate) const ALL: [&Family; 21] = [
     &UP,
     &LAST_SUCCESS,
     &REFRESH_DURATION,
@@ -182,6 +200,8 @@ pub(crate) const ALL: [&Family; 18] = [
     &API_REQUESTS,
     &API_REQUEST_DURATION,
     &WEBHOOKS,
+    &SKIPPED_ITEMS,
+    &STATE_SAVE_FAILURES,
     &BUILD_INFO,
     &DISPATCHES,
     &ACTIVE,
@@ -192,5 +212,6 @@ pub(crate) const ALL: [&Family; 18] = [
     &DELIVERY,
     &LAST_DISPATCH,
     &REPORTED,
+    &UNACCOUNTED,
     &INFO,
 ];

@@ -55,6 +55,9 @@ pub(crate) fn webhook_families(state: &State) -> Vec<MetricFamily> {
         if let Some(n) = webhook.reported_dispatches {
             out.counter(&contract::REPORTED, &[id], n);
         }
+        if let Some(n) = webhook.unaccounted_dispatches {
+            out.gauge(&contract::UNACCOUNTED, &[id], n as f64);
+        }
         let i = &webhook.info;
         let event_types = i.event_types.join(",");
         let info = [

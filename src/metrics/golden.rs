@@ -132,6 +132,9 @@ fn sample_state() -> State {
         T0 + 4_000,
         vec![call(T0 + 4_100, Some(T0 + 64_100), Some(401))],
     ));
+    if let Some(w) = state.webhooks.get_mut("Wh1") {
+        w.unaccounted_dispatches = Some(2);
+    }
     state
 }
 
@@ -149,6 +152,11 @@ fn sample_metrics() -> Metrics {
         Duration::from_secs(10),
     );
     metrics.observe_refresh(Duration::from_millis(300), &[], 1_764_000_100.5, 3);
+    metrics.count_skipped(&[
+        crate::collector::SkipReason::Undecodable,
+        crate::collector::SkipReason::Undecodable,
+    ]);
+    metrics.count_state_save_failure();
     metrics.observe_refresh(
         Duration::from_millis(1_200),
         &[Reason::RateLimited, Reason::Http, Reason::RateLimited],

@@ -21,6 +21,7 @@ use prometheus::{
 
 use crate::api::Reason;
 use crate::collector::state::State;
+use crate::collector::SkipReason;
 
 /// One encoded `/metrics` body, plain and gzip-compressed.
 #[derive(Debug, Clone)]
@@ -43,6 +44,8 @@ pub(crate) struct Metrics {
     api_requests: CounterVec,
     api_request_duration: HistogramVec,
     webhooks: Gauge,
+    skipped_items: CounterVec,
+    state_save_failures: prometheus::Counter,
 }
 
 impl Metrics {
@@ -64,6 +67,15 @@ impl Metrics {
             contract::API_REQUEST_DURATION.labels,
         )?;
         let webhooks = Gauge::with_opts(opts(&contract::WEBHOOKS))?;
+        let skipped_items = CounterVec::new(
+            opts(&contract::SKIPPED_ITEMS),
+            contract::SKIPPED_ITEMS.labels,
+        )?;
+        for reason in SkipReason::ALL {
+            skipped_items.with_label_values(&[reason.as_str()]);
+        }
+        let state_save_failures =
+            prometheus::Counter::with_opts(opts(&contract::STATE_SAVE_FAILURES))?;
         let build_info = GaugeVec::new(opts(&contract::BUILD_INFO), contract::BUILD_INFO.labels)?;
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION"), revision()])
@@ -79,6 +91,8 @@ impl Metrics {
         registry.register(Box::new(api_requests.clone()))?;
         registry.register(Box::new(api_request_duration.clone()))?;
         registry.register(Box::new(webhooks.clone()))?;
+        registry.register(Box::new(skipped_items.clone()))?;
+        registry.register(Box::new(state_save_failures.clone()))?;
         registry.register(Box::new(build_info))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
@@ -94,6 +108,8 @@ impl Metrics {
             api_requests,
             api_request_duration,
             webhooks,
+            skipped_items,
+            state_save_failures,
         })
     }
 
@@ -127,6 +143,20 @@ impl Metrics {
             self.up.set(0.0);
         }
         self.webhooks.set(webhooks as f64);
+    }
+
+    /// Counts items the collector left out; each item is reported once.
+    pub(crate) fn count_skipped(&self, skipped: &[SkipReason]) {
+        for reason in skipped {
+            self.skipped_items
+                .with_label_values(&[reason.as_str()])
+                .inc();
+        }
+    }
+
+    /// Counts one failed write of the state file.
+    pub(crate) fn count_state_save_failure(&self) {
+        self.state_save_failures.inc();
     }
 
     /// Encodes every family: the registry's and the webhook ones.
