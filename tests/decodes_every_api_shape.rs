@@ -184,7 +184,8 @@ fn a_bad_item_is_left_out_of_its_page_not_the_page_out_of_the_list() {
     assert_eq!(page.items[0].calls.len(), 2, "a null call keeps its place");
     assert!(!page.items[0].calls[0].is_finished());
     assert_eq!(page.skipped.len(), 1);
-    match &page.skipped[0] {
+    assert_eq!(page.skipped[0].id.as_deref(), Some("b"));
+    match &page.skipped[0].error {
         ApiError::Decode { path, .. } => assert_eq!(path, "data.items[1].createdAt"),
         other => panic!("expected a decode error, got {other}"),
     }

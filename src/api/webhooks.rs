@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 
-use super::decode::{lenient_bool, lenient_string, lenient_u64};
+use super::decode::{decode_page, Undecodable};
+use super::decode::{lenient_bool, lenient_object, lenient_string, lenient_u64};
 use super::{segment, ApiError, Client, Page, MAX_PAGE_LIMIT};
 
 /// A webhook. The list endpoints return Apify's `WebhookShort`, which lacks
@@ -26,7 +27,7 @@ pub struct Webhook {
     #[serde(default, deserialize_with = "event_types")]
     pub event_types: Vec<String>,
     /// Whose runs it watches.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_object")]
     pub condition: Option<Condition>,
     /// Apify skips TLS verification of the receiver.
     #[serde(default, deserialize_with = "lenient_bool")]
@@ -41,7 +42,7 @@ pub struct Webhook {
     #[serde(default, deserialize_with = "lenient_string")]
     pub description: Option<String>,
     /// Apify's own counters.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_object")]
     pub stats: Option<Stats>,
 }
 
@@ -67,9 +68,13 @@ pub struct Stats {
 }
 
 /// Event types as the API gives them (unknown ones pass through), each once,
-/// in their first order; non-string entries are dropped.
+/// in their first order; non-string entries are dropped, and anything but
+/// a list reads as none.
 fn event_types<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let values = Option::<Vec<serde_json::Value>>::deserialize(d)?.unwrap_or_default();
+    let values = match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Array(values) => values,
+        _ => Vec::new(),
+    };
     let mut out: Vec<String> = Vec::new();
     for v in values {
         if let serde_json::Value::String(s) = v {
@@ -108,16 +113,29 @@ impl WebhookList {
     }
 }
 
-/// Bounds the page loop whatever `total` claims (the mock server claims 1e8).
+/// Bounds the page loop whatever the API answers (the mock server claims a
+/// total of 1e8 and answers every offset).
 const MAX_WEBHOOK_PAGES: usize = 100;
 
+/// The webhooks of a list, and the items of it that could not be decoded.
+#[derive(Debug, Default)]
+pub(crate) struct WebhookListing {
+    pub(crate) webhooks: Vec<Webhook>,
+    pub(crate) skipped: Vec<Undecodable>,
+}
+
 impl Client {
-    /// Every webhook of a list, all pages. Ascending order (the default):
-    /// webhooks created while paging land on the last page instead of
-    /// shifting earlier ones; ids are de-duplicated anyway.
-    pub(crate) async fn list_webhooks(&self, list: &WebhookList) -> Result<Vec<Webhook>, ApiError> {
+    /// Every webhook of a list, all pages, until a short or empty page
+    /// (never because of `total`, which may understate the list). Ascending
+    /// order (the default): webhooks created while paging land on the last
+    /// page instead of shifting earlier ones; ids are de-duplicated anyway.
+    /// An item that cannot be decoded is left out and reported.
+    pub(crate) async fn list_webhooks(
+        &self,
+        list: &WebhookList,
+    ) -> Result<WebhookListing, ApiError> {
         let path = list.path();
-        let mut out: Vec<Webhook> = Vec::new();
+        let mut out = WebhookListing::default();
         let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut offset = 0usize;
         for _ in 0..MAX_WEBHOOK_PAGES {
@@ -125,21 +143,24 @@ impl Client {
                 ("offset", offset.to_string()),
                 ("limit", MAX_PAGE_LIMIT.to_string()),
             ];
-            let page: Page<Webhook> = self.get(list.endpoint(), &path, &query).await?;
-            if page.items.is_empty() {
-                break;
-            }
-            offset += page.items.len();
-            let before = out.len();
+            let bytes = self.get_bytes(list.endpoint(), &path, &query).await?;
+            let mut page: Page<Webhook> = decode_page(list.endpoint(), &bytes)?;
+            let last = page.is_last(MAX_PAGE_LIMIT);
+            offset += page.listed();
+            let before = seen.len();
             for w in page.items {
                 if seen.insert(w.id.clone()) {
-                    out.push(w);
+                    out.webhooks.push(w);
+                }
+            }
+            for u in page.skipped.drain(..) {
+                if seen.insert(u.key.clone()) {
+                    out.skipped.push(u);
                 }
             }
             // A page of nothing new means the paging is broken (the mock
             // server answers every offset with the same items): stop.
-            let nothing_new = out.len() == before;
-            if nothing_new || page.total.is_some_and(|total| offset as u64 >= total) {
+            if last || seen.len() == before {
                 break;
             }
         }
