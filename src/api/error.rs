@@ -18,11 +18,12 @@ pub enum Reason {
     RateLimited,
     /// No answer within the request timeout.
     Timeout,
-    /// Any other non-success status, or a list that does not page.
+    /// Any other non-success status (a redirect to another origin
+    /// included), or a list that does not page.
     Http,
-    /// An answer that is not what the API documents.
+    /// An answer that is not what the API documents, or over 64 MiB.
     Decode,
-    /// The connection failed (DNS, refused, reset, TLS, oversized body).
+    /// The connection failed (DNS, refused, reset, TLS, a body cut off).
     Network,
 }
 
@@ -73,7 +74,7 @@ pub enum ApiError {
         /// The timeout that passed.
         timeout: Duration,
     },
-    /// The request failed below HTTP (DNS, connect, TLS, a body cut off or too large).
+    /// The request failed below HTTP (DNS, connect, TLS, a body cut off).
     #[error("{endpoint}: network error: {message}")]
     Network {
         /// The route template.
@@ -92,7 +93,7 @@ pub enum ApiError {
         /// What was wrong with the paging.
         reason: &'static str,
     },
-    /// The answer does not have the documented shape.
+    /// The answer does not have the documented shape (or is too large to read).
     #[error("{endpoint}: cannot decode the response at `{path}`: {message}")]
     Decode {
         /// The route template.

@@ -12,7 +12,7 @@ pub mod dispatches;
 mod error;
 pub mod webhooks;
 
-pub use decode::{decode_envelope, decode_page, Page, MAX_PAGE_LIMIT};
+pub use decode::{decode_envelope, decode_page, Page, Undecodable, MAX_PAGE_LIMIT};
 pub use error::{ApiError, Reason};
 
 use std::num::NonZeroU32;
@@ -32,8 +32,12 @@ use crate::secret::Secret;
 const MAX_RETRIES: usize = 4;
 /// A `Retry-After` longer than this is capped: a refresh must end.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-/// Responses larger than this are refused rather than buffered.
+/// Responses larger than this are refused rather than buffered: a `decode`
+/// error, not retried (the same answer would come again).
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Redirects followed within the API's origin; one to another origin is
+/// never followed.
+const MAX_REDIRECTS: usize = 10;
 
 /// Receives one call per HTTP attempt (retries included).
 pub(crate) trait RequestObserver: Send + Sync {
@@ -90,6 +94,7 @@ impl Client {
             ))
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
+            .redirect(reqwest::redirect::Policy::custom(same_origin_only))
             .build()
             .map_err(|e| ApiError::Network {
                 endpoint: "client",
@@ -185,8 +190,12 @@ impl Client {
             Ok(b) => b,
             Err(e) => {
                 let error = self.body_error(endpoint, &e);
-                self.observer
-                    .observe(endpoint, transport_code(&error), started.elapsed());
+                // An answer refused for its size did arrive: its status counts.
+                let code = match e {
+                    BodyError::TooLarge => status.as_str(),
+                    _ => transport_code(&error),
+                };
+                self.observer.observe(endpoint, code, started.elapsed());
                 return (Err(error), None);
             }
         };
@@ -194,6 +203,17 @@ impl Client {
             .observe(endpoint, status.as_str(), started.elapsed());
         if status.is_success() {
             return (Ok(bytes), None);
+        }
+        if status.is_redirection() {
+            // `same_origin_only` stopped it (or it had nowhere to go):
+            // whatever is there is not the API's answer.
+            let error = ApiError::Status {
+                endpoint,
+                status: status.as_u16(),
+                error_type: None,
+                message: Some("redirect not followed (to another origin, or nowhere)".to_string()),
+            };
+            return (Err(error), None);
         }
         // Apify's error text goes into logs: from_status masks the token.
         let token = self.options.token.expose();
@@ -221,6 +241,11 @@ impl Client {
                 endpoint,
                 timeout: self.options.timeout,
             },
+            BodyError::TooLarge => ApiError::Decode {
+                endpoint,
+                path: String::new(),
+                message: format!("response larger than {MAX_BODY_BYTES} bytes, refused"),
+            },
             BodyError::Other(message) => ApiError::Network {
                 endpoint,
                 message: message.clone(),
@@ -229,22 +254,48 @@ impl Client {
     }
 }
 
+/// Follows a redirect only within the origin of the first request: the
+/// token must not go elsewhere, and an answer from elsewhere (an empty list,
+/// say) must not be taken for Apify's.
+fn same_origin_only(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let same_origin = attempt
+        .previous()
+        .first()
+        .is_some_and(|first| first.origin() == attempt.url().origin());
+    if !same_origin {
+        tracing::warn!(
+            status = attempt.status().as_u16(),
+            "the API redirected to another origin; not following"
+        );
+        attempt.stop()
+    } else if attempt.previous().len() > MAX_REDIRECTS {
+        attempt.error("too many redirects")
+    } else {
+        attempt.follow()
+    }
+}
+
 enum BodyError {
     Timeout,
+    TooLarge,
     Other(String),
 }
 
 /// Reads the body chunk by chunk so that an oversized answer is refused
-/// before it is all in memory.
+/// before it is all in memory (at once when its length says so).
 async fn read_body(mut response: reqwest::Response) -> Result<bytes::Bytes, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_BODY_BYTES as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
     let mut buf = bytes::BytesMut::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if buf.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(BodyError::Other(format!(
-                        "response larger than {MAX_BODY_BYTES} bytes"
-                    )));
+                    return Err(BodyError::TooLarge);
                 }
                 buf.extend_from_slice(&chunk);
             }
