@@ -144,7 +144,7 @@ pub(crate) struct PageVerdict<'a> {
     /// The page reached the watermark (or the lookback): the pass is done.
     pub(crate) reached_watermark: bool,
     /// The page reached no further back than the one before: the API is
-    /// not paging (it ignores `offset`).
+    /// not paging (it ignores `offset`). Never set for an empty page.
     pub(crate) stuck: bool,
 }
 
@@ -190,7 +190,8 @@ impl Cursor {
                 Admit::New => verdict.new.push(d),
             }
         }
-        verdict.stuck = low_before.is_some() && self.low() == low_before;
+        // A page with nothing to admit (every item left out) tells nothing.
+        verdict.stuck = !page.is_empty() && low_before.is_some() && self.low() == low_before;
         verdict
     }
 

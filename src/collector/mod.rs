@@ -11,6 +11,7 @@ pub(crate) mod counts;
 pub(crate) mod cursor;
 mod paging;
 pub(crate) mod persist;
+pub(crate) mod skipped;
 pub(crate) mod state;
 #[cfg(test)]
 pub(crate) mod test_data;
@@ -22,11 +23,12 @@ use futures::stream::{self, StreamExt};
 
 use crate::api::decode::Millis;
 use crate::api::dispatches::DispatchList;
-use crate::api::webhooks::{Webhook, WebhookList};
-use crate::api::{ApiError, Client};
+use crate::api::webhooks::{Webhook, WebhookList, WebhookListing};
+use crate::api::{ApiError, Client, Undecodable};
 use crate::clock::Clock;
 use crate::config::{Config, Selection};
 use cursor::Cursor;
+use skipped::Skip;
 use state::{Details, State, ACCOUNT_CURSOR};
 
 /// Why an API item was left out of counting.
@@ -101,7 +103,8 @@ impl Collector {
         let mut report = RefreshReport::default();
         let now = self.clock.now_millis();
 
-        let webhooks = match self.resolve_webhooks().await {
+        let mut skips: Vec<Skip> = Vec::new();
+        let webhooks = match self.resolve_webhooks(&mut skips).await {
             Ok(w) => w,
             Err(e) => {
                 // Without the webhook set nothing can be updated safely.
@@ -116,9 +119,10 @@ impl Collector {
 
         let lists = self.dispatch_lists(&webhooks, &known_before, now);
         let known_active: BTreeSet<String> = self.state.active.keys().cloned().collect();
-        let errors =
-            paging::read_lists(&self.client, &mut self.state, lists, self.concurrency).await;
+        let (errors, left_out) =
+            paging::read_lists(&self.client, &mut self.state, lists, self.concurrency, now).await;
         report.errors.extend(errors);
+        skips.extend(left_out);
         self.adopt_orphans(&mut report.errors).await;
         let forgotten = self.state.forget_stale_active(now);
         if forgotten > 0 {
@@ -127,8 +131,27 @@ impl Collector {
                 "stopped following dispatches ACTIVE for more than 72 hours"
             );
         }
-        self.reread_active(&known_active, &mut report.errors).await;
+        self.reread_active(&known_active, &mut report.errors, &mut skips)
+            .await;
+        self.report_skipped(skips, &mut report);
         report
+    }
+
+    /// Reports each item left out the first time only (a list shows it
+    /// again on every refresh while it sits on a first page), with a
+    /// warning naming it.
+    fn report_skipped(&mut self, skips: Vec<Skip>, report: &mut RefreshReport) {
+        for skip in skips {
+            if self.state.skipped.remember(&skip.key) {
+                tracing::warn!(
+                    id = %skip.key,
+                    reason = skip.reason.as_str(),
+                    detail = %skip.detail,
+                    "item left out of counting"
+                );
+                report.skipped.push(skip.reason);
+            }
+        }
     }
 
     /// A state file written for another Apify user (a new token) would
@@ -149,12 +172,24 @@ impl Collector {
         self.state.user_id = Some(owner);
     }
 
-    /// The union of what the selection names, each webhook once.
-    async fn resolve_webhooks(&self) -> Result<Vec<(Webhook, bool)>, ApiError> {
+    /// The union of what the selection names, each webhook once. List
+    /// items that cannot be decoded go to `skips`.
+    async fn resolve_webhooks(
+        &self,
+        skips: &mut Vec<Skip>,
+    ) -> Result<Vec<(Webhook, bool)>, ApiError> {
         let client = &self.client;
+        let mut left_out = |skipped: Vec<Undecodable>| {
+            skips.extend(skipped.into_iter().map(|u| Skip {
+                key: format!("webhook:{}", u.key),
+                reason: SkipReason::Undecodable,
+                detail: u.error.to_string(),
+            }));
+        };
         if self.selection.is_everything() {
             let all = client.list_webhooks(&WebhookList::All).await?;
-            return Ok(all.into_iter().map(|w| (w, false)).collect());
+            left_out(all.skipped);
+            return Ok(all.webhooks.into_iter().map(|w| (w, false)).collect());
         }
         let mut lists: Vec<WebhookList> = Vec::new();
         lists.extend(
@@ -171,7 +206,7 @@ impl Collector {
                 .cloned()
                 .map(WebhookList::ActorTask),
         );
-        let listed: Vec<Vec<Webhook>> = stream::iter(lists)
+        let listed: Vec<WebhookListing> = stream::iter(lists)
             .map(|list: WebhookList| async move { client.list_webhooks(&list).await })
             .buffered(self.concurrency)
             .collect::<Vec<_>>()
@@ -194,7 +229,12 @@ impl Collector {
                 None => tracing::warn!(webhook_id = %id, "configured webhook not found"),
             }
         }
-        for w in listed.into_iter().flatten() {
+        let mut webhooks: Vec<Webhook> = Vec::new();
+        for listing in listed {
+            left_out(listing.skipped);
+            webhooks.extend(listing.webhooks);
+        }
+        for w in webhooks {
             if !out.iter().any(|(known, _)| known.id == w.id) {
                 out.push((w, false));
             }
@@ -343,8 +383,16 @@ impl Collector {
         }
     }
 
-    /// Re-reads each dispatch that was ACTIVE before this refresh.
-    async fn reread_active(&mut self, ids: &BTreeSet<String>, errors: &mut Vec<ApiError>) {
+    /// Re-reads each dispatch that was ACTIVE before this refresh. An
+    /// answer that cannot be decoded is left out (reported once) and the
+    /// dispatch still followed: a later answer may decode, and its end must
+    /// still be counted.
+    async fn reread_active(
+        &mut self,
+        ids: &BTreeSet<String>,
+        errors: &mut Vec<ApiError>,
+        skips: &mut Vec<Skip>,
+    ) {
         let client = &self.client;
         let still_active: Vec<String> = ids
             .iter()
@@ -358,6 +406,11 @@ impl Collector {
         for (id, result) in results {
             match result {
                 Ok(fresh) => self.state.update_active(&id, fresh.as_ref()),
+                Err(e @ ApiError::Decode { .. }) => skips.push(Skip {
+                    key: id,
+                    reason: SkipReason::Undecodable,
+                    detail: e.to_string(),
+                }),
                 Err(e) => errors.push(e),
             }
         }

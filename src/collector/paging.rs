@@ -1,52 +1,66 @@
 //! Paging dispatch lists: one pass per list, newest first, down to the
-//! cursor's watermark, several lists at a time. Each page is admitted and
-//! counted in one locked step, so that a pass dropped between pages (a
-//! cancelled scrape, a shutdown) leaves its cursor exact; the lock is never
-//! held across a request.
+//! cursor's watermark (or a short page), several lists at a time. Each page
+//! is admitted and counted in one locked step, so that a pass dropped
+//! between pages (a cancelled scrape, a shutdown) leaves its cursor exact;
+//! the lock is never held across a request.
+//!
+//! Items that cannot be decoded, items dated more than
+//! [`FUTURE_TOLERANCE_MS`] ahead of the clock, and items left out before
+//! never reach the cursor: they are not counted and move no watermark.
 
 use std::sync::Mutex;
 
 use futures::stream::{self, StreamExt};
 
+use super::skipped::Skip;
 use super::state::State;
-use crate::api::dispatches::DispatchList;
+use super::SkipReason;
+use crate::api::decode::{format_timestamp, Millis};
+use crate::api::dispatches::{Dispatch, DispatchList};
 use crate::api::{ApiError, Client, MAX_PAGE_LIMIT};
 
 /// Bounds a pass whatever the API says: 10 million dispatches.
 const MAX_DISPATCH_PAGES: usize = 10_000;
 
+/// A dispatch created further ahead of the exporter's clock than this is
+/// not believed (clocks differ by seconds, not minutes): it is left out.
+pub(crate) const FUTURE_TOLERANCE_MS: Millis = 5 * 60_000;
+
 /// Pages every list (keyed by its cursor) down to its watermark, up to
-/// `concurrency` lists at a time; returns every error met, the items that
-/// could not be decoded included.
+/// `concurrency` lists at a time; returns every error met, and the items
+/// left out (each once per page that listed it).
 pub(super) async fn read_lists(
     client: &Client,
     state: &mut State,
     lists: Vec<(String, DispatchList)>,
     concurrency: usize,
-) -> Vec<ApiError> {
+    now: Millis,
+) -> (Vec<ApiError>, Vec<Skip>) {
     let shared = Mutex::new(Shared {
         state,
         skipped: Vec::new(),
+        horizon: now.saturating_add(FUTURE_TOLERANCE_MS),
     });
     let results: Vec<Result<(), ApiError>> = stream::iter(lists)
         .map(|(key, list)| read_list(client, &shared, key, list))
         .buffer_unordered(concurrency)
         .collect()
         .await;
-    let mut errors: Vec<ApiError> = results.into_iter().filter_map(Result::err).collect();
+    let errors: Vec<ApiError> = results.into_iter().filter_map(Result::err).collect();
     let shared = shared
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    errors.extend(shared.skipped);
-    errors
+    (errors, shared.skipped)
 }
 
-/// What the concurrent passes share: the state, and the items they could
-/// not decode.
+/// What the concurrent passes share: the state, and the items they left
+/// out.
 struct Shared<'a> {
     state: &'a mut State,
-    /// Items left out of a page because they could not be decoded.
-    skipped: Vec<ApiError>,
+    /// Items left out of a page: undecodable, or dated past `horizon`.
+    skipped: Vec<Skip>,
+    /// Dispatches created after this are not believed.
+    horizon: Millis,
 }
 
 /// One pass over one list: begun, then completed or abandoned on its cursor.
@@ -86,25 +100,48 @@ async fn read_pages(
     let mut offset = 0usize;
     let mut limit = first_limit;
     for _ in 0..MAX_DISPATCH_PAGES {
-        let mut page = client.dispatch_page(list, offset, limit).await?;
+        let page = client.dispatch_page(list, offset, limit).await?;
         // Undecodable items still take their places in the list.
-        let listed = page.items.len() + page.skipped.len();
-        lock(shared).skipped.append(&mut page.skipped);
+        let listed = page.listed();
+        let last = page.is_last(limit);
+        let mut guard = lock(shared);
+        let Shared {
+            state,
+            skipped,
+            horizon,
+        } = &mut *guard;
+        skipped.extend(page.skipped.into_iter().map(|u| Skip {
+            key: u.key,
+            reason: SkipReason::Undecodable,
+            detail: u.error.to_string(),
+        }));
         if listed == 0 {
             return Ok(());
         }
         offset += listed;
         limit = MAX_PAGE_LIMIT;
-        let mut guard = lock(shared);
-        let state: &mut State = guard.state;
+        let (future, admissible): (Vec<Dispatch>, Vec<Dispatch>) = page
+            .items
+            .into_iter()
+            .filter(|d| !state.skipped.contains(&d.id))
+            .partition(|d| d.created_at > *horizon);
+        skipped.extend(future.into_iter().map(|d| Skip {
+            detail: format!(
+                "createdAt {} is ahead of the clock",
+                format_timestamp(d.created_at)
+            ),
+            key: d.id,
+            reason: SkipReason::FutureTimestamp,
+        }));
         let Some(cursor) = state.cursors.get_mut(key) else {
             return Ok(());
         };
-        let verdict = cursor.admit_page(&page.items);
+        let verdict = cursor.admit_page(&admissible);
         for d in verdict.new {
             state.take_new(d);
         }
-        if verdict.reached_watermark || page.total.is_some_and(|total| offset as u64 >= total) {
+        // A short page is the end of the list, whatever `total` says.
+        if verdict.reached_watermark || last {
             return Ok(());
         }
         // A list that does not page: give up this pass (an error, so the

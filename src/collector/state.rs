@@ -15,6 +15,7 @@ use crate::api::webhooks::Webhook;
 
 use super::counts::{Counts, FAILED, SUCCEEDED};
 use super::cursor::Cursor;
+use super::skipped::SkippedItems;
 
 /// More orphans than this are dropped (with a warning): a bound on memory
 /// should the API keep listing dispatches of webhooks it cannot return.
@@ -37,6 +38,9 @@ pub(crate) struct State {
     /// here, not in the refresh, so that a refresh cut short keeps them.
     #[serde(skip)]
     pub(crate) orphans: Vec<Dispatch>,
+    /// Items left out of counting, each reported once and never counted.
+    #[serde(default)]
+    pub(crate) skipped: SkippedItems,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
