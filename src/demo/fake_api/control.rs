@@ -7,7 +7,25 @@ use std::collections::VecDeque;
 
 use serde_json::Value;
 
-use super::{id_of, sort_key, FakeApify, Fault, RecordedRequest, SortKey};
+use serde_json::value::RawValue;
+
+use super::{id_of, sort_key, FakeApify, Fault, RecordedRequest, SortKey, State};
+
+/// `raw` when serde_json reads it as one JSON value (lone surrogate
+/// escapes included, which it does not check there).
+fn raw_json(raw: &str) -> Option<Box<RawValue>> {
+    RawValue::from_string(raw.to_owned()).ok()
+}
+
+impl State {
+    fn insert_dispatch(&mut self, id: String, dispatch: Value) {
+        let key = sort_key(&dispatch);
+        if let Some((old_key, _)) = self.dispatches.insert(id.clone(), (key, dispatch)) {
+            self.dispatch_order.remove(&(old_key, id.clone()));
+        }
+        self.dispatch_order.insert((key, id));
+    }
+}
 
 impl FakeApify {
     /// Adds or replaces a webhook (the full object, as `GET /v2/webhooks/:id`
@@ -17,12 +35,30 @@ impl FakeApify {
             tracing::warn!("fake Apify API: ignoring a webhook without a string \"id\"");
             return;
         };
-        self.lock().webhooks.insert(id, webhook);
+        let mut state = self.lock();
+        state.raw_webhooks.remove(&id);
+        state.webhooks.insert(id, webhook);
+    }
+
+    /// Adds `webhook` as [`FakeApify::put_webhook`] does, but answers it,
+    /// in lists and by id, with the text `raw` as it is: JSON that need not
+    /// fit the schema, and may hold what a `Value` cannot (an escaped lone
+    /// surrogate, `"\ud83d"`). Raw text that is not JSON is refused.
+    pub fn put_raw_webhook(&self, webhook: Value, raw: &str) {
+        let (Some(id), Some(raw)) = (id_of(&webhook), raw_json(raw)) else {
+            tracing::warn!("fake Apify API: ignoring a raw webhook without an id or not JSON");
+            return;
+        };
+        let mut state = self.lock();
+        state.webhooks.insert(id.clone(), webhook);
+        state.raw_webhooks.insert(id, raw);
     }
 
     /// Deletes a webhook; its dispatches stay until removed on their own.
     pub fn remove_webhook(&self, id: &str) {
-        self.lock().webhooks.remove(id);
+        let mut state = self.lock();
+        state.webhooks.remove(id);
+        state.raw_webhooks.remove(id);
     }
 
     /// A webhook's full object, if there is one with this id.
@@ -36,20 +72,39 @@ impl FakeApify {
             tracing::warn!("fake Apify API: ignoring a dispatch without a string \"id\"");
             return;
         };
-        let key = sort_key(&dispatch);
         let mut state = self.lock();
-        if let Some((old_key, _)) = state.dispatches.insert(id.clone(), (key, dispatch)) {
-            state.dispatch_order.remove(&(old_key, id.clone()));
-        }
-        state.dispatch_order.insert((key, id));
+        state.raw_dispatches.remove(&id);
+        state.insert_dispatch(id, dispatch);
+    }
+
+    /// Adds `dispatch` as [`FakeApify::put_dispatch`] does (its `id`,
+    /// `createdAt` and `webhookId` place it), but answers it, in lists and
+    /// by id, with the text `raw` as it is: JSON that need not fit the
+    /// schema, and may hold what a `Value` cannot (an escaped lone
+    /// surrogate, `"\ud83d"`). Raw text that is not JSON is refused.
+    pub fn put_raw_dispatch(&self, dispatch: Value, raw: &str) {
+        let (Some(id), Some(raw)) = (id_of(&dispatch), raw_json(raw)) else {
+            tracing::warn!("fake Apify API: ignoring a raw dispatch without an id or not JSON");
+            return;
+        };
+        let mut state = self.lock();
+        state.raw_dispatches.insert(id.clone(), raw);
+        state.insert_dispatch(id, dispatch);
     }
 
     /// Deletes a dispatch, as retention does.
     pub fn remove_dispatch(&self, id: &str) {
         let mut state = self.lock();
+        state.raw_dispatches.remove(id);
         if let Some((key, _)) = state.dispatches.remove(id) {
             state.dispatch_order.remove(&(key, id.to_owned()));
         }
+    }
+
+    /// Makes every list answer claim `total` items (`None`, the default:
+    /// the true count), as an API whose count is wrong would.
+    pub fn set_list_total(&self, total: Option<u64>) {
+        self.lock().list_total = total;
     }
 
     /// The dispatch with this id, as stored.
@@ -262,6 +317,114 @@ mod tests {
         served.get("/v2/webhook-dispatches").await;
         let routes = served.routes();
         assert_eq!(routes, [route::WEBHOOKS, route::DISPATCHES]);
+        served.stop().await;
+    }
+
+    #[tokio::test]
+    async fn answers_raw_items_as_given_in_lists_and_by_id() {
+        let served = Served::start().await;
+        served.fake.put_webhook(webhook("w1", None, None, 0));
+        served.fake.put_dispatch(dispatch("d1", "w1", 1));
+        // A lone surrogate: no `Value` can hold it, the raw text can.
+        let raw = r#"{"id":"d2","webhookId":"w1","note":"cut \ud83d","calls":{}}"#;
+        served.fake.put_raw_dispatch(dispatch("d2", "w1", 2), raw);
+        let raw_hook = r#"{"id":"w2","requestUrl":"https://x.example/\udc00"}"#;
+        served
+            .fake
+            .put_raw_webhook(webhook("w2", None, None, 1), raw_hook);
+        let text = |path: &'static str| {
+            let served = &served;
+            async move {
+                let response = served.send(reqwest::Method::GET, path).await;
+                assert_eq!(response.status().as_u16(), 200, "{path}");
+                response.text().await.expect("text")
+            }
+        };
+        let page = text("/v2/webhook-dispatches?desc=true").await;
+        let (before, after) = page.split_once(raw).expect("the raw item, as is");
+        assert!(before.ends_with("\"items\":["), "{page}");
+        assert!(after.starts_with(&format!(",{}", json!(dispatch("d1", "w1", 1)))));
+        let own = text("/v2/webhooks/w1/dispatches?desc=true").await;
+        assert!(own.contains(raw), "{own}");
+        assert_eq!(
+            text("/v2/webhook-dispatches/d2").await,
+            format!("{{\"data\":{raw}}}")
+        );
+        assert!(text("/v2/webhooks").await.contains(raw_hook));
+        assert_eq!(
+            text("/v2/webhooks/w2").await,
+            format!("{{\"data\":{raw_hook}}}")
+        );
+        // Not JSON: refused, the stored item stays.
+        served
+            .fake
+            .put_raw_dispatch(dispatch("d2", "w1", 2), "{\"id\":");
+        assert!(text("/v2/webhook-dispatches/d2").await.contains(raw));
+        // Put again as a value, or removed: the raw text goes.
+        served.fake.put_dispatch(dispatch("d2", "w1", 2));
+        let (_, body) = served.get("/v2/webhook-dispatches/d2").await;
+        assert_eq!(body, json!({ "data": dispatch("d2", "w1", 2) }));
+        served.fake.remove_webhook("w2");
+        served.fake.put_webhook(webhook("w2", None, None, 1));
+        let (_, body) = served.get("/v2/webhooks/w2").await;
+        assert_eq!(body["data"]["description"], "webhook w2");
+        served.stop().await;
+    }
+
+    #[tokio::test]
+    async fn claims_the_list_total_it_is_told() {
+        let served = Served::start().await;
+        served.fake.put_webhook(webhook("w1", None, None, 0));
+        for (id, second) in [("d1", 1), ("d2", 2), ("d3", 3)] {
+            served.fake.put_dispatch(dispatch(id, "w1", second));
+        }
+        served.fake.set_list_total(Some(1));
+        let (_, body) = served.get("/v2/webhook-dispatches?limit=2").await;
+        assert_eq!(paging(&body), (1, 0, 2, false, 2));
+        let (_, body) = served.get("/v2/webhooks/w1/dispatches").await;
+        assert_eq!(paging(&body), (1, 0, 1000, false, 3));
+        let (_, body) = served.get("/v2/webhooks").await;
+        assert_eq!(paging(&body), (1, 0, 1000, false, 1));
+        served.fake.set_list_total(None);
+        let (_, body) = served.get("/v2/webhook-dispatches?limit=2").await;
+        assert_eq!(paging(&body), (3, 0, 2, false, 2));
+        served.stop().await;
+    }
+
+    #[tokio::test]
+    async fn answers_a_redirect_and_an_oversized_body_once() {
+        let served = Served::start().await;
+        served.fake.put_webhook(webhook("w1", None, None, 0));
+        served.fake.inject(
+            route::WEBHOOKS,
+            Fault::redirect("http://127.0.0.1:9/v2/webhooks"),
+        );
+        served
+            .fake
+            .inject(route::WEBHOOKS, Fault::Oversized { bytes: 1000 });
+        let not_following = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let response = not_following
+            .get(format!("{}/v2/webhooks", served.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 302);
+        assert_eq!(
+            header(&response, "location"),
+            Some("http://127.0.0.1:9/v2/webhooks")
+        );
+        let response = served.send(reqwest::Method::GET, "/v2/webhooks").await;
+        assert_eq!(header(&response, "content-length"), Some("1000"));
+        let body = response.bytes().await.expect("body");
+        assert_eq!(body.len(), 1000);
+        let parsed: Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(parsed, json!({ "data": { "items": [] } }));
+        // Then the normal answer again.
+        assert_eq!(served.ids("/v2/webhooks").await, ["w1"]);
         served.stop().await;
     }
 

@@ -6,10 +6,11 @@
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::routes::json_response;
-use super::{sort_key, SortKey, State};
+use super::routes::json_text_response;
+use super::{sort_key, Item, SortKey, State};
 
 /// The real API never returns more than this many items per page.
 const MAX_LIMIT: usize = 1000;
@@ -38,9 +39,9 @@ impl State {
             .into_iter()
             .skip(params.offset)
             .take(params.limit)
-            .map(|(_, _, webhook)| webhook_short(webhook))
+            .map(|(_, id, webhook)| self.webhook_item(id, || webhook_short(webhook)))
             .collect();
-        page_response(params, total, items)
+        self.page_response(params, total, items)
     }
 
     pub(super) fn dispatch_list(
@@ -56,8 +57,8 @@ impl State {
             }
         };
         let matching = ordered()
-            .filter_map(|(_, id)| self.dispatches.get(id).map(|(_, dispatch)| dispatch))
-            .filter(|dispatch| match webhook_id {
+            .filter_map(|(_, id)| self.dispatches.get(id).map(|(_, dispatch)| (id, dispatch)))
+            .filter(|(_, dispatch)| match webhook_id {
                 Some(wanted) => dispatch.get("webhookId").and_then(Value::as_str) == Some(wanted),
                 None => true,
             });
@@ -69,24 +70,71 @@ impl State {
                 let items = ordered()
                     .skip(params.offset)
                     .take(params.limit)
-                    .filter_map(|(_, id)| self.dispatches.get(id).map(|(_, d)| d.clone()))
+                    .filter_map(|(_, id)| {
+                        let (_, dispatch) = self.dispatches.get(id)?;
+                        Some(self.dispatch_item(id, dispatch))
+                    })
                     .collect();
                 (self.dispatches.len(), items)
             }
             Some(_) => {
                 let mut total = 0;
                 let mut items = Vec::new();
-                for dispatch in matching {
+                for (id, dispatch) in matching {
                     if total >= params.offset && items.len() < params.limit {
-                        items.push(dispatch.clone());
+                        items.push(self.dispatch_item(id, dispatch));
                     }
                     total += 1;
                 }
                 (total, items)
             }
         };
-        page_response(params, total, items)
+        self.page_response(params, total, items)
     }
+
+    /// A page as the API answers it; `total` is the true count unless
+    /// [`FakeApify::set_list_total`](super::FakeApify::set_list_total) set
+    /// another.
+    fn page_response(
+        &self,
+        params: &ListParams,
+        total: usize,
+        items: Vec<Item>,
+    ) -> Response<Full<Bytes>> {
+        let body = PageBody {
+            data: PageData {
+                total: self.list_total.unwrap_or(total as u64),
+                offset: params.offset,
+                limit: params.limit,
+                desc: params.desc,
+                count: items.len(),
+                items,
+            },
+        };
+        match serde_json::to_string(&body) {
+            Ok(text) => json_text_response(StatusCode::OK, text),
+            Err(error) => {
+                tracing::warn!(%error, "fake Apify API: cannot encode a page");
+                json_text_response(StatusCode::INTERNAL_SERVER_ERROR, String::new())
+            }
+        }
+    }
+}
+
+/// `{"data": {...}}` of a list answer.
+#[derive(Serialize)]
+struct PageBody {
+    data: PageData,
+}
+
+#[derive(Serialize)]
+struct PageData {
+    total: u64,
+    offset: usize,
+    limit: usize,
+    desc: bool,
+    count: usize,
+    items: Vec<Item>,
 }
 
 /// Whether a webhook's condition names `wanted` as its `field`
@@ -152,22 +200,10 @@ fn count_param(name: &str, value: &str) -> Result<usize, String> {
     }
 }
 
-fn page_response(params: &ListParams, total: usize, items: Vec<Value>) -> Response<Full<Bytes>> {
-    let body = json!({
-        "data": {
-            "total": total,
-            "offset": params.offset,
-            "limit": params.limit,
-            "desc": params.desc,
-            "count": items.len(),
-            "items": items,
-        }
-    });
-    json_response(StatusCode::OK, &body)
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::demo::fake_api::route;
     use crate::demo::fake_api::test_support::*;

@@ -19,6 +19,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -77,6 +78,12 @@ pub enum Fault {
     Malformed,
     /// Wait, then answer normally.
     Delay(Duration),
+    /// 200 with a body of this many bytes (a JSON list padded with
+    /// spaces), sent with its `Content-Length`.
+    Oversized {
+        /// The size of the body.
+        bytes: usize,
+    },
 }
 
 impl Fault {
@@ -86,6 +93,15 @@ impl Fault {
             status,
             headers: Vec::new(),
             body: error_body(error_type, message),
+        }
+    }
+
+    /// A `302 Found` sending the client to `location` (another origin, say).
+    pub fn redirect(location: &str) -> Self {
+        Fault::Status {
+            status: 302,
+            headers: vec![("Location".to_owned(), location.to_owned())],
+            body: String::new(),
         }
     }
 
@@ -126,6 +142,12 @@ struct State {
     /// Dispatches in `createdAt` order, so that a first page of the newest
     /// costs the page, not a sort of the whole history.
     dispatch_order: BTreeSet<(SortKey, String)>,
+    /// Texts answered instead of a stored dispatch or webhook, by id (see
+    /// [`FakeApify::put_raw_dispatch`]).
+    raw_dispatches: HashMap<String, Box<RawValue>>,
+    raw_webhooks: HashMap<String, Box<RawValue>>,
+    /// The `total` every list claims, instead of the true count.
+    list_total: Option<u64>,
     faults: HashMap<String, VecDeque<Fault>>,
     requests: VecDeque<RecordedRequest>,
     request_log_limit: Option<usize>,
@@ -154,6 +176,9 @@ impl FakeApify {
             webhooks: HashMap::new(),
             dispatches: HashMap::new(),
             dispatch_order: BTreeSet::new(),
+            raw_dispatches: HashMap::new(),
+            raw_webhooks: HashMap::new(),
+            list_total: None,
             faults: HashMap::new(),
             requests: VecDeque::new(),
             request_log_limit: None,
@@ -187,7 +212,32 @@ impl FakeApify {
     }
 }
 
+/// An item as a list or a read answers it: the stored value, or the raw
+/// text stored for it.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Item {
+    Value(Value),
+    Raw(Box<RawValue>),
+}
+
 impl State {
+    /// The dispatch `id` as answered.
+    fn dispatch_item(&self, id: &str, dispatch: &Value) -> Item {
+        match self.raw_dispatches.get(id) {
+            Some(raw) => Item::Raw(raw.clone()),
+            None => Item::Value(dispatch.clone()),
+        }
+    }
+
+    /// The webhook `id` as answered; `short` is its list shape.
+    fn webhook_item(&self, id: &str, short: impl FnOnce() -> Value) -> Item {
+        match self.raw_webhooks.get(id) {
+            Some(raw) => Item::Raw(raw.clone()),
+            None => Item::Value(short()),
+        }
+    }
+
     fn trim_request_log(&mut self) {
         if let Some(limit) = self.request_log_limit {
             while self.requests.len() > limit {

@@ -9,10 +9,10 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::lists::{condition_is, ListParams};
-use super::{route, FakeApify, Fault, RecordedRequest};
+use super::{route, FakeApify, Fault, Item, RecordedRequest};
 
 /// A matched route, with its path parameter.
 #[derive(Debug, PartialEq, Eq)]
@@ -137,6 +137,13 @@ pub(super) async fn handle(
             );
             response
         }
+        Some(Fault::Oversized { bytes }) => {
+            let mut body = b"{\"data\":{\"items\":[".to_vec();
+            let end = b"]}}";
+            body.resize(bytes.saturating_sub(end.len()).max(body.len()), b' ');
+            body.extend_from_slice(end);
+            json_text_response(StatusCode::OK, body)
+        }
         Some(Fault::Delay(delay)) => {
             tokio::time::sleep(delay).await;
             fake.answer(&method, route.as_ref(), &query, authorization.as_deref())
@@ -189,7 +196,7 @@ impl FakeApify {
         match route {
             Route::Webhooks => state.webhook_list(&params, |_| true),
             Route::Webhook(id) => match state.webhooks.get(id) {
-                Some(webhook) => json_response(StatusCode::OK, &json!({ "data": webhook })),
+                Some(webhook) => data_response(&state.webhook_item(id, || webhook.clone())),
                 None => not_found("Webhook was not found."),
             },
             Route::WebhookDispatches(id) => {
@@ -201,7 +208,7 @@ impl FakeApify {
             }
             Route::Dispatches => state.dispatch_list(&params, None),
             Route::Dispatch(id) => match state.dispatches.get(id) {
-                Some((_, dispatch)) => json_response(StatusCode::OK, &json!({ "data": dispatch })),
+                Some((_, dispatch)) => data_response(&state.dispatch_item(id, dispatch)),
                 None => not_found("Webhook dispatch was not found."),
             },
             Route::ActorWebhooks { id, .. } => {
@@ -226,7 +233,7 @@ fn fault_response(
     headers: &[(String, String)],
     body: String,
 ) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or_else(|_| {
         tracing::warn!(
             status,
@@ -285,12 +292,22 @@ fn not_found(message: &str) -> Response<Full<Bytes>> {
     error_response(StatusCode::NOT_FOUND, "record-not-found", message)
 }
 
-pub(super) fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
-    json_text_response(status, body.to_string())
+/// `{"data": item}`, the answer of a read by id.
+fn data_response(item: &Item) -> Response<Full<Bytes>> {
+    match serde_json::to_string(item) {
+        Ok(text) => json_text_response(StatusCode::OK, format!("{{\"data\":{text}}}")),
+        Err(error) => {
+            tracing::warn!(%error, "fake Apify API: cannot encode an item");
+            json_text_response(StatusCode::INTERNAL_SERVER_ERROR, String::new())
+        }
+    }
 }
 
-fn json_text_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+pub(super) fn json_text_response(
+    status: StatusCode,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,
@@ -301,6 +318,8 @@ fn json_text_response(status: StatusCode, body: String) -> Response<Full<Bytes>>
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
     use crate::demo::fake_api::test_support::*;
 
