@@ -451,6 +451,30 @@ mod tests {
     }
 
     #[test]
+    fn a_page_with_nothing_to_admit_is_not_taken_for_a_stuck_list() {
+        let mut c = Cursor::new(0);
+        c.begin();
+        let first = [test_dispatch("b", 20)];
+        assert!(!c.admit_page(&first).stuck);
+        // Every item of the next page was left out before the cursor.
+        let verdict = c.admit_page(&[]);
+        assert!(!verdict.stuck && !verdict.reached_watermark);
+        // The same page again is.
+        assert!(c.admit_page(&first).stuck);
+    }
+
+    fn test_dispatch(id: &str, at: Millis) -> Dispatch {
+        crate::collector::test_data::dispatch(
+            id,
+            "W1",
+            "ACTOR.RUN.SUCCEEDED",
+            crate::api::dispatches::DispatchStatus::Succeeded,
+            at,
+            Vec::new(),
+        )
+    }
+
+    #[test]
     fn too_many_unfinished_passes_are_folded() {
         let mut c = Cursor::new(0);
         for i in 0..40 {
