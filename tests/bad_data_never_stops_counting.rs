@@ -303,3 +303,29 @@ async fn a_body_over_64_mib_is_a_decode_error_and_not_retried() {
     assert_eq!(succeeded_total(&m), 1.0);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_left_out_are_not_reported_again_after_a_restart() {
+    let dir = temp_dir("skipped-restart");
+    let state_file = dir.path().join("state.json");
+    let fake = account_with_d1();
+    let bad = succeeded("bad", W1, now_ms() - 5_000);
+    let mut broken = bad.clone();
+    broken["createdAt"] = "soon".into();
+    fake.put_raw_dispatch(bad, &broken.to_string());
+    fake.put_dispatch(succeeded("ahead", W1, now_ms() + 3_600_000));
+    let h = Harness::start(fake, |c| c.state_file = Some(state_file.clone())).await;
+    let m = h.scrape().await;
+    assert_eq!(skipped(&m, "undecodable"), 1.0);
+    assert_eq!(skipped(&m, "future_timestamp"), 1.0);
+
+    // Both are still listed; the counter starts again at 0 and stays there.
+    let h = h.restart(|c| c.state_file = Some(state_file.clone())).await;
+    h.fake.put_dispatch(succeeded("d2", W1, now_ms() - 1_000));
+    let m = h.scrape().await;
+    assert_eq!(m.up(), 1.0);
+    assert_eq!(skipped(&m, "undecodable"), 0.0);
+    assert_eq!(skipped(&m, "future_timestamp"), 0.0);
+    assert_eq!(succeeded_total(&m), 2.0);
+    h.stop().await;
+}

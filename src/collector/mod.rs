@@ -119,8 +119,14 @@ impl Collector {
 
         let lists = self.dispatch_lists(&webhooks, &known_before, now);
         let known_active: BTreeSet<String> = self.state.active.keys().cloned().collect();
-        let (errors, left_out) =
-            paging::read_lists(&self.client, &mut self.state, lists, self.concurrency, now).await;
+        let (errors, left_out) = paging::read_lists(
+            &self.client,
+            &mut self.state,
+            lists,
+            self.concurrency,
+            &*self.clock,
+        )
+        .await;
         report.errors.extend(errors);
         skips.extend(left_out);
         self.adopt_orphans(&mut report.errors).await;

@@ -18,6 +18,7 @@ use super::SkipReason;
 use crate::api::decode::{format_timestamp, Millis};
 use crate::api::dispatches::{Dispatch, DispatchList};
 use crate::api::{ApiError, Client, MAX_PAGE_LIMIT};
+use crate::clock::Clock;
 
 /// Bounds a pass whatever the API says: 10 million dispatches.
 const MAX_DISPATCH_PAGES: usize = 10_000;
@@ -34,12 +35,12 @@ pub(super) async fn read_lists(
     state: &mut State,
     lists: Vec<(String, DispatchList)>,
     concurrency: usize,
-    now: Millis,
+    clock: &dyn Clock,
 ) -> (Vec<ApiError>, Vec<Skip>) {
     let shared = Mutex::new(Shared {
         state,
         skipped: Vec::new(),
-        horizon: now.saturating_add(FUTURE_TOLERANCE_MS),
+        clock,
     });
     let results: Vec<Result<(), ApiError>> = stream::iter(lists)
         .map(|(key, list)| read_list(client, &shared, key, list))
@@ -57,10 +58,11 @@ pub(super) async fn read_lists(
 /// out.
 struct Shared<'a> {
     state: &'a mut State,
-    /// Items left out of a page: undecodable, or dated past `horizon`.
+    /// Items left out of a page: undecodable, or dated too far ahead.
     skipped: Vec<Skip>,
-    /// Dispatches created after this are not believed.
-    horizon: Millis,
+    /// Read at each page, not once per refresh: a list whose pass starts
+    /// late in a long refresh must not take new dispatches for future ones.
+    clock: &'a dyn Clock,
 }
 
 /// One pass over one list: begun, then completed or abandoned on its cursor.
@@ -108,8 +110,9 @@ async fn read_pages(
         let Shared {
             state,
             skipped,
-            horizon,
+            clock,
         } = &mut *guard;
+        let horizon = clock.now_millis().saturating_add(FUTURE_TOLERANCE_MS);
         skipped.extend(page.skipped.into_iter().map(|u| Skip {
             key: u.key,
             reason: SkipReason::Undecodable,
@@ -124,7 +127,7 @@ async fn read_pages(
             .items
             .into_iter()
             .filter(|d| !state.skipped.contains(&d.id))
-            .partition(|d| d.created_at > *horizon);
+            .partition(|d| d.created_at > horizon);
         skipped.extend(future.into_iter().map(|d| Skip {
             detail: format!(
                 "createdAt {} is ahead of the clock",
