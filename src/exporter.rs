@@ -147,6 +147,9 @@ impl Exporter {
             }
             Err(error) => tracing::error!(%error, "keeping the previous /metrics body"),
         }
+        if report.dropped_foreign_state {
+            self.set_aside_state_file();
+        }
         // Counted and logged; the next refresh tries again.
         let _ = self.write_state(state).await;
         tracing::debug!(?elapsed, ok = report.succeeded(), "refresh finished");
@@ -166,6 +169,26 @@ impl Exporter {
                     "a refresh is still running; the state file is the last one written"
                 );
                 Ok(())
+            }
+        }
+    }
+
+    /// Moves the state file of another Apify user out of the way before the
+    /// first save of this one. Should that fail, the save that follows
+    /// replaces it: logged as an error, as the counts are then gone.
+    fn set_aside_state_file(&self) {
+        let Some(file) = &self.state_file else {
+            return;
+        };
+        match file.set_aside(self.clock.now_millis().div_euclid(1000)) {
+            Ok(aside) => tracing::warn!(
+                set_aside = %aside.display(),
+                "kept the other Apify user's state file aside"
+            ),
+            Err(PersistError::SetAside { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::error!(%error, "the other Apify user's state will be overwritten")
             }
         }
     }

@@ -107,4 +107,16 @@ async fn a_state_file_of_another_apify_user_is_not_applied() {
     assert_eq!(m.dispatches_total(W9, RUN_OK, "SUCCEEDED"), 1.0);
     assert!(!m.mentions(W1));
     h.stop().await;
+
+    // The first user's counts were set aside, not overwritten.
+    let aside: Vec<std::path::PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("state.json.rejected-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&aside[0]).unwrap()).unwrap();
+    assert_eq!(kept["state"]["user_id"], "u1");
+    assert!(kept["state"]["webhooks"].get(W1).is_some());
 }

@@ -58,6 +58,9 @@ pub(crate) struct RefreshReport {
     pub(crate) errors: Vec<ApiError>,
     /// Items newly left out of counting, one entry per item.
     pub(crate) skipped: Vec<SkipReason>,
+    /// The saved state belonged to another Apify user and was dropped: the
+    /// file holding it must be set aside before it is overwritten.
+    pub(crate) dropped_foreign_state: bool,
 }
 
 impl RefreshReport {
@@ -109,7 +112,7 @@ impl Collector {
                 return report;
             }
         };
-        self.check_owner(&webhooks);
+        report.dropped_foreign_state = self.check_owner(&webhooks);
         let webhooks = self.with_details(webhooks, &mut report.errors).await;
         let known_before: BTreeSet<String> = self.state.webhooks.keys().cloned().collect();
         self.state.sync_webhooks(&webhooks);
@@ -132,21 +135,23 @@ impl Collector {
     }
 
     /// A state file written for another Apify user (a new token) would
-    /// apply that account's watermarks here: start afresh instead.
-    fn check_owner(&mut self, webhooks: &[(Webhook, bool)]) {
+    /// apply that account's watermarks here: start afresh instead. Returns
+    /// whether the state was dropped.
+    fn check_owner(&mut self, webhooks: &[(Webhook, bool)]) -> bool {
         let Some(owner) = webhooks.iter().find_map(|(w, _)| w.user_id.clone()) else {
-            return;
+            return false;
         };
-        if self
+        let foreign = self
             .state
             .user_id
             .as_ref()
-            .is_some_and(|known| *known != owner)
-        {
+            .is_some_and(|known| *known != owner);
+        if foreign {
             tracing::warn!("the saved state belongs to another Apify user; counting starts afresh");
             self.state = State::default();
         }
         self.state.user_id = Some(owner);
+        foreign
     }
 
     /// The union of what the selection names, each webhook once.
