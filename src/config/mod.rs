@@ -480,6 +480,18 @@ mod tests {
     fn selections_refuse_what_would_widen_or_bend_them() {
         for (var, value, problem, expected) in [
             ("APIFY_ACTOR_IDS", "..", "\"..\" is not valid", IDS_OR_NAMES),
+            (
+                "APIFY_ACTOR_IDS",
+                " ",
+                "is empty (unset it to watch every webhook)",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_WEBHOOK_IDS",
+                "",
+                "is empty (unset it to watch every webhook)",
+                IDS,
+            ),
             ("APIFY_ACTOR_IDS", ".", "\".\" is not valid", IDS_OR_NAMES),
             (
                 "APIFY_ACTOR_TASK_IDS",
@@ -612,14 +624,6 @@ mod tests {
         );
         assert_eq!(c.selection.actor_task_ids, vec!["janedoe~my-task"]);
         assert_eq!(c.selection.webhook_ids, vec!["Pz6sM1dK9vBf3XgUh"]);
-
-        // Blank is unset (as for the other optional settings): everything.
-        let env = Env {
-            actor_ids: Some(" ".into()),
-            ..env_with_token()
-        };
-        let c = Config::from_parts(&cli(&[]), env).unwrap();
-        assert!(c.selection.is_everything());
 
         // The flag is named when the flag gave the value.
         let err = Config::from_parts(&cli(&["--webhook-ids", ".."]), env_with_token()).unwrap_err();

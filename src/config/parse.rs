@@ -155,14 +155,18 @@ fn is_name(s: &str) -> bool {
 
 /// A comma list of ids, each checked against `form`: an element that is
 /// not one (empty, `..`, `a/b`) stops start-up, where it would otherwise
-/// widen or bend the selection. A blank value is as good as unset, like
-/// the other optional settings.
+/// widen or bend the selection. So does a blank value: a list meant to
+/// narrow the selection (`APIFY_ACTOR_IDS=${ACTORS}` with `ACTORS` unset)
+/// would silently watch the whole account.
 pub(super) fn parse_ids(raw: Option<Raw>, form: IdForm) -> Result<Vec<String>, ConfigError> {
     let Some(raw) = raw else {
         return Ok(Vec::new());
     };
     if raw.value.trim().is_empty() {
-        return Ok(Vec::new());
+        return Err(raw.fail(&format!(
+            "is empty (unset it to watch every webhook); {}",
+            form.expected()
+        )));
     }
     let elements: Vec<&str> = raw.value.split(',').map(str::trim).collect();
     let mut ids: Vec<String> = Vec::new();
