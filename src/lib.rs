@@ -28,7 +28,8 @@
 //!   errors).
 //! - `collector`: a refresh reads the webhooks, pages the dispatch lists
 //!   (`paging`) through each list's exactly-once `cursor`, re-reads ACTIVE
-//!   dispatches, and counts into the `state`'s per-webhook `counts`.
+//!   dispatches, and counts into the `state`'s per-webhook `counts`;
+//!   `reconcile` checks what it saw against Apify's own count.
 //! - `metrics`: `contract` declares every family; `families` renders the
 //!   state's counts; `Metrics::encode` produces the body, plain and gzip.
 //! - `exporter`: the wired whole, behind one lock per job.

@@ -11,6 +11,7 @@ pub(crate) mod counts;
 pub(crate) mod cursor;
 mod paging;
 pub(crate) mod persist;
+pub(crate) mod reconcile;
 pub(crate) mod state;
 #[cfg(test)]
 pub(crate) mod test_data;
@@ -116,6 +117,7 @@ impl Collector {
         let webhooks = self.with_details(webhooks, &mut report.errors).await;
         let known_before: BTreeSet<String> = self.state.webhooks.keys().cloned().collect();
         self.state.sync_webhooks(&webhooks);
+        self.state.take_baselines(now);
 
         let lists = self.dispatch_lists(&webhooks, &known_before, now);
         let known_active: BTreeSet<String> = self.state.active.keys().cloned().collect();
@@ -131,6 +133,11 @@ impl Collector {
             );
         }
         self.reread_active(&known_active, &mut report.errors).await;
+        // Metadata was read at the start of this refresh (it gets its own
+        // period in a later issue: then only after a refresh that read it).
+        if self.state.lists_complete() {
+            self.state.reconcile();
+        }
         report
     }
 

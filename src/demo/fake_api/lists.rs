@@ -38,7 +38,7 @@ impl State {
             .into_iter()
             .skip(params.offset)
             .take(params.limit)
-            .map(|(_, _, webhook)| webhook_short(webhook))
+            .map(|(_, _, webhook)| webhook_short(&self.served_webhook(webhook)))
             .collect();
         page_response(params, total, items)
     }
@@ -49,10 +49,17 @@ impl State {
         webhook_id: Option<&str>,
     ) -> Response<Full<Bytes>> {
         let ordered = || -> Box<dyn Iterator<Item = &(SortKey, String)>> {
-            if params.desc {
+            let all: Box<dyn Iterator<Item = &(SortKey, String)>> = if params.desc {
                 Box::new(self.dispatch_order.iter().rev())
             } else {
                 Box::new(self.dispatch_order.iter())
+            };
+            if self.hidden.is_empty() {
+                // No lookup per item: deep pages of the benchmarks' account
+                // stay cheap.
+                all
+            } else {
+                Box::new(all.filter(|(_, id)| !self.hidden.contains(id)))
             }
         };
         let matching = ordered()
@@ -71,7 +78,10 @@ impl State {
                     .take(params.limit)
                     .filter_map(|(_, id)| self.dispatches.get(id).map(|(_, d)| d.clone()))
                     .collect();
-                (self.dispatches.len(), items)
+                (
+                    self.dispatches.len().saturating_sub(self.hidden.len()),
+                    items,
+                )
             }
             Some(_) => {
                 let mut total = 0;

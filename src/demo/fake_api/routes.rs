@@ -189,7 +189,10 @@ impl FakeApify {
         match route {
             Route::Webhooks => state.webhook_list(&params, |_| true),
             Route::Webhook(id) => match state.webhooks.get(id) {
-                Some(webhook) => json_response(StatusCode::OK, &json!({ "data": webhook })),
+                Some(webhook) => json_response(
+                    StatusCode::OK,
+                    &json!({ "data": state.served_webhook(webhook) }),
+                ),
                 None => not_found("Webhook was not found."),
             },
             Route::WebhookDispatches(id) => {
