@@ -65,7 +65,7 @@ impl Exporter {
         state_file: Option<StateFile>,
         clock: Arc<dyn Clock>,
     ) -> Result<Exporter, RunError> {
-        let state = initial_state(state_file.as_ref());
+        let state = initial_state(state_file.as_ref(), clock.as_ref())?;
         let metrics = Arc::new(Metrics::new()?);
         let options = ClientOptions {
             timeout: config.timeout,
@@ -103,7 +103,12 @@ impl Exporter {
     /// After the server stopped: lets a refresh under way finish (bounded),
     /// then saves the state. Cutting a refresh short is safe too: passes are
     /// recorded as they go, so the state stays exact either way.
-    pub(crate) async fn stop(&self, mut refresher: tokio::task::JoinHandle<()>) {
+    /// Fails when that last save fails: the counts since the last good save
+    /// would be lost at the next start, and the exit code must say so.
+    pub(crate) async fn stop(
+        &self,
+        mut refresher: tokio::task::JoinHandle<()>,
+    ) -> Result<(), PersistError> {
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut refresher)
             .await
             .is_err()
@@ -111,7 +116,7 @@ impl Exporter {
             refresher.abort();
             let _ = refresher.await;
         }
-        self.save_state().await;
+        self.save_state().await
     }
 
     /// Runs one refresh (waiting for one already running), then re-encodes.
@@ -142,7 +147,11 @@ impl Exporter {
             }
             Err(error) => tracing::error!(%error, "keeping the previous /metrics body"),
         }
-        self.write_state(state).await;
+        if report.dropped_foreign_state {
+            self.set_aside_state_file();
+        }
+        // Counted and logged; the next refresh tries again.
+        let _ = self.write_state(state).await;
         tracing::debug!(?elapsed, ok = report.succeeded(), "refresh finished");
         *self.last_refresh.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -152,30 +161,51 @@ impl Exporter {
     /// Writes the state file now (at shutdown). When a refresh is still
     /// running after the grace period, the file stays the one the last
     /// finished refresh wrote: consistent, only less recent.
-    async fn save_state(&self) {
+    async fn save_state(&self) -> Result<(), PersistError> {
         match tokio::time::timeout(SHUTDOWN_GRACE, self.collector.lock()).await {
             Ok(collector) => self.write_state(collector.state()).await,
             Err(_) => {
-                tracing::warn!("a refresh is still running; the state file is the last one written")
+                tracing::warn!(
+                    "a refresh is still running; the state file is the last one written"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves the state file of another Apify user out of the way before the
+    /// first save of this one. Should that fail, the save that follows
+    /// replaces it: logged as an error, as the counts are then gone.
+    fn set_aside_state_file(&self) {
+        let Some(file) = &self.state_file else {
+            return;
+        };
+        match file.set_aside(self.clock.now_millis().div_euclid(1000)) {
+            Ok(aside) => tracing::warn!(
+                set_aside = %aside.display(),
+                "kept the other Apify user's state file aside"
+            ),
+            Err(PersistError::SetAside { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::error!(%error, "the other Apify user's state will be overwritten")
             }
         }
     }
 
     /// Saves under the collector lock, so that writes happen in refresh
-    /// order.
-    async fn write_state(&self, state: &State) {
+    /// order. A failure is counted and logged here; the caller decides
+    /// whether it is fatal.
+    async fn write_state(&self, state: &State) -> Result<(), PersistError> {
         let Some(file) = &self.state_file else {
-            return;
+            return Ok(());
         };
         let Err(error) = file.save(state).await else {
-            return;
+            return Ok(());
         };
         self.metrics.count_state_save_failure();
-        match error {
-            PersistError::Encode(error) => tracing::error!(%error, "cannot serialise the state"),
-            PersistError::Writer(error) => tracing::error!(%error, "state writer failed"),
-            error => tracing::error!(%error, "state not saved"),
-        }
+        tracing::error!(%error, "state not saved");
+        Err(error)
     }
 
     fn cached(&self) -> Arc<Encoded> {
@@ -241,19 +271,30 @@ where
 }
 
 /// The saved state, or a fresh one when there is none or it is unusable.
-fn initial_state(file: Option<&StateFile>) -> State {
+/// An unusable file is set aside first, so the next save cannot overwrite
+/// counts someone may still want; when even that fails, the exporter does
+/// not start.
+fn initial_state(file: Option<&StateFile>, clock: &dyn Clock) -> Result<State, RunError> {
     let Some(file) = file else {
-        return State::default();
+        return Ok(State::default());
     };
+    let fatal = |error: PersistError| RunError::StateFile(error.to_string());
     match file.load() {
         Ok(Some(state)) => {
             tracing::info!(path = %file.path().display(), webhooks = state.webhooks.len(), "loaded state");
-            state
+            Ok(state)
         }
-        Ok(None) => State::default(),
+        Ok(None) => Ok(State::default()),
         Err(error) => {
-            tracing::warn!(%error, "ignoring the state file; counting starts afresh");
-            State::default()
+            let aside = file
+                .set_aside(clock.now_millis().div_euclid(1000))
+                .map_err(fatal)?;
+            tracing::warn!(
+                %error,
+                set_aside = %aside.display(),
+                "ignoring the state file; counting starts afresh"
+            );
+            Ok(State::default())
         }
     }
 }

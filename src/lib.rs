@@ -28,7 +28,8 @@
 //!   errors).
 //! - `collector`: a refresh reads the webhooks, pages the dispatch lists
 //!   (`paging`) through each list's exactly-once `cursor`, re-reads ACTIVE
-//!   dispatches, and counts into the `state`'s per-webhook `counts`.
+//!   dispatches, and counts into the `state`'s per-webhook `counts`;
+//!   `reconcile` checks what it saw against Apify's own count.
 //! - `metrics`: `contract` declares every family; `families` renders the
 //!   state's counts; `Metrics::encode` produces the body, plain and gzip.
 //! - `exporter`: the wired whole, behind one lock per job.
@@ -82,6 +83,25 @@ pub enum RunError {
     /// Basic auth could not be set up from the web config.
     #[error("cannot set up basic auth: {0}")]
     Auth(#[from] AuthError),
+    /// The state file cannot be written where it is configured, or a
+    /// rejected one cannot be moved out of the way.
+    #[error("{0}")]
+    StateFile(String),
+    /// The state could not be saved at shutdown: counts since the last
+    /// good save would be lost at the next start.
+    #[error("final state save failed: {0}")]
+    FinalSave(String),
+}
+
+impl RunError {
+    /// The process exit code for this error: 2 for a setting that cannot
+    /// work (like a bad configuration value), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::StateFile(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// Starts the exporter on an already-bound listener and runs until
@@ -91,6 +111,11 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
+    // Before anything else, so that this is the one line a wrong path or
+    // permission prints (every save would fail otherwise).
+    if let Some(path) = &config.state_file {
+        collector::persist::check_writable(path).map_err(|e| RunError::StateFile(e.to_string()))?;
+    }
     if config.demo {
         let demo = demo::start(shutdown.child_token())
             .await
@@ -115,9 +140,9 @@ pub async fn run(
     let tls = config.web.as_ref().and_then(|w| w.tls.clone());
     server::serve(listener, exporter.clone(), tls, auth, shutdown.clone()).await;
     shutdown.cancel();
-    exporter.stop(refresher).await;
+    let saved = exporter.stop(refresher).await;
     tracing::info!("stopped");
-    Ok(())
+    saved.map_err(|e| RunError::FinalSave(e.to_string()))
 }
 
 #[cfg(test)]

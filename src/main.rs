@@ -50,7 +50,7 @@ async fn serve(config: Config) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "exporter failed");
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

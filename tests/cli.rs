@@ -197,3 +197,112 @@ fn demo_serves_metrics_and_sigterm_stops_it_cleanly() {
         .unwrap();
     assert_eq!(unhealthy.code(), Some(1));
 }
+
+/// Runs `command` to its end and returns its stderr, failing the test
+/// unless it exits with code 2 (a configuration error) within the deadline:
+/// a start-up that hangs is killed, not waited for.
+fn config_error(command: &mut Command) -> String {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > support::DEADLINE {
+            let _ = child.kill();
+            panic!("start-up still running after {:?}", support::DEADLINE);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    err
+}
+
+#[test]
+fn selections_that_are_not_ids_exit_2_naming_the_variable() {
+    let ids = "expected a comma list of Apify ids (letters and digits, like Pz6sM1dK9vBf3XgUh)";
+    let ids_or_names = "expected a comma list of Apify ids (letters and digits, like nFJndFXA5zjCTuudP) or username~name (like janedoe~my-actor)";
+    for (var, value, line) in [
+        (
+            "APIFY_ACTOR_IDS",
+            "..",
+            format!("APIFY_ACTOR_IDS: \"..\" is not valid; {ids_or_names}"),
+        ),
+        (
+            "APIFY_WEBHOOK_IDS",
+            "a/b",
+            format!("APIFY_WEBHOOK_IDS: \"a/b\" is not valid; {ids}"),
+        ),
+        (
+            "APIFY_ACTOR_TASK_IDS",
+            "janedoe~my-task,",
+            format!("APIFY_ACTOR_TASK_IDS: element 2 of 2 is empty; {ids_or_names}"),
+        ),
+    ] {
+        let err = config_error(
+            exporter()
+                .env("APIFY_TOKEN", "apify_api_SECRET123")
+                .env(var, value),
+        );
+        assert_eq!(err, format!("apify-webhook-exporter: {line}\n"));
+    }
+    let err = config_error(
+        exporter()
+            .env("APIFY_TOKEN", "apify_api_SECRET123")
+            .args(["--actor-ids", "nFJndFXA5zjCTuudP,."]),
+    );
+    assert_eq!(
+        err,
+        format!("apify-webhook-exporter: --actor-ids (APIFY_ACTOR_IDS): \".\" is not valid; {ids_or_names}\n")
+    );
+}
+
+#[test]
+fn a_token_that_cannot_be_sent_exits_2_without_being_quoted() {
+    let unsendable = "contains whitespace, a control character or a non-ASCII character; expected the token alone, on one line, as Apify Console shows it";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token");
+    std::fs::write(&path, "apify_api_SECRET123\nsecond-line\n").unwrap();
+    let err = config_error(exporter().env("APIFY_TOKEN_FILE", &path));
+    assert_eq!(
+        err,
+        format!(
+            "apify-webhook-exporter: APIFY_TOKEN_FILE: the token in {:?} {unsendable}\n",
+            path.display().to_string()
+        )
+    );
+    let err = config_error(exporter().env("APIFY_TOKEN", "apify_api_SECRET 123"));
+    assert_eq!(
+        err,
+        format!("apify-webhook-exporter: APIFY_TOKEN: {unsendable}\n")
+    );
+}
+
+#[test]
+fn a_bcrypt_cost_above_14_exits_2_at_once_naming_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.yml");
+    let hash = "$2y$31$abcdefghijklmnopqrstuuWW0DhBHrHwvoTPEvpc4PFOYBrd/Zp0K";
+    std::fs::write(
+        &path,
+        format!("basic_auth_users:\n  prometheus: '{hash}'\n"),
+    )
+    .unwrap();
+    // Refused from the hash's text alone: checking a password at cost 31
+    // would take days, so a hang would end at the deadline, not here.
+    let err = config_error(
+        exporter()
+            .env("APIFY_TOKEN", "apify_api_SECRET123")
+            .env("APIFY_EXPORTER_WEB_CONFIG", &path),
+    );
+    assert_eq!(
+        err,
+        "apify-webhook-exporter: APIFY_EXPORTER_WEB_CONFIG: basic_auth_users: the password of \"prometheus\" has bcrypt cost 31; 4 to 14 are supported (10 to 12 are usual)\n"
+    );
+}

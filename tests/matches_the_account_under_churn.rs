@@ -1,7 +1,8 @@
 //! The demo account changes under the exporter (dispatches arrive, calls
 //! finish, retries pile up, ACTIVE dispatches end) while it refreshes many
 //! times; then the account is frozen and every count must equal what the
-//! account itself holds: nothing counted twice, nothing lost.
+//! account itself holds: nothing counted twice, nothing lost, and nothing
+//! Apify counts left unaccounted.
 
 mod support;
 
@@ -115,5 +116,9 @@ async fn counts_equal_the_account_after_seconds_of_churn() {
         m.sum("apify_webhook_dispatch_calls_total"),
         e.calls_total.values().sum::<f64>()
     );
+    // Apify's own count agrees: every webhook reconciled, none unaccounted.
+    let unaccounted = "apify_webhook_unaccounted_dispatches";
+    assert_eq!(m.count(unaccounted), 5, "one per demo webhook");
+    assert_eq!(m.sum(unaccounted), 0.0);
     h.stop().await;
 }

@@ -1,5 +1,5 @@
-//! With a state file, a restart neither double counts nor loses dispatches;
-//! a corrupt file is reported and ignored.
+//! With a state file, a restart neither double counts nor loses dispatches
+//! (a rejected file: tests/state_failures_are_loud.rs).
 
 mod support;
 
@@ -42,23 +42,6 @@ async fn a_restart_neither_double_counts_nor_loses() {
     );
     assert_eq!(m.calls_total(W1, RUN_OK, "200"), Some(2.0));
     assert_eq!(m.calls_total(W1, RUN_OK, "410"), Some(1.0));
-    h.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_corrupt_state_file_is_ignored_and_replaced() {
-    let dir = temp_dir("restart-corrupt");
-    let state_file = dir.path().join("state.json");
-    std::fs::write(&state_file, b"{\"format\": \"apify-webhook-exp").unwrap();
-    let fake = account_with_one_dispatch("SUCCEEDED", 60_000);
-    let h = Harness::start(fake, |c| c.state_file = Some(state_file.clone())).await;
-    let m = h.scrape().await;
-    assert_eq!(m.up(), 1.0);
-    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 1.0);
-    let written: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
-    assert_eq!(written["format"], "apify-webhook-exporter/state");
-    assert_eq!(written["version"], 1);
     h.stop().await;
 }
 
@@ -124,4 +107,16 @@ async fn a_state_file_of_another_apify_user_is_not_applied() {
     assert_eq!(m.dispatches_total(W9, RUN_OK, "SUCCEEDED"), 1.0);
     assert!(!m.mentions(W1));
     h.stop().await;
+
+    // The first user's counts were set aside, not overwritten.
+    let aside: Vec<std::path::PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("state.json.rejected-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&aside[0]).unwrap()).unwrap();
+    assert_eq!(kept["state"]["user_id"], "u1");
+    assert!(kept["state"]["webhooks"].get(W1).is_some());
 }

@@ -32,7 +32,15 @@ async fn the_token_shows_in_no_log_and_no_metric() {
         .with_writer(move || writer.clone())
         .init();
 
-    let h = Harness::start(account_with_one_webhook(), |_| {}).await;
+    let fake = account_with_one_webhook();
+    // An answer that quotes the token in a field: serde's decode message
+    // quotes the field, and the token starts 10 characters before the
+    // message is cut, so masking after the cut would leave `apify_api_`.
+    let quoted = "x".repeat(262) + TOKEN;
+    let mut echo = dispatch("d-echo", W1, RUN_OK, "SUCCEEDED", now_ms(), vec![]);
+    echo["createdAt"] = serde_json::Value::String(quoted);
+    fake.put_dispatch(echo);
+    let h = Harness::start(fake, |_| {}).await;
     h.fake.inject(
         route::WEBHOOKS,
         Fault::status(
@@ -58,5 +66,16 @@ async fn the_token_shows_in_no_log_and_no_metric() {
     );
     assert!(logs.contains("refresh error"));
     assert!(!logs.contains(TOKEN), "token in logs:\n{logs}");
+    assert!(
+        logs.contains(&format!(
+            "not an RFC 3339 timestamp: \"{}***",
+            "x".repeat(262)
+        )),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains(&TOKEN[..10]),
+        "token's start in logs:\n{logs}"
+    );
     assert!(!m.mentions(TOKEN) && !m2.mentions(TOKEN));
 }

@@ -132,6 +132,28 @@ pub struct Undecodable {
     pub error: ApiError,
 }
 
+impl Undecodable {
+    /// With the token masked wherever the API could have echoed it.
+    pub(crate) fn redacted(self, token: &str) -> Undecodable {
+        let mask = |text: String| {
+            if token.is_empty() {
+                text
+            } else {
+                text.replace(token, "***")
+            }
+        };
+        Undecodable {
+            id: self.id.map(mask),
+            key: mask(self.key),
+            error: self.error.redacted(token),
+        }
+    }
+}
+
+/// Longest id used as an item's key; a longer one is keyed by its digest,
+/// so that a hostile id cannot fill the memory of left-out items.
+const MAX_KEY_CHARS: usize = 128;
+
 /// A page with its items still undecoded, to decode them one by one.
 #[derive(Deserialize)]
 struct RawPage<'a> {
@@ -254,7 +276,10 @@ pub fn decode_page<T: DeserializeOwned>(
                 let id = serde_json::from_str::<IdOnly>(item.get())
                     .ok()
                     .and_then(|only| only.id);
-                let key = id.clone().unwrap_or_else(|| digest_key(item.get()));
+                let key = id
+                    .clone()
+                    .filter(|id| id.chars().count() <= MAX_KEY_CHARS)
+                    .unwrap_or_else(|| digest_key(item.get()));
                 page.skipped.push(Undecodable {
                     id,
                     key,

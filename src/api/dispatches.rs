@@ -4,7 +4,7 @@
 use serde::{Deserialize, Deserializer};
 
 use super::decode::{lenient_timestamp, lenient_vec, timestamp, Millis};
-use super::{segment, ApiError, Client, Page};
+use super::{ApiError, Client, Page};
 
 /// A dispatch's status as Apify reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,10 +133,10 @@ impl DispatchList {
         }
     }
 
-    fn path(&self) -> String {
+    fn path(&self) -> Vec<&str> {
         match self {
-            DispatchList::Account => "/v2/webhook-dispatches".to_string(),
-            DispatchList::Webhook(id) => format!("/v2/webhooks/{}/dispatches", segment(id)),
+            DispatchList::Account => vec!["v2", "webhook-dispatches"],
+            DispatchList::Webhook(id) => vec!["v2", "webhooks", id, "dispatches"],
         }
     }
 }
@@ -157,13 +157,13 @@ impl Client {
         let bytes = self
             .get_bytes(list.endpoint(), &list.path(), &query)
             .await?;
-        super::decode::decode_page(list.endpoint(), &bytes)
+        self.decode_page(list.endpoint(), &bytes)
     }
 
     /// One dispatch; `None` when Apify says 404 (removed by retention, or
     /// its webhook was deleted).
     pub(crate) async fn get_dispatch(&self, id: &str) -> Result<Option<Dispatch>, ApiError> {
-        let path = format!("/v2/webhook-dispatches/{}", segment(id));
+        let path = ["v2", "webhook-dispatches", id];
         match self.get("/v2/webhook-dispatches/:id", &path, &[]).await {
             Ok(d) => Ok(Some(d)),
             Err(e) if e.is_not_found() => Ok(None),

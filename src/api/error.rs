@@ -93,6 +93,15 @@ pub enum ApiError {
         /// What was wrong with the paging.
         reason: &'static str,
     },
+    /// An id (from an answer, or the configuration) that would not stay
+    /// one path segment (`.`, `..`, empty): the request is not sent.
+    #[error("{endpoint}: id {id:?} cannot be a path segment; not requested")]
+    NotAPathSegment {
+        /// The route template.
+        endpoint: &'static str,
+        /// The id.
+        id: String,
+    },
     /// The answer does not have the documented shape (or is too large to read).
     #[error("{endpoint}: cannot decode the response at `{path}`: {message}")]
     Decode {
@@ -125,7 +134,9 @@ impl ApiError {
             ApiError::Status { .. } | ApiError::Paging { .. } => Reason::Http,
             ApiError::Timeout { .. } => Reason::Timeout,
             ApiError::Network { .. } => Reason::Network,
-            ApiError::Decode { .. } => Reason::Decode,
+            // An id that cannot be requested came in an answer, not as
+            // Apify documents ids.
+            ApiError::Decode { .. } | ApiError::NotAPathSegment { .. } => Reason::Decode,
         }
     }
 
@@ -134,7 +145,9 @@ impl ApiError {
         match self {
             ApiError::Status { status, .. } => *status == 429 || *status >= 500,
             ApiError::Timeout { .. } | ApiError::Network { .. } => true,
-            ApiError::Decode { .. } | ApiError::Paging { .. } => false,
+            ApiError::Decode { .. }
+            | ApiError::Paging { .. }
+            | ApiError::NotAPathSegment { .. } => false,
         }
     }
 
@@ -151,17 +164,10 @@ impl ApiError {
         let detail = serde_json::from_slice::<ErrorBody>(body)
             .ok()
             .and_then(|b| b.error);
-        let masked = |text: String| {
-            if token.is_empty() {
-                text
-            } else {
-                text.replace(token, "***")
-            }
-        };
         let (error_type, message) = match detail {
             Some(d) => (
-                d.error_type.map(|t| truncate(&masked(t), 64)),
-                d.message.map(|m| truncate(&masked(m), 200)),
+                d.error_type.map(|t| truncate(&mask(&t, token), 64)),
+                d.message.map(|m| truncate(&mask(&m, token), 200)),
             ),
             None => (None, None),
         };
@@ -170,6 +176,30 @@ impl ApiError {
             status: status.as_u16(),
             error_type,
             message,
+        }
+    }
+
+    /// The error with the texts that come from outside masked, then cut
+    /// short: a network cause (a TLS error names what the server presented)
+    /// and a decode message (serde quotes the value it could not take,
+    /// whatever its length). Apify's own error text is handled by
+    /// [`ApiError::from_status`] the same way.
+    pub(crate) fn redacted(self, token: &str) -> ApiError {
+        match self {
+            ApiError::Network { endpoint, message } => ApiError::Network {
+                endpoint,
+                message: truncate(&mask(&message, token), 300),
+            },
+            ApiError::Decode {
+                endpoint,
+                path,
+                message,
+            } => ApiError::Decode {
+                endpoint,
+                path: truncate(&mask(&path, token), 200),
+                message: truncate(&mask(&message, token), 300),
+            },
+            other => other,
         }
     }
 
@@ -190,6 +220,15 @@ struct ErrorDetail {
     #[serde(rename = "type")]
     error_type: Option<String>,
     message: Option<String>,
+}
+
+/// `text` with every occurrence of the token replaced by `***`.
+fn mask(text: &str, token: &str) -> String {
+    if token.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(token, "***")
+    }
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {
@@ -258,6 +297,53 @@ mod tests {
         for (i, r) in Reason::ALL.iter().enumerate() {
             assert_eq!(position(*r), i, "{r:?}");
         }
+    }
+
+    #[test]
+    fn network_and_decode_texts_are_masked_then_cut() {
+        let token = "apify_api_0123456789abcdefghij";
+        // The token straddles the 300-character cut of both texts.
+        let text = format!(
+            "{}{token} and then a long tail {}",
+            "x".repeat(290),
+            "y".repeat(500)
+        );
+        let network = ApiError::Network {
+            endpoint: "/v2/webhooks",
+            message: text.clone(),
+        }
+        .redacted(token);
+        assert_eq!(
+            network.to_string(),
+            format!(
+                "/v2/webhooks: network error: {}***{}…",
+                "x".repeat(290),
+                " and th"
+            )
+        );
+        let decode = ApiError::Decode {
+            endpoint: "/v2/webhook-dispatches",
+            path: "data.items[0].createdAt".into(),
+            message: text,
+        }
+        .redacted(token);
+        assert_eq!(
+            decode.to_string(),
+            format!(
+                "/v2/webhook-dispatches: cannot decode the response at `data.items[0].createdAt`: {}***{}…",
+                "x".repeat(290),
+                " and th"
+            )
+        );
+        // Errors with no outside text are left as they are.
+        let timeout = ApiError::Timeout {
+            endpoint: "/v2/webhooks",
+            timeout: Duration::from_secs(10),
+        };
+        assert_eq!(
+            timeout.redacted(token).to_string(),
+            "/v2/webhooks: no answer within 10s"
+        );
     }
 
     #[test]

@@ -76,6 +76,8 @@ impl ClientOptions {
 /// The Apify client. Cheap to share behind an `Arc`.
 pub(crate) struct Client {
     http: reqwest::Client,
+    /// `options.base_url`, parsed once.
+    base: url::Url,
     options: ClientOptions,
     limiter: DefaultDirectRateLimiter,
     permits: Semaphore,
@@ -100,9 +102,17 @@ impl Client {
                 endpoint: "client",
                 message: e.without_url().to_string(),
             })?;
+        let base = url::Url::parse(&options.base_url)
+            .ok()
+            .filter(|u| !u.cannot_be_a_base())
+            .ok_or(ApiError::Network {
+                endpoint: "client",
+                message: "the API origin is not an http(s) URL".into(),
+            })?;
         let rps = NonZeroU32::new(options.max_rps).unwrap_or(NonZeroU32::MIN);
         Ok(Client {
             http,
+            base,
             limiter: RateLimiter::direct(Quota::per_second(rps)),
             permits: Semaphore::new(options.concurrency.max(1)),
             options,
@@ -110,26 +120,28 @@ impl Client {
         })
     }
 
-    /// GET `path` (which must start with `/v2/`) and decode `{"data": T}`.
-    /// `endpoint` is the route template, used in metrics and errors.
+    /// GET `path` and decode `{"data": T}`. `path` is the list of segments
+    /// after the origin (`["v2", "webhooks", id]`), each encoded by
+    /// [`request_url`]; `endpoint` is the route template, used in metrics
+    /// and errors.
     pub(crate) async fn get<T: DeserializeOwned>(
         &self,
         endpoint: &'static str,
-        path: &str,
+        path: &[&str],
         query: &[(&str, String)],
     ) -> Result<T, ApiError> {
         let bytes = self.get_bytes(endpoint, path, query).await?;
-        decode::decode_envelope(endpoint, &bytes)
+        decode::decode_envelope(endpoint, &bytes).map_err(|e| self.redact(e))
     }
 
     /// GET with retries; the body of the successful answer.
     pub(crate) async fn get_bytes(
         &self,
         endpoint: &'static str,
-        path: &str,
+        path: &[&str],
         query: &[(&str, String)],
     ) -> Result<bytes::Bytes, ApiError> {
-        let url = format!("{}{}", self.options.base_url, path);
+        let url = request_url(&self.base, endpoint, path)?;
         let mut backoff = backon::ExponentialBuilder::default()
             .with_min_delay(self.options.min_backoff)
             .with_max_delay(self.options.max_backoff)
@@ -141,7 +153,7 @@ impl Client {
             let (result, retry_after) = self.attempt(endpoint, &url, query).await;
             let error = match result {
                 Ok(bytes) => return Ok(bytes),
-                Err(e) => e,
+                Err(e) => self.redact(e),
             };
             if !error.is_retryable() {
                 return Err(error);
@@ -161,7 +173,7 @@ impl Client {
     async fn attempt(
         &self,
         endpoint: &'static str,
-        url: &str,
+        url: &url::Url,
         query: &[(&str, String)],
     ) -> (Result<bytes::Bytes, ApiError>, Option<Duration>) {
         let _permit = self.permits.acquire().await;
@@ -169,7 +181,7 @@ impl Client {
         let started = Instant::now();
         let sent = self
             .http
-            .get(url)
+            .get(url.clone())
             .query(query)
             .bearer_auth(self.options.token.expose())
             .header(reqwest::header::ACCEPT, "application/json")
@@ -219,6 +231,29 @@ impl Client {
         let token = self.options.token.expose();
         let error = ApiError::from_status(endpoint, status, &bytes, token);
         (Err(error), retry_after)
+    }
+
+    /// Texts from outside (network causes, decode messages quoting the
+    /// body) go into logs: the token is masked, then they are cut short.
+    pub(crate) fn redact(&self, error: ApiError) -> ApiError {
+        error.redacted(self.options.token.expose())
+    }
+
+    /// A list page decoded item by item, every text from outside redacted
+    /// (an item's id too: it is logged when the item is left out).
+    pub(crate) fn decode_page<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        bytes: &[u8],
+    ) -> Result<Page<T>, ApiError> {
+        let mut page = decode::decode_page(endpoint, bytes).map_err(|e| self.redact(e))?;
+        let token = self.options.token.expose();
+        page.skipped = page
+            .skipped
+            .into_iter()
+            .map(|u| u.redacted(token))
+            .collect();
+        Ok(page)
     }
 
     fn transport_error(&self, endpoint: &'static str, e: reqwest::Error) -> ApiError {
@@ -325,14 +360,32 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// An id made safe to sit in a path segment, whatever the API or user sent.
-pub(crate) fn segment(id: &str) -> String {
-    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'~')
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.');
-    percent_encoding::utf8_percent_encode(id, KEEP).to_string()
+/// The URL of `path` (its segments, `["v2", "webhooks", id]`) under the
+/// API origin. The url crate percent-encodes each segment (`/`, `?`, `#`
+/// and `%` included), so an id, whatever the user or the API sent, stays
+/// one segment. An empty, `.` or `..` segment is refused: a URL resolves
+/// it to another resource (`/v2/acts/../webhooks` is `/v2/webhooks`,
+/// the whole account), and the url crate would silently drop it.
+pub(crate) fn request_url(
+    base: &url::Url,
+    endpoint: &'static str,
+    path: &[&str],
+) -> Result<url::Url, ApiError> {
+    if let Some(bad) = path.iter().find(|s| matches!(**s, "" | "." | "..")) {
+        return Err(ApiError::NotAPathSegment {
+            endpoint,
+            id: (*bad).to_string(),
+        });
+    }
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|()| ApiError::NotAPathSegment {
+            endpoint,
+            id: String::new(),
+        })?
+        .pop_if_empty()
+        .extend(path);
+    Ok(url)
 }
 
 /// `Retry-After` as seconds or as an HTTP date.
@@ -348,6 +401,52 @@ fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_stay_one_path_segment() {
+        let base = url::Url::parse("http://127.0.0.1:4010").unwrap();
+        let url = |segments: &[&str]| request_url(&base, "/v2/webhooks/:id", segments);
+        assert_eq!(
+            url(&["v2", "webhooks", "Pz6sM1dK9vBf3XgUh"])
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:4010/v2/webhooks/Pz6sM1dK9vBf3XgUh"
+        );
+        assert_eq!(
+            url(&["v2", "acts", "janedoe~my-actor", "webhooks"])
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:4010/v2/acts/janedoe~my-actor/webhooks"
+        );
+        assert_eq!(
+            url(&["v2", "webhooks", "a/b?c#d%2e%2E e"])
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:4010/v2/webhooks/a%2Fb%3Fc%23d%252e%252E%20e"
+        );
+        // `...` is a name, not a dot segment.
+        assert_eq!(
+            url(&["v2", "webhooks", "..."]).unwrap().as_str(),
+            "http://127.0.0.1:4010/v2/webhooks/..."
+        );
+        for bad in ["..", ".", ""] {
+            let e = url(&["v2", "webhooks", bad]).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("/v2/webhooks/:id: id {bad:?} cannot be a path segment; not requested")
+            );
+            assert_eq!(e.reason(), Reason::Decode);
+            assert!(!e.is_retryable());
+        }
+        // A path under the origin (a proxy) is kept.
+        let base = url::Url::parse("https://proxy.example/apify").unwrap();
+        assert_eq!(
+            request_url(&base, "/v2/webhooks", &["v2", "webhooks"])
+                .unwrap()
+                .as_str(),
+            "https://proxy.example/apify/v2/webhooks"
+        );
+    }
 
     #[test]
     fn retry_after_accepts_seconds_and_dates() {

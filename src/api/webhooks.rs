@@ -3,9 +3,8 @@
 
 use serde::Deserialize;
 
-use super::decode::{decode_page, Undecodable};
-use super::decode::{lenient_bool, lenient_object, lenient_string, lenient_u64};
-use super::{segment, ApiError, Client, Page, MAX_PAGE_LIMIT};
+use super::decode::{lenient_bool, lenient_object, lenient_string, lenient_u64, Undecodable};
+use super::{ApiError, Client, Page, MAX_PAGE_LIMIT};
 
 /// A webhook. The list endpoints return Apify's `WebhookShort`, which lacks
 /// `description`; `GET /v2/webhooks/:id` returns all of it.
@@ -104,11 +103,11 @@ impl WebhookList {
         }
     }
 
-    fn path(&self) -> String {
+    fn path(&self) -> Vec<&str> {
         match self {
-            WebhookList::All => "/v2/webhooks".to_string(),
-            WebhookList::Actor(id) => format!("/v2/acts/{}/webhooks", segment(id)),
-            WebhookList::ActorTask(id) => format!("/v2/actor-tasks/{}/webhooks", segment(id)),
+            WebhookList::All => vec!["v2", "webhooks"],
+            WebhookList::Actor(id) => vec!["v2", "acts", id, "webhooks"],
+            WebhookList::ActorTask(id) => vec!["v2", "actor-tasks", id, "webhooks"],
         }
     }
 }
@@ -144,7 +143,7 @@ impl Client {
                 ("limit", MAX_PAGE_LIMIT.to_string()),
             ];
             let bytes = self.get_bytes(list.endpoint(), &path, &query).await?;
-            let mut page: Page<Webhook> = decode_page(list.endpoint(), &bytes)?;
+            let mut page: Page<Webhook> = self.decode_page(list.endpoint(), &bytes)?;
             let last = page.is_last(MAX_PAGE_LIMIT);
             offset += page.listed();
             let before = seen.len();
@@ -169,8 +168,10 @@ impl Client {
 
     /// One webhook with all its fields; `None` when Apify says 404.
     pub(crate) async fn get_webhook(&self, id: &str) -> Result<Option<Webhook>, ApiError> {
-        let path = format!("/v2/webhooks/{}", segment(id));
-        match self.get("/v2/webhooks/:id", &path, &[]).await {
+        match self
+            .get("/v2/webhooks/:id", &["v2", "webhooks", id], &[])
+            .await
+        {
             Ok(w) => Ok(Some(w)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),

@@ -11,6 +11,7 @@ pub(crate) mod counts;
 pub(crate) mod cursor;
 mod paging;
 pub(crate) mod persist;
+pub(crate) mod reconcile;
 pub(crate) mod skipped;
 pub(crate) mod state;
 #[cfg(test)]
@@ -60,6 +61,9 @@ pub(crate) struct RefreshReport {
     pub(crate) errors: Vec<ApiError>,
     /// Items newly left out of counting, one entry per item.
     pub(crate) skipped: Vec<SkipReason>,
+    /// The saved state belonged to another Apify user and was dropped: the
+    /// file holding it must be set aside before it is overwritten.
+    pub(crate) dropped_foreign_state: bool,
 }
 
 impl RefreshReport {
@@ -112,10 +116,11 @@ impl Collector {
                 return report;
             }
         };
-        self.check_owner(&webhooks);
+        report.dropped_foreign_state = self.check_owner(&webhooks);
         let webhooks = self.with_details(webhooks, &mut report.errors).await;
         let known_before: BTreeSet<String> = self.state.webhooks.keys().cloned().collect();
         self.state.sync_webhooks(&webhooks);
+        self.state.take_baselines(now);
 
         let lists = self.dispatch_lists(&webhooks, &known_before, now);
         let known_active: BTreeSet<String> = self.state.active.keys().cloned().collect();
@@ -140,6 +145,11 @@ impl Collector {
         self.reread_active(&known_active, &mut report.errors, &mut skips)
             .await;
         self.report_skipped(skips, &mut report);
+        // Metadata was read at the start of this refresh (it gets its own
+        // period in a later issue: then only after a refresh that read it).
+        if self.state.lists_complete() {
+            self.state.reconcile();
+        }
         report
     }
 
@@ -161,21 +171,23 @@ impl Collector {
     }
 
     /// A state file written for another Apify user (a new token) would
-    /// apply that account's watermarks here: start afresh instead.
-    fn check_owner(&mut self, webhooks: &[(Webhook, bool)]) {
+    /// apply that account's watermarks here: start afresh instead. Returns
+    /// whether the state was dropped.
+    fn check_owner(&mut self, webhooks: &[(Webhook, bool)]) -> bool {
         let Some(owner) = webhooks.iter().find_map(|(w, _)| w.user_id.clone()) else {
-            return;
+            return false;
         };
-        if self
+        let foreign = self
             .state
             .user_id
             .as_ref()
-            .is_some_and(|known| *known != owner)
-        {
+            .is_some_and(|known| *known != owner);
+        if foreign {
             tracing::warn!("the saved state belongs to another Apify user; counting starts afresh");
             self.state = State::default();
         }
         self.state.user_id = Some(owner);
+        foreign
     }
 
     /// The union of what the selection names, each webhook once. List

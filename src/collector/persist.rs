@@ -4,8 +4,11 @@
 //! leaves either the old file or the new one, never half of one.
 //!
 //! A file that is not ours, of another version, for another API origin, or
-//! corrupt is reported and ignored: the exporter then starts afresh with
-//! its lookback, which is better than refusing to start.
+//! corrupt is reported and set aside (renamed `<name>.rejected-<unix
+//! time>`, never overwritten): the exporter then starts afresh with its
+//! lookback, which is better than refusing to start, and the old counts can
+//! still be recovered by hand. A path where no file can be written is the
+//! opposite: a start-up error, since every save would fail.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -41,6 +44,19 @@ pub(crate) enum PersistError {
     /// The blocking task that writes the file failed.
     #[error("state writer failed: {0}")]
     Writer(tokio::task::JoinError),
+    /// No file can be created where the state file should go.
+    #[error("cannot write a state file at {path}: {source}")]
+    Unwritable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A rejected state file could not be moved out of the way.
+    #[error("cannot set the rejected state file {path} aside as {aside}: {source}")]
+    SetAside {
+        path: PathBuf,
+        aside: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Where the state is kept, and for which API origin: another origin is
@@ -68,6 +84,29 @@ impl StateFile {
     /// The saved state: `Ok(None)` when there is none yet.
     pub(crate) fn load(&self) -> Result<Option<State>, PersistError> {
         load(&self.path, &self.origin)
+    }
+
+    /// Moves a rejected file out of the way (`<name>.rejected-<unix time>`)
+    /// so that the next save cannot overwrite it; returns the new path.
+    pub(crate) fn set_aside(&self, now_unix_seconds: i64) -> Result<PathBuf, PersistError> {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".rejected-{now_unix_seconds}"));
+        let aside = self.path.with_file_name(name);
+        if aside.exists() {
+            return Err(PersistError::SetAside {
+                path: self.path.clone(),
+                aside,
+                source: std::io::ErrorKind::AlreadyExists.into(),
+            });
+        }
+        match fs::rename(&self.path, &aside) {
+            Ok(()) => Ok(aside),
+            Err(source) => Err(PersistError::SetAside {
+                path: self.path.clone(),
+                aside,
+                source,
+            }),
+        }
     }
 
     /// Serialises `state` now (the caller holds it still) and writes it on a
@@ -106,19 +145,8 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // Unique per write: a write still running (its refresh's scrape gone)
-    // must not share a temporary file with the next one.
-    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    let dir = directory_of(path);
+    let tmp = temporary_path(path, "tmp");
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -131,6 +159,51 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
         let _ = fs::remove_file(&tmp);
     }
     result.map_err(fail)
+}
+
+/// Proves at start that files can be created next to the state file at
+/// `path` (and that it is not a directory), so that a wrong path or
+/// permission fails loudly at once instead of at every refresh.
+pub(crate) fn check_writable(path: &Path) -> Result<(), PersistError> {
+    let fail = |source| PersistError::Unwritable {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.is_dir() {
+        return Err(fail(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a directory",
+        )));
+    }
+    let probe = temporary_path(path, "probe");
+    let result = File::options()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|mut f| f.write_all(b"{}"));
+    let _ = fs::remove_file(&probe);
+    result.map_err(fail)
+}
+
+/// The directory a state file lives in.
+fn directory_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A hidden file next to `path`, unique per call: a write still running
+/// (its refresh's scrape gone) must not share a temporary file with the
+/// next one.
+fn temporary_path(path: &Path, kind: &str) -> PathBuf {
+    static FILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    directory_of(path).join(format!(".{name}.{kind}-{}-{n}", std::process::id()))
 }
 
 /// Reads the state file: `Ok(None)` when there is none yet.
@@ -259,5 +332,40 @@ mod tests {
         fs::write(&path, encode(&bad, "http://a").unwrap()).unwrap();
         let err = load(&path, "http://a").unwrap_err().to_string();
         assert!(err.contains("attempts buckets"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_directory_or_a_directory_path_is_unwritable() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check_writable(&dir.path().join("no/such/dir/state.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot write a state file at ")
+                && err.contains("no/such/dir/state.json"),
+            "{err}"
+        );
+        let err = check_writable(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("it is a directory"), "{err}");
+        check_writable(&dir.path().join("state.json")).unwrap();
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 0, "the probe is removed");
+    }
+
+    #[test]
+    fn a_rejected_file_is_set_aside_with_its_bytes_and_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        fs::write(&path, b"corrupt").unwrap();
+        let file = StateFile::new(&path, "http://a");
+        let aside = file.set_aside(1_764_000_000).unwrap();
+        assert_eq!(aside, dir.path().join("state.json.rejected-1764000000"));
+        assert_eq!(fs::read(&aside).unwrap(), b"corrupt");
+        assert!(!path.exists());
+        // A second rejection in the same second must not replace the first.
+        fs::write(&path, b"other").unwrap();
+        let err = file.set_aside(1_764_000_000).unwrap_err().to_string();
+        assert!(err.contains("rejected-1764000000"), "{err}");
+        assert_eq!(fs::read(&aside).unwrap(), b"corrupt");
     }
 }

@@ -15,6 +15,7 @@ use crate::api::webhooks::Webhook;
 
 use super::counts::{Counts, FAILED, SUCCEEDED};
 use super::cursor::Cursor;
+use super::reconcile::Baseline;
 use super::skipped::SkippedItems;
 
 /// More orphans than this are dropped (with a warning): a bound on memory
@@ -54,6 +55,10 @@ pub(crate) struct WebhookState {
     /// were not seen (absent while it cannot be told).
     #[serde(default)]
     pub(crate) unaccounted_dispatches: Option<u64>,
+    /// Where reconciliation with `reported_dispatches` starts (see
+    /// `reconcile.rs`); absent in state files written before it existed.
+    #[serde(default)]
+    pub(crate) baseline: Option<Baseline>,
     pub(crate) counts: Counts,
 }
 
@@ -188,6 +193,7 @@ impl State {
         let Some(webhook) = self.webhooks.get_mut(&d.webhook_id) else {
             return;
         };
+        webhook.saw_dispatch(d.created_at);
         if d.status.is_terminal() {
             webhook
                 .counts

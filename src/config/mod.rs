@@ -20,7 +20,9 @@ mod parse;
 pub mod web;
 
 pub use cli::Cli;
-use parse::{flag_name, parse_base_url, parse_bounded, parse_duration, parse_ids, read_token, Raw};
+use parse::{
+    flag_name, parse_base_url, parse_bounded, parse_duration, parse_ids, read_token, IdForm, Raw,
+};
 pub use web::WebConfig;
 
 /// Where the dispatches come from: all of the user's webhooks, or a selection.
@@ -270,17 +272,22 @@ impl Config {
         };
 
         let selection = Selection {
-            actor_ids: parse_ids(pick(&cli.actor_ids, "APIFY_ACTOR_IDS", &env.actor_ids))?,
-            actor_task_ids: parse_ids(pick(
-                &cli.actor_task_ids,
-                "APIFY_ACTOR_TASK_IDS",
-                &env.actor_task_ids,
-            ))?,
-            webhook_ids: parse_ids(pick(
-                &cli.webhook_ids,
-                "APIFY_WEBHOOK_IDS",
-                &env.webhook_ids,
-            ))?,
+            actor_ids: parse_ids(
+                pick(&cli.actor_ids, "APIFY_ACTOR_IDS", &env.actor_ids),
+                IdForm::IdOrName,
+            )?,
+            actor_task_ids: parse_ids(
+                pick(
+                    &cli.actor_task_ids,
+                    "APIFY_ACTOR_TASK_IDS",
+                    &env.actor_task_ids,
+                ),
+                IdForm::IdOrName,
+            )?,
+            webhook_ids: parse_ids(
+                pick(&cli.webhook_ids, "APIFY_WEBHOOK_IDS", &env.webhook_ids),
+                IdForm::Id,
+            )?,
         };
 
         let listen = match pick(&cli.listen, "APIFY_EXPORTER_LISTEN", &env.listen) {
@@ -443,12 +450,235 @@ mod tests {
     #[test]
     fn ids_are_trimmed_and_deduplicated() {
         let env = Env {
-            actor_ids: Some(" a1, janedoe~my-actor ,,a1".into()),
+            actor_ids: Some(" a1, janedoe~my-actor ,a1".into()),
             ..env_with_token()
         };
         let c = Config::from_parts(&cli(&[]), env).unwrap();
         assert_eq!(c.selection.actor_ids, vec!["a1", "janedoe~my-actor"]);
         assert!(!c.selection.is_everything());
+    }
+
+    fn selection_error(var: &str, value: &str) -> String {
+        let mut env = env_with_token();
+        let slot = match var {
+            "APIFY_ACTOR_IDS" => &mut env.actor_ids,
+            "APIFY_ACTOR_TASK_IDS" => &mut env.actor_task_ids,
+            _ => &mut env.webhook_ids,
+        };
+        *slot = Some(value.to_string());
+        match Config::from_parts(&cli(&[]), env) {
+            Ok(c) => panic!("{var}={value:?} accepted as {:?}", c.selection),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const IDS_OR_NAMES: &str = "expected a comma list of Apify ids (letters and digits, like nFJndFXA5zjCTuudP) or username~name (like janedoe~my-actor)";
+    const IDS: &str =
+        "expected a comma list of Apify ids (letters and digits, like Pz6sM1dK9vBf3XgUh)";
+
+    #[test]
+    fn selections_refuse_what_would_widen_or_bend_them() {
+        for (var, value, problem, expected) in [
+            ("APIFY_ACTOR_IDS", "..", "\"..\" is not valid", IDS_OR_NAMES),
+            (
+                "APIFY_ACTOR_IDS",
+                " ",
+                "is empty (unset it to watch every webhook)",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_WEBHOOK_IDS",
+                "",
+                "is empty (unset it to watch every webhook)",
+                IDS,
+            ),
+            ("APIFY_ACTOR_IDS", ".", "\".\" is not valid", IDS_OR_NAMES),
+            (
+                "APIFY_ACTOR_TASK_IDS",
+                "a1,,b2",
+                "element 2 of 3 is empty",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_ACTOR_TASK_IDS",
+                "a1, ",
+                "element 2 of 2 is empty",
+                IDS_OR_NAMES,
+            ),
+            ("APIFY_WEBHOOK_IDS", "a/b", "\"a/b\" is not valid", IDS),
+            (
+                "APIFY_WEBHOOK_IDS",
+                "janedoe~hook",
+                "\"janedoe~hook\" is not valid",
+                IDS,
+            ),
+            (
+                "APIFY_WEBHOOK_IDS",
+                "abc,../x",
+                "\"../x\" is not valid",
+                IDS,
+            ),
+            (
+                "APIFY_ACTOR_IDS",
+                "janedoe~..",
+                "\"janedoe~..\" is not valid",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_ACTOR_IDS",
+                "~my-actor",
+                "\"~my-actor\" is not valid",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_ACTOR_IDS",
+                "janedoe~",
+                "\"janedoe~\" is not valid",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_ACTOR_IDS",
+                "jd~my-actor",
+                "\"jd~my-actor\" is not valid",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_ACTOR_IDS",
+                "janedoe~my_actor",
+                "\"janedoe~my_actor\" is not valid",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_ACTOR_IDS",
+                "janedoe~-actor",
+                "\"janedoe~-actor\" is not valid",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_ACTOR_IDS",
+                "janedoe/my-actor",
+                "\"janedoe/my-actor\" is not valid",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_ACTOR_IDS",
+                "a~b~c",
+                "\"a~b~c\" is not valid",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_ACTOR_IDS",
+                "abc%2F",
+                "\"abc%2F\" is not valid",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_ACTOR_IDS",
+                "nFJndFXA5zjCTuudP?x=1",
+                "\"nFJndFXA5zjCTuudP?x=1\" is not valid",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_ACTOR_IDS",
+                "caf\u{e9}",
+                "\"caf\u{e9}\" is not valid",
+                IDS_OR_NAMES,
+            ),
+            (
+                "APIFY_ACTOR_IDS",
+                "a\tb",
+                "\"a\\tb\" is not valid",
+                IDS_OR_NAMES,
+            ),
+        ] {
+            assert_eq!(
+                selection_error(var, value),
+                format!("{var}: {problem}; {expected}"),
+                "{var}={value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn selections_take_real_ids_and_names() {
+        let env = Env {
+            actor_ids: Some(
+                "nFJndFXA5zjCTuudP, apify~web-scraper,dusan.vystrcil~llm-dataset-processor, \
+                 lexis-solutions~tiktok-trending-videos-scraper,Jane_Doe~A1"
+                    .into(),
+            ),
+            actor_task_ids: Some("janedoe~my-task".into()),
+            webhook_ids: Some("Pz6sM1dK9vBf3XgUh".into()),
+            ..env_with_token()
+        };
+        let c = Config::from_parts(&cli(&[]), env).unwrap();
+        assert_eq!(
+            c.selection.actor_ids,
+            vec![
+                "nFJndFXA5zjCTuudP",
+                "apify~web-scraper",
+                "dusan.vystrcil~llm-dataset-processor",
+                "lexis-solutions~tiktok-trending-videos-scraper",
+                "Jane_Doe~A1",
+            ]
+        );
+        assert_eq!(c.selection.actor_task_ids, vec!["janedoe~my-task"]);
+        assert_eq!(c.selection.webhook_ids, vec!["Pz6sM1dK9vBf3XgUh"]);
+
+        // The flag is named when the flag gave the value.
+        let err = Config::from_parts(&cli(&["--webhook-ids", ".."]), env_with_token()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("--webhook-ids (APIFY_WEBHOOK_IDS): \"..\" is not valid; {IDS}")
+        );
+    }
+
+    const UNSENDABLE: &str = "contains whitespace, a control character or a non-ASCII character; expected the token alone, on one line, as Apify Console shows it";
+
+    #[test]
+    fn a_token_that_cannot_be_sent_is_refused_without_being_quoted() {
+        for token in [
+            "apify_api_ab\ncd",
+            "apify_api_ab cd",
+            "apify_api_ab\tcd",
+            "apify_api_ab\u{7f}cd",
+            "apify_api_ab\u{a0}cd",
+            "apify_api_abc\u{0}",
+        ] {
+            let env = Env {
+                token: Some(format!(" {token}\n")),
+                ..Env::default()
+            };
+            let err = Config::from_parts(&cli(&[]), env).unwrap_err().to_string();
+            assert_eq!(err, format!("APIFY_TOKEN: {UNSENDABLE}"), "{token:?}");
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        // A file of two lines: the token and something after it.
+        std::fs::write(&path, "apify_api_SECRET\nsecond-line\n").unwrap();
+        let env = Env {
+            token_file: Some(path.display().to_string()),
+            ..Env::default()
+        };
+        let err = Config::from_parts(&cli(&[]), env).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "APIFY_TOKEN_FILE: the token in {:?} {UNSENDABLE}",
+                path.display().to_string()
+            )
+        );
+        assert!(!err.contains("SECRET") && !err.contains("second-line"));
+
+        // Surrounding whitespace and the final newline are not the token's.
+        std::fs::write(&path, "\n  apify_api_SECRET \r\n").unwrap();
+        let env = Env {
+            token_file: Some(path.display().to_string()),
+            ..Env::default()
+        };
+        let c = Config::from_parts(&cli(&[]), env).unwrap();
+        assert_eq!(c.token.expose(), "apify_api_SECRET");
     }
 
     #[test]

@@ -50,19 +50,36 @@ pub(super) fn read_token(
         if token.is_empty() {
             return Err(raw.fail(&format!("token file {path:?} is empty")));
         }
+        if !is_sendable_token(token) {
+            return Err(raw.fail(&format!("the token in {path:?} {UNSENDABLE_TOKEN}")));
+        }
         return Ok(Secret::new(token));
     }
+    let env_error = |message: &str| ConfigError {
+        name: "APIFY_TOKEN".into(),
+        message: message.into(),
+    };
     match env_token.map(str::trim) {
-        Some(token) if !token.is_empty() => Ok(Secret::new(token)),
-        Some(_) => Err(ConfigError {
-            name: "APIFY_TOKEN".into(),
-            message: "is empty".into(),
-        }),
-        None => Err(ConfigError {
-            name: "APIFY_TOKEN".into(),
-            message: "not set: set APIFY_TOKEN or APIFY_TOKEN_FILE, or run with --demo".into(),
-        }),
+        Some(token) if !token.is_empty() && is_sendable_token(token) => Ok(Secret::new(token)),
+        Some("") => Err(env_error("is empty")),
+        Some(_) => Err(env_error(UNSENDABLE_TOKEN)),
+        None => Err(env_error(
+            "not set: set APIFY_TOKEN or APIFY_TOKEN_FILE, or run with --demo",
+        )),
     }
+}
+
+/// Why a token is refused; the token itself is never quoted.
+const UNSENDABLE_TOKEN: &str =
+    "contains whitespace, a control character or a non-ASCII character; \
+     expected the token alone, on one line, as Apify Console shows it";
+
+/// The token travels in the `Authorization` header, which takes visible
+/// ASCII only: anything else (a second line in the file, a space, a
+/// pasted non-breaking space) would fail every request, reported as a
+/// network error, so it is refused at start instead.
+fn is_sendable_token(token: &str) -> bool {
+    token.bytes().all(|b| b.is_ascii_graphic())
 }
 
 pub(super) fn parse_base_url(raw: &Raw) -> Result<String, ConfigError> {
@@ -80,24 +97,90 @@ pub(super) fn parse_base_url(raw: &Raw) -> Result<String, ConfigError> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
-/// Apify ids are alphanumeric; Actors may also be named `owner~name`. Other
-/// characters would end up inside a request path, so they are refused.
-pub(super) fn parse_ids(raw: Option<Raw>) -> Result<Vec<String>, ConfigError> {
+/// What the elements of a selection may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum IdForm {
+    /// An Apify id only (webhooks have no name).
+    Id,
+    /// An Apify id, or `username~name` (Actors and tasks).
+    IdOrName,
+}
+
+impl IdForm {
+    fn expected(self) -> &'static str {
+        match self {
+            IdForm::Id => {
+                "expected a comma list of Apify ids (letters and digits, like Pz6sM1dK9vBf3XgUh)"
+            }
+            IdForm::IdOrName => {
+                "expected a comma list of Apify ids (letters and digits, like nFJndFXA5zjCTuudP) \
+                 or username~name (like janedoe~my-actor)"
+            }
+        }
+    }
+
+    fn accepts(self, element: &str) -> bool {
+        if is_apify_id(element) {
+            return true;
+        }
+        match (self, element.split_once('~')) {
+            (IdForm::IdOrName, Some((user, name))) => is_username(user) && is_name(name),
+            _ => false,
+        }
+    }
+}
+
+/// Apify's ids: letters and digits (17 of them, as generated today).
+fn is_apify_id(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Apify's usernames: 3 to 30 letters, digits, `_`, `.` or `-`
+/// (`USERNAME.ADMIN_REGEX` of `@apify/consts`, which also admits names
+/// such as `apify` that new users may no longer take).
+fn is_username(s: &str) -> bool {
+    (3..=30).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// Actor and task names: a DNS label (letters, digits and inner dashes,
+/// at most 63), like `DNS_SAFE_NAME_REGEX` of `@apify/consts`.
+fn is_name(s: &str) -> bool {
+    (1..=63).contains(&s.len())
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// A comma list of ids, each checked against `form`: an element that is
+/// not one (empty, `..`, `a/b`) stops start-up, where it would otherwise
+/// widen or bend the selection. So does a blank value: a list meant to
+/// narrow the selection (`APIFY_ACTOR_IDS=${ACTORS}` with `ACTORS` unset)
+/// would silently watch the whole account.
+pub(super) fn parse_ids(raw: Option<Raw>, form: IdForm) -> Result<Vec<String>, ConfigError> {
     let Some(raw) = raw else {
         return Ok(Vec::new());
     };
+    if raw.value.trim().is_empty() {
+        return Err(raw.fail(&format!(
+            "is empty (unset it to watch every webhook); {}",
+            form.expected()
+        )));
+    }
+    let elements: Vec<&str> = raw.value.split(',').map(str::trim).collect();
     let mut ids: Vec<String> = Vec::new();
-    for id in raw
-        .value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let valid = id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '~' | '-' | '_' | '.'));
-        if !valid {
-            return Err(raw.invalid("expected a comma list of ids (letters, digits, ~ - _ .)"));
+    for (i, id) in elements.iter().enumerate() {
+        if id.is_empty() {
+            return Err(raw.fail(&format!(
+                "element {} of {} is empty; {}",
+                i + 1,
+                elements.len(),
+                form.expected()
+            )));
+        }
+        if !form.accepts(id) {
+            return Err(raw.fail(&format!("{id:?} is not valid; {}", form.expected())));
         }
         if !ids.iter().any(|known| known == id) {
             ids.push(id.to_string());

@@ -20,6 +20,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use tokio_rustls::rustls;
 
+/// The bcrypt costs accepted in `basic_auth_users`.
+const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=14;
+
 /// A web config that cannot be used, with the key at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -76,8 +79,12 @@ impl WebConfig {
     /// Parses the file's text; relative paths are taken from `base`, the
     /// file's own directory.
     pub fn parse(text: &str, base: &Path) -> Result<WebConfig, WebConfigError> {
-        let file: File = serde_yaml_ng::from_str(text)
-            .map_err(|e| WebConfigError(format!("not a valid web config: {e}")))?;
+        let file: File = serde_yaml_ng::from_str(text).map_err(|e| {
+            WebConfigError(format!(
+                "not a valid web config: {}",
+                without_quoted_strings(&e.to_string())
+            ))
+        })?;
         let tls = match file.tls_server_config {
             Some(t) => Some(Arc::new(tls_config(t, base)?)),
             None => None,
@@ -89,17 +96,59 @@ impl WebConfig {
                     "basic_auth_users: the password of {user:?} is not a bcrypt hash"
                 )));
             };
-            // bcrypt parses any cost but hashes only from 4 to 31, and the
-            // server's decoy hash is made at the users' highest cost.
-            if !(4..=31).contains(&parts.get_cost()) {
+            // bcrypt hashes only from cost 4, and each step doubles the work
+            // of every password check (and of the server's decoy hash, made
+            // at the users' highest cost): cost 16 takes seconds, 31 would
+            // hang start-up. Exporter-toolkit users pick 10 to 12.
+            if !BCRYPT_COSTS.contains(&parts.get_cost()) {
                 return Err(WebConfigError(format!(
-                    "basic_auth_users: the password of {user:?} has bcrypt cost {}; 4 to 31 are supported",
-                    parts.get_cost()
+                    "basic_auth_users: the password of {user:?} has bcrypt cost {}; {} to {} are supported (10 to 12 are usual)",
+                    parts.get_cost(),
+                    BCRYPT_COSTS.start(),
+                    BCRYPT_COSTS.end(),
                 )));
             }
         }
         Ok(WebConfig { tls, users })
     }
+}
+
+/// serde quotes a string found where it wanted something else (`invalid
+/// type: string "-----BEGIN PRIVATE KEY-----...", expected struct
+/// TlsFile`): a key or a password hash one indent off. The error line goes
+/// to stderr and logs, so the value is left out; the key path, the
+/// position and what was expected stay.
+fn without_quoted_strings(message: &str) -> String {
+    const QUOTED: &str = "string \"";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(QUOTED) {
+        out.push_str(&rest[..at]);
+        out.push_str("a string");
+        // The value is written as by `{:?}`: it ends at the first quote
+        // that no backslash escapes.
+        let mut chars = rest[at + QUOTED.len()..].char_indices();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    end = Some(at + QUOTED.len() + i + 1);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        match end {
+            Some(end) => rest = &rest[end..],
+            // No closing quote: drop the rest rather than risk quoting it.
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn tls_config(t: TlsFile, base: &Path) -> Result<rustls::ServerConfig, WebConfigError> {
@@ -209,6 +258,54 @@ mod tests {
     }
 
     #[test]
+    fn bcrypt_cost_above_14_is_refused_naming_the_user_not_the_hash() {
+        // Parsing alone: a cost-31 hash would take days to check, so
+        // refusing it must not hash anything.
+        let salt_and_hash = "abcdefghijklmnopqrstuuWW0DhBHrHwvoTPEvpc4PFOYBrd/Zp0K";
+        for cost in [15, 16, 31] {
+            let hash = format!("$2y${cost}${salt_and_hash}");
+            let text =
+                format!("basic_auth_users:\n  alice: '$2y$10${salt_and_hash}'\n  bob: '{hash}'\n");
+            let err = WebConfig::parse(&text, Path::new("."))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                err,
+                format!("basic_auth_users: the password of \"bob\" has bcrypt cost {cost}; 4 to 14 are supported (10 to 12 are usual)")
+            );
+            assert!(!err.contains(salt_and_hash));
+        }
+        let text = format!("basic_auth_users:\n  alice: '$2y$14${salt_and_hash}'\n");
+        let c = WebConfig::parse(&text, Path::new(".")).unwrap();
+        assert_eq!(c.users.len(), 1);
+    }
+
+    #[test]
+    fn a_secret_in_the_wrong_place_is_not_quoted() {
+        let key = "-----BEGIN PRIVATE KEY-----MIIEvQ\\\"secret";
+        let err = WebConfig::parse(&format!("tls_server_config: \"{key}\"\n"), Path::new("."))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "not a valid web config: tls_server_config: invalid type: a string, expected struct TlsFile at line 1 column 20"
+        );
+        let err =
+            WebConfig::parse("basic_auth_users: '$2y$10$hash'\n", Path::new(".")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "not a valid web config: basic_auth_users: invalid type: a string, expected a map at line 1 column 19"
+        );
+        assert_eq!(
+            without_quoted_strings(r#"x: string "a\"b\\" then string "c" end"#),
+            "x: a string then a string end"
+        );
+        assert_eq!(
+            without_quoted_strings(r#"cut: string "abc"#),
+            "cut: a string"
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused_by_name() {
         let err = WebConfig::parse("rate_limit:\n  burst: 2\n", Path::new(".")).unwrap_err();
         assert!(err.to_string().contains("rate_limit"), "{err}");
@@ -226,7 +323,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "basic_auth_users: the password of \"alice\" has bcrypt cost 3; 4 to 31 are supported"
+            "basic_auth_users: the password of \"alice\" has bcrypt cost 3; 4 to 14 are supported (10 to 12 are usual)"
         );
         let err = WebConfig::parse("tls_server_config:\n  key_file: k.pem\n", Path::new("."))
             .unwrap_err();

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use serde_json::value::RawValue;
 
-use super::{id_of, sort_key, FakeApify, Fault, RecordedRequest, SortKey, State};
+use super::{id_of, sort_key, total_dispatches, FakeApify, Fault, RecordedRequest, SortKey, State};
 
 /// `raw` when serde_json reads it as one JSON value (lone surrogate
 /// escapes included, which it does not check there).
@@ -18,10 +18,33 @@ fn raw_json(raw: &str) -> Option<Box<RawValue>> {
 }
 
 impl State {
+    fn insert_webhook(&mut self, id: String, webhook: Value) {
+        let same_count = self
+            .webhooks
+            .get(&id)
+            .is_some_and(|old| total_dispatches(old) == total_dispatches(&webhook));
+        if !same_count {
+            self.added_since_count.insert(id.clone(), 0);
+        }
+        self.webhooks.insert(id, webhook);
+    }
+
     fn insert_dispatch(&mut self, id: String, dispatch: Value) {
         let key = sort_key(&dispatch);
-        if let Some((old_key, _)) = self.dispatches.insert(id.clone(), (key, dispatch)) {
-            self.dispatch_order.remove(&(old_key, id.clone()));
+        let webhook_id = dispatch
+            .get("webhookId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        match self.dispatches.insert(id.clone(), (key, dispatch)) {
+            Some((old_key, _)) => {
+                self.dispatch_order.remove(&(old_key, id.clone()));
+            }
+            None => {
+                if let Some(webhook_id) = webhook_id {
+                    let added = self.added_since_count.entry(webhook_id).or_insert(0);
+                    *added = added.saturating_add(1);
+                }
+            }
         }
         self.dispatch_order.insert((key, id));
     }
@@ -30,6 +53,11 @@ impl State {
 impl FakeApify {
     /// Adds or replaces a webhook (the full object, as `GET /v2/webhooks/:id`
     /// returns it), keyed by its `id`.
+    ///
+    /// Its `stats.totalDispatches` is the count as of now: every dispatch
+    /// put for it afterwards (with a new id) adds one when it is served.
+    /// Put again with the same count, the webhook keeps the dispatches
+    /// added since; with another count, that count replaces them.
     pub fn put_webhook(&self, webhook: Value) {
         let Some(id) = id_of(&webhook) else {
             tracing::warn!("fake Apify API: ignoring a webhook without a string \"id\"");
@@ -37,7 +65,7 @@ impl FakeApify {
         };
         let mut state = self.lock();
         state.raw_webhooks.remove(&id);
-        state.webhooks.insert(id, webhook);
+        state.insert_webhook(id, webhook);
     }
 
     /// Adds `webhook` as [`FakeApify::put_webhook`] does, but answers it,
@@ -50,8 +78,8 @@ impl FakeApify {
             return;
         };
         let mut state = self.lock();
-        state.webhooks.insert(id.clone(), webhook);
-        state.raw_webhooks.insert(id, raw);
+        state.raw_webhooks.insert(id.clone(), raw);
+        state.insert_webhook(id, webhook);
     }
 
     /// Deletes a webhook; its dispatches stay until removed on their own.
@@ -59,14 +87,18 @@ impl FakeApify {
         let mut state = self.lock();
         state.webhooks.remove(id);
         state.raw_webhooks.remove(id);
+        state.added_since_count.remove(id);
     }
 
-    /// A webhook's full object, if there is one with this id.
+    /// A webhook's full object as the API serves it, if there is one with
+    /// this id.
     pub fn webhook(&self, id: &str) -> Option<Value> {
-        self.lock().webhooks.get(id).cloned()
+        let state = self.lock();
+        state.webhooks.get(id).map(|w| state.served_webhook(w))
     }
 
-    /// Adds or replaces a dispatch (the full object), keyed by its `id`.
+    /// Adds or replaces a dispatch (the full object), keyed by its `id`. A
+    /// new id adds one to its webhook's `stats.totalDispatches`.
     pub fn put_dispatch(&self, dispatch: Value) {
         let Some(id) = id_of(&dispatch) else {
             tracing::warn!("fake Apify API: ignoring a dispatch without a string \"id\"");
@@ -92,12 +124,28 @@ impl FakeApify {
         state.insert_dispatch(id, dispatch);
     }
 
-    /// Deletes a dispatch, as retention does.
+    /// Deletes a dispatch, as retention does (its webhook's count keeps it).
     pub fn remove_dispatch(&self, id: &str) {
         let mut state = self.lock();
         state.raw_dispatches.remove(id);
         if let Some((key, _)) = state.dispatches.remove(id) {
             state.dispatch_order.remove(&(key, id.to_owned()));
+            state.hidden.remove(id);
+        }
+    }
+
+    /// While `hidden`, the dispatch `id` is left out of every list (the
+    /// account's and its webhook's, `total` included) but still counts in
+    /// its webhook's `stats.totalDispatches` and still answers
+    /// `GET /v2/webhook-dispatches/:id`: Apify holds it, the lists do not
+    /// show it. What a client that misses dispatches would see. An id the
+    /// account does not hold is ignored.
+    pub fn hide_from_lists(&self, id: &str, hidden: bool) {
+        let mut state = self.lock();
+        if !hidden {
+            state.hidden.remove(id);
+        } else if state.dispatches.contains_key(id) {
+            state.hidden.insert(id.to_owned());
         }
     }
 
@@ -112,7 +160,7 @@ impl FakeApify {
         self.lock().dispatches.get(id).map(|(_, d)| d.clone())
     }
 
-    /// Every webhook (full objects), oldest `createdAt` first.
+    /// Every webhook (full objects, as served), oldest `createdAt` first.
     pub fn webhooks(&self) -> Vec<Value> {
         let state = self.lock();
         let mut webhooks: Vec<(SortKey, &String, &Value)> = state
@@ -123,7 +171,7 @@ impl FakeApify {
         webhooks.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         webhooks
             .into_iter()
-            .map(|(_, _, webhook)| webhook.clone())
+            .map(|(_, _, webhook)| state.served_webhook(webhook))
             .collect()
     }
 
@@ -372,6 +420,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn total_dispatches_follow_the_dispatches_put() {
+        let served = Served::start().await;
+        let total = |body: &Value| body["stats"]["totalDispatches"].as_u64();
+        // Put before its webhook: the webhook's own count covers it.
+        served.fake.put_dispatch(dispatch("d0", "w1", 0));
+        served.fake.put_webhook(webhook("w1", Some("a1"), None, 0));
+        served.fake.put_dispatch(dispatch("d1", "w1", 1));
+        served.fake.put_dispatch(dispatch("d2", "w1", 2));
+        served.fake.put_dispatch(dispatch("x1", "w2", 3));
+        let (_, one) = served.get("/v2/webhooks/w1").await;
+        assert_eq!(total(&one["data"]), Some(5), "3 as put, plus d1 and d2");
+        let (_, list) = served.get("/v2/acts/a1/webhooks").await;
+        assert_eq!(total(&list["data"]["items"][0]), Some(5));
+        // A replaced dispatch is the same one; a removed one stays counted.
+        let mut d1 = dispatch("d1", "w1", 1);
+        d1["status"] = json!("FAILED");
+        served.fake.put_dispatch(d1);
+        served.fake.remove_dispatch("d2");
+        assert_eq!(served.fake.webhook("w1").as_ref().and_then(total), Some(5));
+        // Put again: the same count keeps what was added, another replaces it.
+        let mut edited = webhook("w1", Some("a1"), None, 0);
+        edited["description"] = json!("edited");
+        served.fake.put_webhook(edited.clone());
+        assert_eq!(served.fake.webhook("w1").as_ref().and_then(total), Some(5));
+        edited["stats"]["totalDispatches"] = json!(40);
+        served.fake.put_webhook(edited);
+        assert_eq!(served.fake.webhooks().first().and_then(total), Some(40));
+        // No count put: none served.
+        let mut silent = webhook("w3", None, None, 1);
+        silent.as_object_mut().expect("object").remove("stats");
+        served.fake.put_webhook(silent);
+        served.fake.put_dispatch(dispatch("y1", "w3", 4));
+        let (_, body) = served.get("/v2/webhooks/w3").await;
+        assert_eq!(body["data"].get("stats"), None);
+        served.stop().await;
+    }
+
+    #[tokio::test]
     async fn claims_the_list_total_it_is_told() {
         let served = Served::start().await;
         served.fake.put_webhook(webhook("w1", None, None, 0));
@@ -425,6 +511,46 @@ mod tests {
         assert_eq!(parsed, json!({ "data": { "items": [] } }));
         // Then the normal answer again.
         assert_eq!(served.ids("/v2/webhooks").await, ["w1"]);
+        served.stop().await;
+    }
+
+    #[tokio::test]
+    async fn hidden_dispatches_leave_the_lists_but_stay_counted_and_readable() {
+        let served = Served::start().await;
+        served.fake.put_webhook(webhook("w1", None, None, 0));
+        for (id, second) in [("d1", 1), ("d2", 2), ("d3", 3), ("d4", 4)] {
+            served.fake.put_dispatch(dispatch(id, "w1", second));
+        }
+        served.fake.put_dispatch(dispatch("x1", "w2", 5));
+        served.fake.hide_from_lists("d2", true);
+        served.fake.hide_from_lists("d4", true);
+        served.fake.hide_from_lists("unknown", true);
+
+        let (_, body) = served.get("/v2/webhook-dispatches?desc=true").await;
+        assert_eq!(item_ids(&body), ["x1", "d3", "d1"]);
+        assert_eq!(paging(&body).0, 3, "the total leaves them out too");
+        let (_, body) = served.get("/v2/webhook-dispatches?offset=1&limit=1").await;
+        assert_eq!(item_ids(&body), ["d3"]);
+        let (_, body) = served.get("/v2/webhooks/w1/dispatches").await;
+        assert_eq!(item_ids(&body), ["d1", "d3"]);
+        assert_eq!(paging(&body).0, 2);
+        let (status, body) = served.get("/v2/webhook-dispatches/d2").await;
+        assert_eq!((status, body["data"]["id"].as_str()), (200, Some("d2")));
+        let (_, body) = served.get("/v2/webhooks/w1").await;
+        assert_eq!(body["data"]["stats"]["totalDispatches"], 3 + 4);
+
+        served.fake.hide_from_lists("d2", false);
+        assert_eq!(
+            served.ids("/v2/webhooks/w1/dispatches").await,
+            ["d1", "d2", "d3"]
+        );
+        // Removed while hidden, then put again: listed, counted once more.
+        served.fake.remove_dispatch("d4");
+        served.fake.put_dispatch(dispatch("d4", "w1", 4));
+        assert_eq!(
+            served.ids("/v2/webhooks/w1/dispatches").await,
+            ["d1", "d2", "d3", "d4"]
+        );
         served.stop().await;
     }
 

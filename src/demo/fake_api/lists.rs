@@ -39,7 +39,9 @@ impl State {
             .into_iter()
             .skip(params.offset)
             .take(params.limit)
-            .map(|(_, id, webhook)| self.webhook_item(id, || webhook_short(webhook)))
+            .map(|(_, id, webhook)| {
+                self.webhook_item(id, || webhook_short(&self.served_webhook(webhook)))
+            })
             .collect();
         self.page_response(params, total, items)
     }
@@ -50,10 +52,17 @@ impl State {
         webhook_id: Option<&str>,
     ) -> Response<Full<Bytes>> {
         let ordered = || -> Box<dyn Iterator<Item = &(SortKey, String)>> {
-            if params.desc {
+            let all: Box<dyn Iterator<Item = &(SortKey, String)>> = if params.desc {
                 Box::new(self.dispatch_order.iter().rev())
             } else {
                 Box::new(self.dispatch_order.iter())
+            };
+            if self.hidden.is_empty() {
+                // No lookup per item: deep pages of the benchmarks' account
+                // stay cheap.
+                all
+            } else {
+                Box::new(all.filter(|(_, id)| !self.hidden.contains(id)))
             }
         };
         let matching = ordered()
@@ -75,7 +84,10 @@ impl State {
                         Some(self.dispatch_item(id, dispatch))
                     })
                     .collect();
-                (self.dispatches.len(), items)
+                (
+                    self.dispatches.len().saturating_sub(self.hidden.len()),
+                    items,
+                )
             }
             Some(_) => {
                 let mut total = 0;

@@ -8,14 +8,15 @@
 //! `examples/fake_api` serves it as its own process.
 //! It mimics what the exporter depends on: the `{"data": ...}` envelope,
 //! pagination (`offset`, `limit` clamped to 1000, `desc`), the `WebhookShort`
-//! shape of webhook lists, Apify-style error bodies, Bearer authentication.
+//! shape of webhook lists, Apify-style error bodies, Bearer authentication,
+//! and a `stats.totalDispatches` that follows the dispatches it is given.
 //!
 //! Its parts: `control` (the methods that shape the account and read the
 //! request log), `lists` (paging, filtering, the `WebhookShort` shape),
 //! `routes` (paths, the handler, error answers) and `server` (the
 //! accept loop and its drain).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -148,6 +149,11 @@ struct State {
     raw_webhooks: HashMap<String, Box<RawValue>>,
     /// The `total` every list claims, instead of the true count.
     list_total: Option<u64>,
+    /// Dispatches left out of every list (see [`FakeApify::hide_from_lists`]).
+    hidden: HashSet<String>,
+    /// Per webhook id: dispatches with a new id put since its
+    /// `stats.totalDispatches` was put, added to that count when served.
+    added_since_count: HashMap<String, u64>,
     faults: HashMap<String, VecDeque<Fault>>,
     requests: VecDeque<RecordedRequest>,
     request_log_limit: Option<usize>,
@@ -179,6 +185,8 @@ impl FakeApify {
             raw_dispatches: HashMap::new(),
             raw_webhooks: HashMap::new(),
             list_total: None,
+            hidden: HashSet::new(),
+            added_since_count: HashMap::new(),
             faults: HashMap::new(),
             requests: VecDeque::new(),
             request_log_limit: None,
@@ -212,6 +220,11 @@ impl FakeApify {
     }
 }
 
+/// A webhook's `stats.totalDispatches` as put, when it is a count.
+fn total_dispatches(webhook: &Value) -> Option<u64> {
+    webhook.get("stats")?.get("totalDispatches")?.as_u64()
+}
+
 /// An item as a list or a read answers it: the stored value, or the raw
 /// text stored for it.
 #[derive(serde::Serialize)]
@@ -236,6 +249,27 @@ impl State {
             Some(raw) => Item::Raw(raw.clone()),
             None => Item::Value(short()),
         }
+    }
+
+    /// The webhook as the API shows it: its `stats.totalDispatches` (when
+    /// it was put as a count) plus the dispatches put for it since, so the
+    /// count follows the account like Apify's own: hidden dispatches
+    /// included, removed ones not taken off (retention does not lower it).
+    fn served_webhook(&self, webhook: &Value) -> Value {
+        let mut served = webhook.clone();
+        let added = id_of(webhook)
+            .and_then(|id| self.added_since_count.get(&id).copied())
+            .unwrap_or(0);
+        if let (Some(total), Some(stats)) = (
+            total_dispatches(webhook),
+            served.get_mut("stats").and_then(Value::as_object_mut),
+        ) {
+            stats.insert(
+                "totalDispatches".to_owned(),
+                Value::from(total.saturating_add(added)),
+            );
+        }
+        served
     }
 
     fn trim_request_log(&mut self) {

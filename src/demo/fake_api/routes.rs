@@ -196,7 +196,9 @@ impl FakeApify {
         match route {
             Route::Webhooks => state.webhook_list(&params, |_| true),
             Route::Webhook(id) => match state.webhooks.get(id) {
-                Some(webhook) => data_response(&state.webhook_item(id, || webhook.clone())),
+                Some(webhook) => {
+                    data_response(&state.webhook_item(id, || state.served_webhook(webhook)))
+                }
                 None => not_found("Webhook was not found."),
             },
             Route::WebhookDispatches(id) => {

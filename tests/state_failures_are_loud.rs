@@ -1,0 +1,145 @@
+//! State file failures are loud: a path where nothing can be written stops
+//! the start with exit 2, a failed save is counted, a failed final save
+//! makes the exit code non-zero, and a rejected file is set aside.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_apify-webhook-exporter");
+
+fn exporter() -> Command {
+    let mut c = Command::new(BIN);
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    c
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The body of `GET path` on the exporter, when it answers 200.
+fn get_ok(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.starts_with("HTTP/1.1 200 ").then_some(text)
+}
+
+/// The value of an unlabelled series in a `/metrics` body.
+fn value_of(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn an_unwritable_state_path_stops_the_start_with_exit_2_and_one_line() {
+    let dir = temp_dir("state-unwritable");
+    let path = dir.path().join("missing-dir").join("state.json");
+    let out = exporter()
+        .args(["--demo", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .arg("--state-file")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains(&format!("cannot write a state file at {}", path.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn failed_saves_are_counted_and_a_failed_final_save_exits_1() {
+    let dir = temp_dir("state-save-fails");
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir(&state_dir).unwrap();
+    let port = free_port();
+    let mut child = exporter()
+        .args(["--demo", "--interval", "1s", "--log-format", "json"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--state-file")
+        .arg(state_dir.join("state.json"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let body = block_until_some("the first save", || {
+        get_ok(port, "/metrics").filter(|_| state_dir.join("state.json").exists())
+    });
+    assert_eq!(
+        value_of(&body, "apify_exporter_state_save_failures_total"),
+        Some(0.0)
+    );
+
+    // The volume goes away under the exporter: every save now fails, and
+    // refreshing goes on.
+    std::fs::remove_dir_all(&state_dir).unwrap();
+    let body = block_until_some("a failed save counted", || {
+        get_ok(port, "/metrics").filter(|b| {
+            value_of(b, "apify_exporter_state_save_failures_total").is_some_and(|n| n >= 1.0)
+        })
+    });
+    assert_eq!(value_of(&body, "apify_up"), Some(1.0));
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());
+    assert_eq!(status.code(), Some(1), "the final save failed");
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    assert!(logs.contains("final state save failed"), "{logs}");
+    assert!(logs.contains("state not saved"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_state_file_is_set_aside_and_never_overwritten() {
+    let dir = temp_dir("state-rejected");
+    let state_file = dir.path().join("state.json");
+    let rejected: &[u8] = b"{\"format\": \"apify-webhook-exp";
+    std::fs::write(&state_file, rejected).unwrap();
+    let fake = account_with_one_dispatch("SUCCEEDED", 60_000);
+    let h = Harness::start(fake, |c| c.state_file = Some(state_file.clone())).await;
+    let m = h.scrape().await;
+    assert_eq!(m.up(), 1.0);
+    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 1.0);
+    h.stop().await;
+
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(names[0], "state.json");
+    let aside = names[1]
+        .strip_prefix("state.json.rejected-")
+        .unwrap_or_else(|| panic!("{names:?}"));
+    let at: i64 = aside.parse().unwrap();
+    assert!((now_ms() / 1000 - at).abs() < 600, "{at}");
+    assert_eq!(std::fs::read(dir.path().join(&names[1])).unwrap(), rejected);
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    assert_eq!(written["format"], "apify-webhook-exporter/state");
+}
