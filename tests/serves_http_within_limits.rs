@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use apify_webhook_exporter::config::WebConfig;
+use apify_webhook_exporter::config::{Mode, WebConfig};
 use base64::Engine;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -67,7 +67,14 @@ async fn a_flood_of_wrong_passwords_does_not_delay_the_right_one() {
     )
     .unwrap();
     let web = WebConfig::load(&path).unwrap();
-    let h = Harness::start_without_waiting(account_with_one_webhook(), |c| c.web = Some(web)).await;
+    // Interval mode, as Prometheus is usually served: a scrape is the
+    // password check and the cached body, no refresh.
+    let h = Harness::start_without_waiting(account_with_one_webhook(), |c| {
+        c.web = Some(web);
+        c.mode = Mode::Interval;
+        c.interval = Duration::from_secs(3600);
+    })
+    .await;
     let right = basic("prometheus", "scrape-pass");
     // The first scrape verifies the password (and the server remembers it).
     wait_until("ready with the password", async || {

@@ -2,8 +2,8 @@
 //! config's `basic_auth_users`.
 //!
 //! bcrypt is slow on purpose, and anyone who reaches the port can make us
-//! run it. So checks go through a bounded queue: [`WORKERS`] run at once,
-//! a few more wait (as many as one second of bcrypt work on this machine,
+//! run it. So checks go through a bounded queue: one per two cores run at
+//! once (so that serving keeps a core even under a flood), a few more wait (as many as one second of bcrypt work on this machine,
 //! measured when the decoy hash is made), none waits longer than the
 //! configured bound, and a check that finds the queue full is answered 503
 //! at once. Credentials already verified skip the queue: a scraper sends
@@ -36,8 +36,12 @@ pub(crate) enum Verdict {
     Busy,
 }
 
-/// bcrypt runs at most this many at once: each takes a core.
-const WORKERS: usize = 2;
+/// bcrypt runs at most this many at once, each on a core: half of them,
+/// at least one, at most four.
+fn workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).clamp(1, 4)
+}
 /// At most this many checks wait, however cheap the hashes.
 const MAX_WAITING: usize = 64;
 /// How many distinct verified credentials are remembered.
@@ -94,15 +98,16 @@ impl BasicAuth {
         let one_check = started.elapsed();
         let key = hmac::Key::generate(hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
             .map_err(|_| AuthError("no randomness for the credential cache key".into()))?;
-        let waiting = queue_depth(one_check, max_wait);
-        tracing::debug!(?one_check, waiting, "basic auth queue sized");
+        let workers = workers();
+        let waiting = queue_depth(one_check, max_wait, workers);
+        tracing::debug!(?one_check, workers, waiting, "basic auth queue sized");
         Ok(BasicAuth {
             users,
             verified: Mutex::new(HashSet::new()),
             key,
             decoy,
-            places: Arc::new(Semaphore::new(WORKERS + waiting)),
-            workers: Arc::new(Semaphore::new(WORKERS)),
+            places: Arc::new(Semaphore::new(workers + waiting)),
+            workers: Arc::new(Semaphore::new(workers)),
             max_wait,
         })
     }
@@ -172,10 +177,10 @@ impl BasicAuth {
 }
 
 /// How many checks may wait behind the running ones: as many as the
-/// workers get through in `max_wait`, when one takes `one_check`.
-fn queue_depth(one_check: Duration, max_wait: Duration) -> usize {
+/// `workers` get through in `max_wait`, when one takes `one_check`.
+fn queue_depth(one_check: Duration, max_wait: Duration, workers: usize) -> usize {
     let per_worker = max_wait.as_secs_f64() / one_check.as_secs_f64().max(1e-6);
-    ((per_worker * WORKERS as f64) as usize).min(MAX_WAITING)
+    ((per_worker * workers as f64) as usize).min(MAX_WAITING)
 }
 
 fn decode_basic(header: &str) -> Option<(String, String)> {
@@ -258,10 +263,11 @@ mod tests {
     #[test]
     fn the_queue_holds_one_second_of_work_at_most_64() {
         let second = Duration::from_secs(1);
-        assert_eq!(queue_depth(Duration::from_millis(250), second), 8);
-        assert_eq!(queue_depth(Duration::from_millis(1500), second), 1);
-        assert_eq!(queue_depth(Duration::from_secs(3), second), 0);
-        assert_eq!(queue_depth(Duration::from_micros(10), second), 64);
+        assert_eq!(queue_depth(Duration::from_millis(250), second, 2), 8);
+        assert_eq!(queue_depth(Duration::from_millis(250), second, 1), 4);
+        assert_eq!(queue_depth(Duration::from_millis(1500), second, 2), 1);
+        assert_eq!(queue_depth(Duration::from_secs(3), second, 2), 0);
+        assert_eq!(queue_depth(Duration::from_micros(10), second, 1), 64);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,8 +295,9 @@ mod tests {
         assert!(started.elapsed() < Duration::from_millis(100));
         drop(taken);
         // Workers busy, a place free: the check waits at most max_wait.
+        let running = auth.workers.available_permits() as u32;
         let workers = Arc::clone(&auth.workers)
-            .acquire_many_owned(WORKERS as u32)
+            .acquire_many_owned(running)
             .await
             .unwrap();
         let auth_fast = BasicAuth {
