@@ -199,12 +199,14 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
     assert_eq!(reloaded["fields"]["tls"], true);
     assert_eq!(reloaded["fields"]["basic_auth_users"], 1);
 
-    // A broken web config: logged, the one in force kept.
+    // A broken web config and an empty token file: logged, the ones in
+    // force kept.
     std::fs::write(
         dir.path().join("web.yml"),
         "basic_auth_users:\n  prometheus: plaintext\n",
     )
     .unwrap();
+    std::fs::write(&token_file, "\n").unwrap();
     signal(&child.0, "-HUP");
     wait_until("the second reload logged", async || {
         lines_with(&logs, "reloaded on SIGHUP").len() == 2
@@ -215,7 +217,12 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
         kept["fields"]["web_config"],
         "kept (the file cannot be used)"
     );
-    assert_eq!(kept["fields"]["token"], "re-read from APIFY_TOKEN_FILE");
+    assert_eq!(kept["fields"]["token"], "kept (the file cannot be used)");
+    let errors = lines_with(&logs, "SIGHUP: keeping the old API token");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["level"], "ERROR");
+    let error = errors[0]["fields"]["error"].as_str().unwrap();
+    assert!(error.starts_with("APIFY_TOKEN_FILE: "), "{error}");
     let errors = lines_with(&logs, "SIGHUP: keeping the old web config");
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["level"], "ERROR");
@@ -223,6 +230,7 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
         errors[0]["fields"]["error"],
         "APIFY_EXPORTER_WEB_CONFIG: basic_auth_users: the password of \"prometheus\" is not a bcrypt hash"
     );
+    // Still the second password, and still the rotated token.
     let (status, body) = scrape(&second, "second-pass").await.unwrap();
     assert_eq!(status, 200);
     assert!(body.contains("apify_up 1\n"), "{body}");

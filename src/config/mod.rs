@@ -458,6 +458,13 @@ mod tests {
         assert_eq!(c.state_file, None);
         assert_eq!(c.log_format, LogFormat::Text);
         assert!(c.selection.is_everything());
+        let limits = HttpLimits {
+            header_read_timeout: Duration::from_secs(10),
+            write_stall_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            auth_queue_wait: Duration::from_secs(1),
+        };
+        assert_eq!(c.http_limits, limits);
     }
 
     #[test]
