@@ -45,6 +45,8 @@ pub(crate) struct Exporter {
     min_interval: Duration,
     state_file: Option<StateFile>,
     clock: Arc<dyn Clock>,
+    /// Shared with the collector, to swap the token on SIGHUP.
+    client: Arc<Client>,
 }
 
 /// Connects the client's per-request reports to the exporter's metrics,
@@ -73,8 +75,11 @@ impl Exporter {
             concurrency: config.concurrency,
             ..ClientOptions::new(config.api_base_url.clone(), config.token.clone())
         };
-        let client = Client::new(options, Arc::new(RequestMetrics(Arc::clone(&metrics))))?;
-        let collector = Collector::new(Arc::new(client), config, Arc::clone(&clock), state);
+        let client = Arc::new(Client::new(
+            options,
+            Arc::new(RequestMetrics(Arc::clone(&metrics))),
+        )?);
+        let collector = Collector::new(Arc::clone(&client), config, Arc::clone(&clock), state);
         let initial = metrics.encode(collector.state())?;
         Ok(Exporter {
             collector: Mutex::new(collector),
@@ -88,7 +93,13 @@ impl Exporter {
             min_interval: config.min_interval,
             state_file,
             clock,
+            client,
         })
+    }
+
+    /// The API token from the next request on (SIGHUP).
+    pub(crate) fn set_token(&self, token: crate::secret::Secret) {
+        self.client.set_token(token);
     }
 
     /// The first refresh, then (in interval mode) one every interval,

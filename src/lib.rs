@@ -10,6 +10,7 @@
 //!
 //! ```text
 //! run() (this file)  wires the config, the state file, the exporter and the server
+//!   reload           SIGHUP: the token file and the web config read again
 //!   exporter         refresh loop or on-scrape singleflight, the cached body, saving state
 //!   server           hyper, routes, basic auth; sees only a Source of encoded bodies
 //!   metrics          the contract (every family once), the registry, rendering, encoding
@@ -50,6 +51,7 @@ pub mod config;
 pub mod demo;
 pub(crate) mod exporter;
 pub(crate) mod metrics;
+pub(crate) mod reload;
 pub mod secret;
 pub(crate) mod server;
 
@@ -124,21 +126,25 @@ pub async fn run(
         config.api_base_url = demo.base_url;
         config.token = secret::Secret::new(demo.token);
     }
-    let auth = server::auth::BasicAuth::from_config(config.web.as_ref())?;
+    let limits = config.http_limits;
+    let web = server::Web::from_config(config.web.as_ref(), &limits).await?;
+    let settings = Arc::new(server::Settings::new(web));
     let state_file = config
         .state_file
         .as_ref()
         .map(|path| StateFile::new(path, config.api_base_url.clone()));
     let exporter = Arc::new(Exporter::new(&config, state_file, clock::system())?);
     let refresher = tokio::spawn(Arc::clone(&exporter).keep_fresh(shutdown.clone()));
+    reload::Reloader::new(&config, Arc::clone(&exporter), Arc::clone(&settings))
+        .spawn(shutdown.clone());
 
     if let Ok(addr) = listener.local_addr() {
-        let tls = config.web.as_ref().is_some_and(|w| w.tls.is_some());
-        let basic_auth = auth.is_some();
+        let web = settings.get();
+        let (tls, basic_auth) = (web.tls(), web.users() > 0);
         tracing::info!(%addr, mode = ?config.mode, tls, basic_auth, "serving /metrics");
     }
-    let tls = config.web.as_ref().and_then(|w| w.tls.clone());
-    server::serve(listener, exporter.clone(), tls, auth, shutdown.clone()).await;
+    let source = exporter.clone();
+    server::serve(listener, source, settings, limits, shutdown.clone()).await;
     shutdown.cancel();
     let saved = exporter.stop(refresher).await;
     tracing::info!("stopped");
@@ -150,7 +156,7 @@ mod layout_tests {
     use std::path::Path;
 
     /// Each module with the modules it may import: those of lower layers.
-    const LAYERS: [(&str, &[&str]); 9] = [
+    const LAYERS: [(&str, &[&str]); 10] = [
         ("secret", &[]),
         ("clock", &[]),
         ("config", &["secret"]),
@@ -175,6 +181,19 @@ mod layout_tests {
                 "secret",
                 "clock",
                 "RunError",
+            ],
+        ),
+        (
+            "reload",
+            &[
+                "exporter",
+                "server",
+                "metrics",
+                "collector",
+                "api",
+                "config",
+                "secret",
+                "clock",
             ],
         ),
         ("demo", &["clock"]),

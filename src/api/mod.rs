@@ -82,6 +82,8 @@ pub(crate) struct Client {
     limiter: DefaultDirectRateLimiter,
     permits: Semaphore,
     observer: Arc<dyn RequestObserver>,
+    /// The token sent from the next request on; replaced on SIGHUP.
+    token: std::sync::RwLock<Secret>,
 }
 
 impl Client {
@@ -115,9 +117,20 @@ impl Client {
             base,
             limiter: RateLimiter::direct(Quota::per_second(rps)),
             permits: Semaphore::new(options.concurrency.max(1)),
+            token: std::sync::RwLock::new(options.token.clone()),
             options,
             observer,
         })
+    }
+
+    /// Sends `token` from the next request on (requests under way finish
+    /// with the one they started with).
+    pub(crate) fn set_token(&self, token: Secret) {
+        *self.token.write().unwrap_or_else(|e| e.into_inner()) = token;
+    }
+
+    fn token(&self) -> Secret {
+        self.token.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// GET `path` and decode `{"data": T}`. `path` is the list of segments
@@ -178,19 +191,22 @@ impl Client {
     ) -> (Result<bytes::Bytes, ApiError>, Option<Duration>) {
         let _permit = self.permits.acquire().await;
         self.limiter.until_ready().await;
+        let token = self.token();
         let started = Instant::now();
         let sent = self
             .http
             .get(url.clone())
             .query(query)
-            .bearer_auth(self.options.token.expose())
+            .bearer_auth(token.expose())
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await;
         let response = match sent {
             Ok(r) => r,
             Err(e) => {
-                let error = self.transport_error(endpoint, e);
+                // Masked with the token this request sent: SIGHUP may have
+                // replaced it since.
+                let error = self.transport_error(endpoint, e).redacted(token.expose());
                 self.observer
                     .observe(endpoint, transport_code(&error), started.elapsed());
                 return (Err(error), None);
@@ -201,7 +217,7 @@ impl Client {
         let bytes = match read_body(response).await {
             Ok(b) => b,
             Err(e) => {
-                let error = self.body_error(endpoint, &e);
+                let error = self.body_error(endpoint, &e).redacted(token.expose());
                 // An answer refused for its size did arrive: its status counts.
                 let code = match e {
                     BodyError::TooLarge => status.as_str(),
@@ -228,15 +244,14 @@ impl Client {
             return (Err(error), None);
         }
         // Apify's error text goes into logs: from_status masks the token.
-        let token = self.options.token.expose();
-        let error = ApiError::from_status(endpoint, status, &bytes, token);
+        let error = ApiError::from_status(endpoint, status, &bytes, token.expose());
         (Err(error), retry_after)
     }
 
     /// Texts from outside (network causes, decode messages quoting the
     /// body) go into logs: the token is masked, then they are cut short.
     pub(crate) fn redact(&self, error: ApiError) -> ApiError {
-        error.redacted(self.options.token.expose())
+        error.redacted(self.token().expose())
     }
 
     /// A list page decoded item by item, every text from outside redacted

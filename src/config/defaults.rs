@@ -31,6 +31,20 @@ pub const CONCURRENCY: usize = 4;
 /// `APIFY_EXPORTER_LOG_FORMAT`.
 pub const LOG_FORMAT: LogFormat = LogFormat::Text;
 
+/// The HTTP server's limits (not settable: [`super::HttpLimits`] carries
+/// them, so that tests can shrink them). A client that has not sent its
+/// request headers within this is dropped; an idle keep-alive connection
+/// too.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A response write that makes no progress for this long is dropped (a
+/// client that stopped reading).
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Connections open at once; more are accepted and closed at once.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// The longest a password check waits for a bcrypt worker before it is
+/// answered 503; the queue is sized so that it rarely has to.
+pub const AUTH_QUEUE_WAIT: Duration = Duration::from_secs(1);
+
 /// The defaults as `--help` shows them, by argument id.
 pub(crate) fn shown() -> [(&'static str, String); 11] {
     [

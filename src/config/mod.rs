@@ -82,6 +82,33 @@ impl LogFormat {
     }
 }
 
+/// Limits of the HTTP server. Not read from the environment: the defaults
+/// (in [`defaults`]) are the contract, and tests shrink them here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Request headers (and the next request on an idle keep-alive
+    /// connection) must arrive within this.
+    pub header_read_timeout: Duration,
+    /// A response write that makes no progress for this long ends the
+    /// connection.
+    pub write_stall_timeout: Duration,
+    /// Connections open at once; more are closed as soon as accepted.
+    pub max_connections: usize,
+    /// The longest a password check waits in the queue before a 503.
+    pub auth_queue_wait: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_read_timeout: defaults::HEADER_READ_TIMEOUT,
+            write_stall_timeout: defaults::WRITE_STALL_TIMEOUT,
+            max_connections: defaults::MAX_CONNECTIONS,
+            auth_queue_wait: defaults::AUTH_QUEUE_WAIT,
+        }
+    }
+}
+
 /// The validated configuration. `Debug` is safe to log: the token is a
 /// [`Secret`].
 #[derive(Debug, Clone)]
@@ -114,6 +141,13 @@ pub struct Config {
     pub log_format: LogFormat,
     /// TLS and basic auth for the HTTP server (`APIFY_EXPORTER_WEB_CONFIG`).
     pub web: Option<WebConfig>,
+    /// Where `web` was read from: SIGHUP reads it again.
+    pub web_config_path: Option<PathBuf>,
+    /// `APIFY_TOKEN_FILE`, when the token came from a file: SIGHUP reads
+    /// it again.
+    pub token_file: Option<PathBuf>,
+    /// Limits of the HTTP server.
+    pub http_limits: HttpLimits,
     /// `--demo`: read the built-in simulated account.
     pub demo: bool,
 }
@@ -137,6 +171,9 @@ impl Config {
             concurrency: defaults::CONCURRENCY,
             log_format: defaults::LOG_FORMAT,
             web: None,
+            web_config_path: None,
+            token_file: None,
+            http_limits: HttpLimits::default(),
             demo: false,
         }
     }
@@ -244,26 +281,28 @@ impl Config {
             },
         };
 
-        let web = match pick(
+        let (web, web_config_path) = match pick(
             &cli.web_config,
             "APIFY_EXPORTER_WEB_CONFIG",
             &env.web_config,
         ) {
-            Some(raw) if !raw.value.trim().is_empty() => Some(
-                WebConfig::load(std::path::Path::new(raw.value.trim()))
-                    .map_err(|e| raw.fail(&e.to_string()))?,
-            ),
-            _ => None,
+            Some(raw) if !raw.value.trim().is_empty() => {
+                let path = PathBuf::from(raw.value.trim());
+                let web = WebConfig::load(&path).map_err(|e| raw.fail(&e.to_string()))?;
+                (Some(web), Some(path))
+            }
+            _ => (None, None),
         };
 
         // The demo serves its own token; the health check sends none.
-        let token = if cli.demo || cli.healthcheck {
-            Secret::new("")
+        let token_raw = pick(&cli.token_file, "APIFY_TOKEN_FILE", &env.token_file);
+        let (token, token_file) = if cli.demo || cli.healthcheck {
+            (Secret::new(""), None)
         } else {
-            read_token(
-                env.token.as_deref(),
-                pick(&cli.token_file, "APIFY_TOKEN_FILE", &env.token_file),
-            )?
+            let token_file = token_raw
+                .as_ref()
+                .map(|raw| PathBuf::from(raw.value.trim()));
+            (read_token(env.token.as_deref(), token_raw)?, token_file)
         };
 
         let api_base_url = match pick(&cli.api_base_url, "APIFY_API_BASE_URL", &env.api_base_url) {
@@ -368,8 +407,21 @@ impl Config {
             concurrency,
             log_format,
             web,
+            web_config_path,
+            token_file,
+            http_limits: HttpLimits::default(),
             demo: cli.demo,
         })
+    }
+
+    /// Reads the token from `path` again (on SIGHUP), with the checks made
+    /// at start-up. The error names `APIFY_TOKEN_FILE`, never the token.
+    pub fn reread_token_file(path: &std::path::Path) -> Result<Secret, ConfigError> {
+        let raw = Raw {
+            name: "APIFY_TOKEN_FILE".to_string(),
+            value: path.display().to_string(),
+        };
+        read_token(None, Some(raw))
     }
 }
 
@@ -406,6 +458,13 @@ mod tests {
         assert_eq!(c.state_file, None);
         assert_eq!(c.log_format, LogFormat::Text);
         assert!(c.selection.is_everything());
+        let limits = HttpLimits {
+            header_read_timeout: Duration::from_secs(10),
+            write_stall_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            auth_queue_wait: Duration::from_secs(1),
+        };
+        assert_eq!(c.http_limits, limits);
     }
 
     #[test]
@@ -700,6 +759,15 @@ mod tests {
         let c = Config::from_parts(&cli(&[]), env).unwrap();
         assert_eq!(c.token.expose(), "secret-value");
         assert!(!format!("{c:?}").contains("secret-value"));
+        assert_eq!(c.token_file.as_deref(), Some(path.as_path()));
+
+        // SIGHUP reads it again, with the same checks.
+        std::fs::write(&path, "rotated-value\n").unwrap();
+        let token = Config::reread_token_file(&path).unwrap();
+        assert_eq!(token.expose(), "rotated-value");
+        std::fs::write(&path, "\n").unwrap();
+        let err = Config::reread_token_file(&path).unwrap_err();
+        assert_eq!(err.name, "APIFY_TOKEN_FILE");
 
         let env = Env {
             token_file: Some(dir.path().join("absent").display().to_string()),

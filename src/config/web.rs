@@ -7,8 +7,8 @@
 //! `client_auth_type` (`NoClientCert`, `RequireAndVerifyClientCert`,
 //! `VerifyClientCertIfGiven`) with `client_ca_file`, `min_version` /
 //! `max_version` (`TLS12`, `TLS13`), and `basic_auth_users`. Any other key
-//! is refused by name rather than ignored. The file is read once, at
-//! start-up.
+//! is refused by name rather than ignored. The file is read at start-up
+//! and again on SIGHUP.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{
-    HeaderValue, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY,
-    WWW_AUTHENTICATE,
+    HeaderValue, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE,
+    RETRY_AFTER, VARY, WWW_AUTHENTICATE,
 };
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::auth::BasicAuth;
+use super::auth::{BasicAuth, Verdict};
 use super::Source;
 
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -40,13 +40,25 @@ pub(crate) async fn handle<B>(
             .headers()
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if !auth.check(header).await {
-            let mut r = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
-            r.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"apify-webhook-exporter\""),
-            );
-            return r;
+        match auth.check(header).await {
+            Verdict::Allowed => {}
+            Verdict::Denied => {
+                let mut r = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
+                r.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"apify-webhook-exporter\""),
+                );
+                return r;
+            }
+            Verdict::Busy => {
+                let mut r = text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many password checks at once; retry later\n",
+                );
+                r.headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                return r;
+            }
         }
     }
     if !matches!(path, "/" | "/metrics" | "/healthz" | "/readyz") {

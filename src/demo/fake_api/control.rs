@@ -237,6 +237,12 @@ impl FakeApify {
     pub fn revoke_token(&self, revoked: bool) {
         self.lock().token_revoked = revoked;
     }
+
+    /// From now on only `token` is accepted: the old one is answered 401
+    /// `token-not-valid`, as when the account's token is rotated.
+    pub fn set_token(&self, token: &str) {
+        self.lock().token = token.to_owned();
+    }
 }
 
 #[cfg(test)]
@@ -578,6 +584,21 @@ mod tests {
         served.fake.revoke_token(false);
         assert_eq!(served.ids("/v2/webhooks").await, ["w1"]);
         assert_eq!(served.get("/v2/webhook-dispatches/d1").await.0, 200);
+        served.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_rotated_token_refuses_the_old_one() {
+        let served = Served::start().await;
+        served.fake.put_webhook(webhook("w1", None, None, 0));
+        served.fake.set_token("rotated-token");
+        let (status, body) = served.get("/v2/webhooks").await;
+        assert_eq!(
+            (status, body["error"]["type"].as_str()),
+            (401, Some("token-not-valid"))
+        );
+        served.fake.set_token(TOKEN);
+        assert_eq!(served.ids("/v2/webhooks").await, ["w1"]);
         served.stop().await;
     }
 }

@@ -1,0 +1,113 @@
+//! SIGHUP: re-reads `APIFY_TOKEN_FILE` and the web config, as Prometheus
+//! reloads its own configuration. The API client sends the new token from
+//! its next request on; new connections get the new TLS settings and every
+//! request the new users. A file that cannot be used is logged and the old
+//! value kept; one INFO line says what was reloaded (never the token).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, HttpLimits, WebConfig};
+use crate::exporter::Exporter;
+use crate::server::{Settings, Web};
+
+/// What SIGHUP re-reads, and where it puts it.
+pub(crate) struct Reloader {
+    token_file: Option<PathBuf>,
+    web_config: Option<PathBuf>,
+    limits: HttpLimits,
+    exporter: Arc<Exporter>,
+    settings: Arc<Settings>,
+}
+
+impl Reloader {
+    pub(crate) fn new(config: &Config, exporter: Arc<Exporter>, settings: Arc<Settings>) -> Self {
+        Reloader {
+            // The demo's token is its own, whatever the environment says.
+            token_file: config.token_file.clone().filter(|_| !config.demo),
+            web_config: config.web_config_path.clone(),
+            limits: config.http_limits,
+            exporter,
+            settings,
+        }
+    }
+
+    /// Starts listening for SIGHUP now (from here on it no longer ends the
+    /// process) and reloads on each, until `shutdown`.
+    pub(crate) fn spawn(self, shutdown: CancellationToken) {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut hangups = match signal(SignalKind::hangup()) {
+                Ok(s) => s,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGHUP; reload by restarting");
+                    return;
+                }
+            };
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        received = hangups.recv() => match received {
+                            Some(()) => self.reload().await,
+                            None => return,
+                        },
+                        () = shutdown.cancelled() => return,
+                    }
+                }
+            });
+        }
+        #[cfg(not(unix))]
+        let _ = (self, shutdown);
+    }
+
+    /// Re-reads both files and applies what can be used.
+    pub(crate) async fn reload(&self) {
+        let token = match &self.token_file {
+            None => "unchanged (not from a file)",
+            Some(path) => match Config::reread_token_file(path) {
+                Ok(token) => {
+                    self.exporter.set_token(token);
+                    "re-read from APIFY_TOKEN_FILE"
+                }
+                Err(error) => {
+                    tracing::error!(%error, "SIGHUP: keeping the old API token");
+                    "kept (the file cannot be used)"
+                }
+            },
+        };
+        let web_config = match &self.web_config {
+            None => "none",
+            Some(path) => match self.load_web(path.clone()).await {
+                Ok(web) => {
+                    self.settings.replace(web);
+                    "re-read"
+                }
+                Err(error) => {
+                    tracing::error!(%error, "SIGHUP: keeping the old web config");
+                    "kept (the file cannot be used)"
+                }
+            },
+        };
+        let now = self.settings.get();
+        tracing::info!(
+            token,
+            web_config,
+            tls = now.tls(),
+            basic_auth_users = now.users(),
+            "reloaded on SIGHUP"
+        );
+    }
+
+    async fn load_web(&self, path: PathBuf) -> Result<Web, String> {
+        let loaded = tokio::task::spawn_blocking(move || WebConfig::load(&path))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("APIFY_EXPORTER_WEB_CONFIG: {e}"))?;
+        Web::from_config(Some(&loaded), &self.limits)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}

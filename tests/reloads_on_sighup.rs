@@ -1,0 +1,248 @@
+//! SIGHUP, sent to the real binary: the token file and the web config are
+//! read again (a rotated token, a renewed certificate, a changed password),
+//! a bad new web config is logged and the old one kept, and the process
+//! lives on until SIGTERM.
+
+mod support;
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use apify_webhook_exporter::demo::FakeApify;
+use base64::Engine;
+use serde_json::Value;
+use support::*;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+const BIN: &str = env!("CARGO_BIN_EXE_apify-webhook-exporter");
+const ROTATED: &str = "apify_api_RotatedTokenValue987654321";
+
+/// The exporter process, killed if the test fails half-way.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let sent = Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+fn basic(user: &str, password: &str) -> String {
+    let raw = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// Writes a new self-signed certificate for `localhost` over the files the
+/// web config names, and the web config for `password`; the certificate's
+/// PEM, for a client to trust.
+fn write_web_config(dir: &Path, password: &str) -> String {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("server.crt"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), cert.key_pair.serialize_pem()).unwrap();
+    let hash = bcrypt::hash(password, 4).unwrap();
+    std::fs::write(
+        dir.join("web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: '{hash}'\n"
+        ),
+    )
+    .unwrap();
+    cert.cert.pem()
+}
+
+/// A client that trusts only `ca_pem` and opens a new connection (a new
+/// TLS handshake) for every request.
+fn trusting(ca_pem: &str, port: u16) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+        .resolve("localhost", ([127, 0, 0, 1], port).into())
+        .pool_max_idle_per_host(0)
+        .timeout(DEADLINE)
+        .build()
+        .unwrap()
+}
+
+/// The log lines (JSON) that carry `message`.
+fn lines_with(logs: &Mutex<Vec<String>>, message: &str) -> Vec<Value> {
+    logs.lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == message)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_rereads_the_token_file_and_the_web_config() {
+    let fake = account_with_one_webhook();
+    let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", api_listener.local_addr().unwrap());
+    let fake_shutdown = CancellationToken::new();
+    FakeApify::spawn(&fake, api_listener, fake_shutdown.clone());
+
+    let dir = temp_dir("sighup");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let first_ca = write_web_config(dir.path(), "first-pass");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .env("APIFY_TOKEN_FILE", &token_file)
+        .env("APIFY_API_BASE_URL", &api)
+        .env("APIFY_EXPORTER_WEB_CONFIG", dir.path().join("web.yml"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--mode", "on-scrape", "--min-interval", "1ms"])
+        .args(["--log-format", "json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let child = Running(child);
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let logs = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                logs.lock().unwrap().push(line);
+            }
+        })
+    };
+
+    let first = trusting(&first_ca, port);
+    let url = format!("https://localhost:{port}/metrics");
+    let scrape = async |client: &reqwest::Client, password: &str| {
+        let r = client
+            .get(&url)
+            .header("authorization", basic("prometheus", password))
+            .send()
+            .await?;
+        Ok::<_, reqwest::Error>((r.status().as_u16(), r.text().await?))
+    };
+    wait_until("first scrape", async || {
+        scrape(&first, "first-pass").await.is_ok()
+    })
+    .await;
+    let (status, body) = scrape(&first, "first-pass").await.unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("apify_up 1\n"), "{body}");
+
+    // Apify now accepts only the rotated token: without a reload, the
+    // refresh fails.
+    fake.set_token(ROTATED);
+    let (status, body) = scrape(&first, "first-pass").await.unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("apify_up 0\n"), "{body}");
+    assert!(body.contains("apify_exporter_refresh_errors_total{reason=\"auth\"} 1\n"));
+
+    // The token, the certificate and the password all change; then SIGHUP.
+    std::fs::write(&token_file, format!("{ROTATED}\n")).unwrap();
+    let second_ca = write_web_config(dir.path(), "second-pass");
+    signal(&child.0, "-HUP");
+    let second = trusting(&second_ca, port);
+    wait_until("the new certificate and password", async || {
+        scrape(&second, "second-pass")
+            .await
+            .is_ok_and(|(status, _)| status == 200)
+    })
+    .await;
+    fake.clear_requests();
+    let (status, body) = scrape(&second, "second-pass").await.unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("apify_up 1\n"), "{body}");
+    let sent: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .map(|r| r.authorization)
+        .collect();
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter()
+            .all(|a| a.as_deref() == Some(&format!("Bearer {ROTATED}"))),
+        "{sent:?}"
+    );
+    assert_eq!(scrape(&second, "first-pass").await.unwrap().0, 401);
+    assert!(
+        scrape(&first, "first-pass").await.is_err(),
+        "the old certificate is still served"
+    );
+
+    wait_until("the reload logged", async || {
+        lines_with(&logs, "reloaded on SIGHUP").len() == 1
+    })
+    .await;
+    let reloaded = &lines_with(&logs, "reloaded on SIGHUP")[0];
+    assert_eq!(reloaded["level"], "INFO");
+    assert_eq!(reloaded["fields"]["token"], "re-read from APIFY_TOKEN_FILE");
+    assert_eq!(reloaded["fields"]["web_config"], "re-read");
+    assert_eq!(reloaded["fields"]["tls"], true);
+    assert_eq!(reloaded["fields"]["basic_auth_users"], 1);
+
+    // A broken web config and an empty token file: logged, the ones in
+    // force kept.
+    std::fs::write(
+        dir.path().join("web.yml"),
+        "basic_auth_users:\n  prometheus: plaintext\n",
+    )
+    .unwrap();
+    std::fs::write(&token_file, "\n").unwrap();
+    signal(&child.0, "-HUP");
+    wait_until("the second reload logged", async || {
+        lines_with(&logs, "reloaded on SIGHUP").len() == 2
+    })
+    .await;
+    let kept = &lines_with(&logs, "reloaded on SIGHUP")[1];
+    assert_eq!(
+        kept["fields"]["web_config"],
+        "kept (the file cannot be used)"
+    );
+    assert_eq!(kept["fields"]["token"], "kept (the file cannot be used)");
+    let errors = lines_with(&logs, "SIGHUP: keeping the old API token");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["level"], "ERROR");
+    let error = errors[0]["fields"]["error"].as_str().unwrap();
+    assert!(error.starts_with("APIFY_TOKEN_FILE: "), "{error}");
+    let errors = lines_with(&logs, "SIGHUP: keeping the old web config");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["level"], "ERROR");
+    assert_eq!(
+        errors[0]["fields"]["error"],
+        "APIFY_EXPORTER_WEB_CONFIG: basic_auth_users: the password of \"prometheus\" is not a bcrypt hash"
+    );
+    // Still the second password, and still the rotated token.
+    let (status, body) = scrape(&second, "second-pass").await.unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("apify_up 1\n"), "{body}");
+
+    // Alive through both, and stopped as usual by SIGTERM.
+    let mut child = child;
+    assert!(child.0.try_wait().unwrap().is_none());
+    signal(&child.0, "-TERM");
+    let status = block_until_some("exit after SIGTERM", || child.0.try_wait().unwrap());
+    assert_eq!(status.code(), Some(0));
+    reader.join().unwrap();
+    let logs = logs.lock().unwrap().join("\n");
+    assert!(!logs.contains(TOKEN) && !logs.contains(ROTATED), "{logs}");
+    fake_shutdown.cancel();
+}
