@@ -26,7 +26,7 @@ pub struct Webhook {
     #[serde(default, deserialize_with = "event_types")]
     pub event_types: Vec<String>,
     /// Whose runs it watches.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_object")]
     pub condition: Option<Condition>,
     /// Apify skips TLS verification of the receiver.
     #[serde(default, deserialize_with = "lenient_bool")]
@@ -41,7 +41,7 @@ pub struct Webhook {
     #[serde(default, deserialize_with = "lenient_string")]
     pub description: Option<String>,
     /// Apify's own counters.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_object")]
     pub stats: Option<Stats>,
 }
 
@@ -66,10 +66,25 @@ pub struct Stats {
     pub total_dispatches: Option<u64>,
 }
 
+/// An optional object: one that does not decode (a string, a number, a
+/// list) becomes `None`, like a missing one, rather than failing the whole
+/// webhook list, which would make every webhook look deleted.
+fn lenient_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Ok(serde_json::from_value(serde_json::Value::deserialize(d)?).ok())
+}
+
 /// Event types as the API gives them (unknown ones pass through), each once,
-/// in their first order; non-string entries are dropped.
+/// in their first order; non-string entries are dropped, and anything but
+/// a list reads as none.
 fn event_types<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let values = Option::<Vec<serde_json::Value>>::deserialize(d)?.unwrap_or_default();
+    let values = match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Array(values) => values,
+        _ => Vec::new(),
+    };
     let mut out: Vec<String> = Vec::new();
     for v in values {
         if let serde_json::Value::String(s) = v {
