@@ -77,6 +77,10 @@ pub enum Fault {
     Malformed,
     /// Wait, then answer normally.
     Delay(Duration),
+    /// Put these dispatches into the account, then answer normally: new
+    /// dispatches that arrive while the exporter pages a list, so that
+    /// its later pages shift.
+    Arrive(Vec<Value>),
 }
 
 impl Fault {
