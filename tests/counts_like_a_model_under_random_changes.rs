@@ -50,7 +50,9 @@ struct NewDispatch {
     start: Start,
 }
 
-/// A fault the next requests of a route meet.
+/// A fault the next requests of a route meet. A request that fails for
+/// good is a malformed answer: 500s until the retries give up would cost
+/// seconds of backoff per case.
 #[derive(Debug, Clone, Copy)]
 enum FaultKind {
     /// 500: retried, then answered.
