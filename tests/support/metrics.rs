@@ -1,6 +1,8 @@
 //! Reads one `/metrics` body: a sample by name and exact labels, the sum of
 //! a family, and the families most tests look at by their labels.
 
+use std::collections::BTreeMap;
+
 /// One `/metrics` body.
 pub struct Scrape(pub String);
 
@@ -25,6 +27,14 @@ impl Scrape {
     /// How many samples the metric `name` has.
     pub fn count(&self, name: &str) -> usize {
         self.samples().filter(|((n, _), _)| n == name).count()
+    }
+
+    /// Every sample of the metric `name`: its labels, sorted, and value.
+    pub fn series(&self, name: &str) -> BTreeMap<Vec<(String, String)>, f64> {
+        self.samples()
+            .filter(|((n, _), _)| n == name)
+            .map(|((_, labels), value)| (labels, value))
+            .collect()
     }
 
     /// The sum over every sample of the metric `name`.

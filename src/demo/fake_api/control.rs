@@ -310,6 +310,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn dispatches_that_arrive_are_in_the_answer_that_took_them_and_after() {
+        let served = Served::start().await;
+        served.fake.put_dispatch(dispatch("d1", "w1", 1));
+        served.fake.put_dispatch(dispatch("d2", "w1", 2));
+        served
+            .fake
+            .inject(route::DISPATCHES, Fault::Delay(Duration::ZERO));
+        served.fake.inject(
+            route::DISPATCHES,
+            Fault::Arrive(vec![dispatch("d3", "w1", 3), dispatch("d4", "w1", 4)]),
+        );
+        let page = "/v2/webhook-dispatches?desc=true&limit=1&offset=1";
+        // The same page before and after two dispatches arrive, the second
+        // time with the arrival taken first: pushed down by it.
+        assert_eq!(served.ids(page).await, ["d1"]);
+        assert_eq!(served.ids(page).await, ["d3"]);
+        assert_eq!(served.fake.pending_faults(route::DISPATCHES), 0);
+        assert_eq!(served.fake.dispatch_count(), 4);
+        served.stop().await;
+    }
+
+    #[tokio::test]
     async fn replaces_and_removes_dispatches() {
         let served = Served::start().await;
         let mut d = dispatch("d1", "w1", 5);

@@ -85,6 +85,10 @@ pub enum Fault {
         /// The size of the body.
         bytes: usize,
     },
+    /// Put these dispatches into the account, then answer normally: new
+    /// dispatches that arrive while the exporter pages a list, so that
+    /// its later pages shift.
+    Arrive(Vec<Value>),
 }
 
 impl Fault {

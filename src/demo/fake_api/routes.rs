@@ -148,6 +148,12 @@ pub(super) async fn handle(
             tokio::time::sleep(delay).await;
             fake.answer(&method, route.as_ref(), &query, authorization.as_deref())
         }
+        Some(Fault::Arrive(dispatches)) => {
+            for dispatch in dispatches {
+                fake.put_dispatch(dispatch);
+            }
+            fake.answer(&method, route.as_ref(), &query, authorization.as_deref())
+        }
         None => fake.answer(&method, route.as_ref(), &query, authorization.as_deref()),
     };
     Ok(without_body_for_head(&method, response))
