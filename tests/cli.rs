@@ -5,17 +5,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::block_until_some;
-
-const BIN: &str = env!("CARGO_BIN_EXE_apify-webhook-exporter");
-
-fn exporter() -> Command {
-    let mut c = Command::new(BIN);
-    // A clean environment: only what each test sets.
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    c
-}
+use support::{block_until_some, exporter, free_port, http_get as get, signal};
 
 #[test]
 fn version_prints_the_crate_version() {
@@ -123,29 +113,6 @@ fn environment_that_is_not_utf8_is_refused_or_ignored_without_a_panic() {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let code = text.split(' ').nth(1)?.parse().ok()?;
-    Some((code, text))
-}
-
 #[test]
 fn demo_serves_metrics_and_sigterm_stops_it_cleanly() {
     let port = free_port();
@@ -174,11 +141,7 @@ fn demo_serves_metrics_and_sigterm_stops_it_cleanly() {
         .unwrap();
     assert!(healthy.success());
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    signal(&child, "-TERM");
     let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());
     assert_eq!(status.code(), Some(0));
     let mut logs = String::new();

@@ -11,13 +11,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use apify_webhook_exporter::demo::FakeApify;
-use base64::Engine;
 use serde_json::Value;
 use support::*;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-const BIN: &str = env!("CARGO_BIN_EXE_apify-webhook-exporter");
 const ROTATED: &str = "apify_api_RotatedTokenValue987654321";
 
 /// The exporter process, killed if the test fails half-way.
@@ -30,22 +28,6 @@ impl Drop for Running {
             let _ = self.0.wait();
         }
     }
-}
-
-fn signal(child: &Child, name: &str) {
-    let sent = Command::new("kill")
-        .args([name, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-}
-
-fn basic(user: &str, password: &str) -> String {
-    let raw = format!("{user}:{password}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
 }
 
 /// Writes a new self-signed certificate for `localhost` over the files the

@@ -12,18 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apify_webhook_exporter::config::{Mode, WebConfig};
-use base64::Engine;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn basic(user: &str, password: &str) -> String {
-    let raw = format!("{user}:{password}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
 
 /// A client that opens a connection per request, so that none is left
 /// holding one of the server's few places.

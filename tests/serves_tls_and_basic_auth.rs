@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use apify_webhook_exporter::config::WebConfig;
 use apify_webhook_exporter::demo::FakeApify;
-use base64::Engine;
 use support::*;
 
 /// The files a web config names, in a directory that lives as long as this.
@@ -29,14 +28,6 @@ fn write_files(name: &str, web_yaml: impl Fn(&str) -> String) -> (Files, WebConf
     let web = WebConfig::load(&path).unwrap();
     let ca_pem = cert.cert.pem();
     (Files { _dir: dir, ca_pem }, web)
-}
-
-fn basic(user: &str, password: &str) -> String {
-    let raw = format!("{user}:{password}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,41 +4,13 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
 use support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_apify-webhook-exporter");
-
-fn exporter() -> Command {
-    let mut c = Command::new(BIN);
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The body of `GET path` on the exporter, when it answers 200.
 fn get_ok(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    text.starts_with("HTTP/1.1 200 ").then_some(text)
+    http_get(port, path).and_then(|(code, text)| (code == 200).then_some(text))
 }
 
 /// The value of an unlabelled series in a `/metrics` body.
@@ -100,11 +72,7 @@ fn failed_saves_are_counted_and_a_failed_final_save_exits_1() {
     });
     assert_eq!(value_of(&body, "apify_up"), Some(1.0));
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    signal(&child, "-TERM");
     let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());
     assert_eq!(status.code(), Some(1), "the final save failed");
     let mut logs = String::new();

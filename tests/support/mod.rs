@@ -8,9 +8,12 @@
 
 mod account;
 mod metrics;
+mod process;
 
 pub use account::*;
 pub use metrics::*;
+#[allow(unused_imports)] // only the tests that spawn the binary use it
+pub use process::*;
 // The route templates the fake records requests under, which are also the
 // `endpoint` label of the exporter's own request counter. (Named here, so
 // that a move in the crate is one change; not every binary uses them.)

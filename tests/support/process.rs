@@ -1,0 +1,62 @@
+//! The real binary, and plain HTTP around it: what the tests that spawn
+//! the exporter (or speak raw HTTP to it) share.
+
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use base64::Engine;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_apify-webhook-exporter");
+
+/// The exporter binary with a clean environment: only what each test sets.
+pub fn exporter() -> Command {
+    let mut c = Command::new(BIN);
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    c
+}
+
+/// A port free on 127.0.0.1 a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` over a fresh connection: the status and the whole answer
+/// (headers and body), or `None` while nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let code = text.split(' ').nth(1)?.parse().ok()?;
+    Some((code, text))
+}
+
+/// Sends a signal (`-TERM`, `-HUP`) to a spawned process.
+pub fn signal(child: &Child, name: &str) {
+    let sent = Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// An `Authorization` header value for basic auth.
+pub fn basic(user: &str, password: &str) -> String {
+    let raw = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
