@@ -71,6 +71,7 @@ check_compose() {
 step "promtool check rules" promtool check rules "${rule_files[@]}"
 step "promtool test rules" promtool test rules prometheus/tests/*.yml
 step "alerts: labels, annotations, runbook sections, tests" python3 scripts/check_alerts.py
+step "docs/reliability.md cites only tests that exist" python3 scripts/check_docs_tests.py
 step "promtool check config prometheus/prometheus.yml" promtool check config prometheus/prometheus.yml
 step "promtool check config deploy/prometheus.yml" check_compose_prometheus
 step "amtool check-config deploy/alertmanager.yml" amtool check-config deploy/alertmanager.yml
