@@ -145,6 +145,10 @@ impl Exporter {
         }
         let reasons: Vec<Reason> = report.errors.iter().map(|e| e.reason()).collect();
         self.metrics.count_skipped(&report.skipped);
+        // Saved before encoding, so that a failed save shows in this
+        // refresh's /metrics. Counted and logged; the next refresh tries
+        // again.
+        let _ = self.write_state(collector).await;
         let state = collector.state();
         self.metrics.observe_refresh(
             elapsed,
@@ -158,11 +162,6 @@ impl Exporter {
             }
             Err(error) => tracing::error!(%error, "keeping the previous /metrics body"),
         }
-        if report.dropped_foreign_state {
-            self.set_aside_state_file();
-        }
-        // Counted and logged; the next refresh tries again.
-        let _ = self.write_state(state).await;
         tracing::debug!(?elapsed, ok = report.succeeded(), "refresh finished");
         *self.last_refresh.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -174,7 +173,7 @@ impl Exporter {
     /// finished refresh wrote: consistent, only less recent.
     async fn save_state(&self) -> Result<(), PersistError> {
         match tokio::time::timeout(SHUTDOWN_GRACE, self.collector.lock()).await {
-            Ok(collector) => self.write_state(collector.state()).await,
+            Ok(mut collector) => self.write_state(&mut collector).await,
             Err(_) => {
                 tracing::warn!(
                     "a refresh is still running; the state file is the last one written"
@@ -207,11 +206,14 @@ impl Exporter {
     /// Saves under the collector lock, so that writes happen in refresh
     /// order. A failure is counted and logged here; the caller decides
     /// whether it is fatal.
-    async fn write_state(&self, state: &State) -> Result<(), PersistError> {
+    async fn write_state(&self, collector: &mut Collector) -> Result<(), PersistError> {
         let Some(file) = &self.state_file else {
             return Ok(());
         };
-        let Err(error) = file.save(state).await else {
+        if collector.take_foreign_state_dropped() {
+            self.set_aside_state_file();
+        }
+        let Err(error) = file.save(collector.state()).await else {
             return Ok(());
         };
         self.metrics.count_state_save_failure();

@@ -113,6 +113,9 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
+    // Caught from the start: a SIGHUP while starting must not end the
+    // process (it is handled once the reloader runs).
+    let hangups = reload::Hangups::listen();
     // Before anything else, so that this is the one line a wrong path or
     // permission prints (every save would fail otherwise).
     if let Some(path) = &config.state_file {
@@ -136,7 +139,7 @@ pub async fn run(
     let exporter = Arc::new(Exporter::new(&config, state_file, clock::system())?);
     let refresher = tokio::spawn(Arc::clone(&exporter).keep_fresh(shutdown.clone()));
     reload::Reloader::new(&config, Arc::clone(&exporter), Arc::clone(&settings))
-        .spawn(shutdown.clone());
+        .spawn(hangups, shutdown.clone());
 
     if let Ok(addr) = listener.local_addr() {
         let web = settings.get();

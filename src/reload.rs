@@ -13,6 +13,30 @@ use crate::config::{Config, HttpLimits, WebConfig};
 use crate::exporter::Exporter;
 use crate::server::{Settings, Web};
 
+/// SIGHUP, caught from the moment [`Hangups::listen`] is called: from then
+/// on it no longer ends the process, and one sent during start-up is
+/// handled once the reloader runs.
+pub(crate) struct Hangups(#[cfg(unix)] Option<tokio::signal::unix::Signal>);
+
+impl Hangups {
+    /// Starts catching SIGHUP now (call first thing in `run`).
+    pub(crate) fn listen() -> Hangups {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::hangup()) {
+                Ok(s) => Hangups(Some(s)),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGHUP; reload by restarting");
+                    Hangups(None)
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        Hangups()
+    }
+}
+
 /// What SIGHUP re-reads, and where it puts it.
 pub(crate) struct Reloader {
     token_file: Option<PathBuf>,
@@ -34,18 +58,13 @@ impl Reloader {
         }
     }
 
-    /// Starts listening for SIGHUP now (from here on it no longer ends the
-    /// process) and reloads on each, until `shutdown`.
-    pub(crate) fn spawn(self, shutdown: CancellationToken) {
+    /// Reloads on each SIGHUP that `hangups` receives (see [`Hangups::listen`]:
+    /// those sent before this call included), until `shutdown`.
+    pub(crate) fn spawn(self, hangups: Hangups, shutdown: CancellationToken) {
         #[cfg(unix)]
         {
-            use tokio::signal::unix::{signal, SignalKind};
-            let mut hangups = match signal(SignalKind::hangup()) {
-                Ok(s) => s,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGHUP; reload by restarting");
-                    return;
-                }
+            let Some(mut hangups) = hangups.0 else {
+                return;
             };
             tokio::spawn(async move {
                 loop {
@@ -60,7 +79,7 @@ impl Reloader {
             });
         }
         #[cfg(not(unix))]
-        let _ = (self, shutdown);
+        let _ = (self, hangups, shutdown);
     }
 
     /// Re-reads both files and applies what can be used.

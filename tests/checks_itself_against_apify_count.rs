@@ -114,3 +114,31 @@ async fn a_restart_from_the_state_file_keeps_the_baseline() {
     assert_eq!(unaccounted(&m, W1), Some(0.0));
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatch_list_that_fails_does_not_raise_the_gauge() {
+    let fake = account_with_one_webhook();
+    let h = Harness::start(fake, |_| {}).await;
+    let m = h.scrape().await;
+    assert_eq!(unaccounted(&m, W1), Some(0.0));
+
+    // Three new dispatches, which Apify counts at once; the list that would
+    // show them fails on its first page.
+    for id in ["n1", "n2", "n3"] {
+        arrives(&h, id, W1, "SUCCEEDED", false);
+    }
+    h.fake.inject(
+        route::DISPATCHES,
+        apify_webhook_exporter::demo::Fault::Malformed,
+    );
+    let m = h.scrape().await;
+    assert_eq!(m.up(), 0.0);
+    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 0.0);
+    assert_eq!(unaccounted(&m, W1), Some(0.0), "kept, not raised");
+
+    let m = h.scrape().await;
+    assert_eq!(m.up(), 1.0);
+    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 3.0);
+    assert_eq!(unaccounted(&m, W1), Some(0.0));
+    h.stop().await;
+}

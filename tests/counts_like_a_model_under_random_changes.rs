@@ -472,8 +472,11 @@ async fn run_case(per_webhook: bool, steps: Vec<Step>) -> (Counts, Counts) {
     }
 
     // Left alone: refresh until a refresh with no fault left on the list
-    // succeeds (faults left for re-reads may never be met; they do not
-    // matter once every refresh succeeds).
+    // succeeds. Faults left for re-reads are dropped first: a malformed
+    // re-read leaves its dispatch out of that refresh (reported as skipped,
+    // with apify_up 1) and counts it at the next, so a refresh that met one
+    // is not the end state the model describes.
+    h.fake.clear_faults(route::DISPATCH);
     let mut last = None;
     for _ in 0..30 {
         let clean = h.fake.pending_faults(list_route) == 0;

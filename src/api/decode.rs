@@ -277,8 +277,8 @@ pub fn decode_page<T: DeserializeOwned>(
                     .ok()
                     .and_then(|only| only.id);
                 let key = id
-                    .clone()
-                    .filter(|id| id.chars().count() <= MAX_KEY_CHARS)
+                    .as_deref()
+                    .map(item_key)
                     .unwrap_or_else(|| digest_key(item.get()));
                 page.skipped.push(Undecodable {
                     id,
@@ -293,6 +293,32 @@ pub fn decode_page<T: DeserializeOwned>(
         }
     }
     Ok(page)
+}
+
+/// The key an item with this id is remembered by when it is left out: the
+/// id itself, or the digest of a longer one, so that a hostile id cannot
+/// fill the memory of left-out items. Every place that remembers or looks
+/// up an item uses this, so the keys agree.
+pub(crate) fn item_key(id: &str) -> String {
+    if id.chars().count() <= MAX_KEY_CHARS {
+        id.to_string()
+    } else {
+        digest_key(id)
+    }
+}
+
+/// An id that goes into a request path (`/v2/webhooks/:id`): a string that
+/// is not empty, `.` or `..`, which no URL could carry as one segment. An
+/// item with such an id is undecodable, so it is left out (and reported)
+/// rather than failing every refresh that would request it.
+pub fn path_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let id = String::deserialize(d)?;
+    match id.as_str() {
+        "" | "." | ".." => Err(serde::de::Error::custom(format!(
+            "{id:?} cannot be an id in a request path"
+        ))),
+        _ => Ok(id),
+    }
 }
 
 /// `sha256:` and the first 128 bits of the digest of an item's text: a key
@@ -388,5 +414,36 @@ mod tests {
             ApiError::Decode { path, .. } => assert_eq!(path, "data.items[0].createdAt"),
             other => panic!("expected a decode error, got {other}"),
         }
+    }
+
+    #[test]
+    fn ids_that_cannot_be_a_path_segment_make_an_item_undecodable() {
+        let page = |id: &str| {
+            let body = format!(
+                r#"{{"data":{{"items":[{{"id":{id:?},"webhookId":"w","createdAt":"2026-11-30T00:00:00.000Z","status":"ACTIVE","eventType":"T"}}]}}}}"#
+            );
+            decode_page::<crate::api::dispatches::Dispatch>(
+                "/v2/webhook-dispatches",
+                body.as_bytes(),
+            )
+            .unwrap()
+        };
+        for bad in ["", ".", ".."] {
+            let p = page(bad);
+            assert_eq!((p.items.len(), p.skipped.len()), (0, 1), "{bad:?}");
+            assert_eq!(p.skipped[0].key, bad);
+        }
+        let p = page("..a");
+        assert_eq!((p.items.len(), p.skipped.len()), (1, 0));
+    }
+
+    #[test]
+    fn long_ids_are_kept_by_digest_everywhere_alike() {
+        assert_eq!(item_key("d1"), "d1");
+        let long = "x".repeat(MAX_KEY_CHARS + 1);
+        let key = item_key(&long);
+        assert!(key.starts_with("sha256:") && key.len() == 7 + 32, "{key}");
+        assert_eq!(item_key(&long), key, "stable");
+        assert_eq!(item_key(&"x".repeat(MAX_KEY_CHARS)).len(), MAX_KEY_CHARS);
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use super::decode::{lenient_timestamp, lenient_vec, timestamp, Millis};
+use super::decode::{lenient_timestamp, lenient_vec, path_id, timestamp, Millis};
 use super::{ApiError, Client, Page};
 
 /// A dispatch's status as Apify reports it.
@@ -43,8 +43,10 @@ impl DispatchStatus {
 #[serde(rename_all = "camelCase")]
 pub struct Dispatch {
     /// The dispatch id.
+    #[serde(deserialize_with = "path_id")]
     pub id: String,
     /// The webhook it delivers for.
+    #[serde(deserialize_with = "path_id")]
     pub webhook_id: String,
     /// When Apify created it (the event).
     #[serde(deserialize_with = "timestamp")]

@@ -88,7 +88,7 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(
-        options: ClientOptions,
+        mut options: ClientOptions,
         observer: Arc<dyn RequestObserver>,
     ) -> Result<Client, ApiError> {
         let http = reqwest::Client::builder()
@@ -112,12 +112,15 @@ impl Client {
                 message: "the API origin is not an http(s) URL".into(),
             })?;
         let rps = NonZeroU32::new(options.max_rps).unwrap_or(NonZeroU32::MIN);
+        // The token lives in one place, where SIGHUP replaces it: no stale
+        // copy stays in the options.
+        let token = std::mem::replace(&mut options.token, Secret::new(String::new()));
         Ok(Client {
             http,
             base,
             limiter: RateLimiter::direct(Quota::per_second(rps)),
             permits: Semaphore::new(options.concurrency.max(1)),
-            token: std::sync::RwLock::new(options.token.clone()),
+            token: std::sync::RwLock::new(token),
             options,
             observer,
         })
@@ -262,11 +265,12 @@ impl Client {
         bytes: &[u8],
     ) -> Result<Page<T>, ApiError> {
         let mut page = decode::decode_page(endpoint, bytes).map_err(|e| self.redact(e))?;
-        let token = self.options.token.expose();
+        // The token in force now: SIGHUP may have replaced the first one.
+        let token = self.token();
         page.skipped = page
             .skipped
             .into_iter()
-            .map(|u| u.redacted(token))
+            .map(|u| u.redacted(token.expose()))
             .collect();
         Ok(page)
     }

@@ -3,7 +3,9 @@
 
 use serde::Deserialize;
 
-use super::decode::{lenient_bool, lenient_object, lenient_string, lenient_u64, Undecodable};
+use super::decode::{
+    lenient_bool, lenient_object, lenient_string, lenient_u64, path_id, Undecodable,
+};
 use super::{ApiError, Client, Page, MAX_PAGE_LIMIT};
 
 /// A webhook. The list endpoints return Apify's `WebhookShort`, which lacks
@@ -12,6 +14,7 @@ use super::{ApiError, Client, Page, MAX_PAGE_LIMIT};
 #[serde(rename_all = "camelCase")]
 pub struct Webhook {
     /// The webhook id.
+    #[serde(deserialize_with = "path_id")]
     pub id: String,
     /// The owner: tells whose account a state file was written for.
     #[serde(default, deserialize_with = "lenient_string")]

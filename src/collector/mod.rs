@@ -61,9 +61,6 @@ pub(crate) struct RefreshReport {
     pub(crate) errors: Vec<ApiError>,
     /// Items newly left out of counting, one entry per item.
     pub(crate) skipped: Vec<SkipReason>,
-    /// The saved state belonged to another Apify user and was dropped: the
-    /// file holding it must be set aside before it is overwritten.
-    pub(crate) dropped_foreign_state: bool,
 }
 
 impl RefreshReport {
@@ -79,6 +76,10 @@ pub(crate) struct Collector {
     concurrency: usize,
     clock: std::sync::Arc<dyn Clock>,
     state: State,
+    /// The state loaded belonged to another Apify user and was dropped; the
+    /// file holding it must be set aside before the next save overwrites
+    /// it (whichever save comes next, the one at shutdown included).
+    foreign_state_dropped: bool,
 }
 
 impl Collector {
@@ -96,11 +97,17 @@ impl Collector {
             concurrency: config.concurrency.max(1),
             clock,
             state,
+            foreign_state_dropped: false,
         }
     }
 
     pub(crate) fn state(&self) -> &State {
         &self.state
+    }
+
+    /// Whether another user's state was dropped since the last call.
+    pub(crate) fn take_foreign_state_dropped(&mut self) -> bool {
+        std::mem::take(&mut self.foreign_state_dropped)
     }
 
     pub(crate) async fn refresh(&mut self) -> RefreshReport {
@@ -116,7 +123,9 @@ impl Collector {
                 return report;
             }
         };
-        report.dropped_foreign_state = self.check_owner(&webhooks);
+        if self.check_owner(&webhooks) {
+            self.foreign_state_dropped = true;
+        }
         let webhooks = self.with_details(webhooks, &mut report.errors).await;
         let known_before: BTreeSet<String> = self.state.webhooks.keys().cloned().collect();
         self.state.sync_webhooks(&webhooks);
@@ -147,7 +156,10 @@ impl Collector {
         self.report_skipped(skips, &mut report);
         // Metadata was read at the start of this refresh (it gets its own
         // period in a later issue: then only after a refresh that read it).
-        if self.state.lists_complete() {
+        // Only after a refresh without any error: a list whose first page
+        // failed leaves no unfinished span behind, yet has not seen what
+        // Apify already counts, and would raise the gauge for nothing.
+        if report.errors.is_empty() && self.state.lists_complete() {
             self.state.reconcile();
         }
         report
@@ -425,7 +437,7 @@ impl Collector {
             match result {
                 Ok(fresh) => self.state.update_active(&id, fresh.as_ref()),
                 Err(e @ ApiError::Decode { .. }) => skips.push(Skip {
-                    key: id,
+                    key: crate::api::decode::item_key(&id),
                     reason: SkipReason::Undecodable,
                     detail: e.to_string(),
                 }),

@@ -15,7 +15,7 @@ use futures::stream::{self, StreamExt};
 use super::skipped::Skip;
 use super::state::State;
 use super::SkipReason;
-use crate::api::decode::{format_timestamp, Millis};
+use crate::api::decode::{format_timestamp, item_key, Millis};
 use crate::api::dispatches::{Dispatch, DispatchList};
 use crate::api::{ApiError, Client, MAX_PAGE_LIMIT};
 use crate::clock::Clock;
@@ -126,14 +126,14 @@ async fn read_pages(
         let (future, admissible): (Vec<Dispatch>, Vec<Dispatch>) = page
             .items
             .into_iter()
-            .filter(|d| !state.skipped.contains(&d.id))
+            .filter(|d| !state.skipped.contains(&item_key(&d.id)))
             .partition(|d| d.created_at > horizon);
         skipped.extend(future.into_iter().map(|d| Skip {
             detail: format!(
                 "createdAt {} is ahead of the clock",
                 format_timestamp(d.created_at)
             ),
-            key: d.id,
+            key: item_key(&d.id),
             reason: SkipReason::FutureTimestamp,
         }));
         let Some(cursor) = state.cursors.get_mut(key) else {

@@ -211,6 +211,12 @@ impl FakeApify {
         self.lock().faults.get(route).map_or(0, VecDeque::len)
     }
 
+    /// Drops the faults still queued for `route`: from now on it answers
+    /// normally.
+    pub fn clear_faults(&self, route: &str) {
+        self.lock().faults.remove(route);
+    }
+
     /// Every request received, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.lock().requests.iter().cloned().collect()
