@@ -21,32 +21,23 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DASHBOARD_DIR = ROOT / "dashboards"
 
-# The metric contract of DESIGN.md (histograms as their base name).
-COUNTERS = [
-    "apify_webhook_dispatches_total",
-    "apify_webhook_dispatch_calls_total",
-    "apify_webhook_reported_dispatches_total",
-    "apify_exporter_refresh_errors_total",
-    "apify_exporter_api_requests_total",
-]
-GAUGES = [
-    "apify_webhook_dispatches_active",
-    "apify_webhook_oldest_active_dispatch_timestamp_seconds",
-    "apify_webhook_last_dispatch_timestamp_seconds",
-    "apify_webhook_info",
-    "apify_up",
-    "apify_exporter_last_refresh_success_timestamp_seconds",
-    "apify_exporter_webhooks",
-    "apify_exporter_build_info",
-]
-HISTOGRAMS = [
-    "apify_webhook_dispatch_call_duration_seconds",
-    "apify_webhook_dispatch_attempts",
-    "apify_webhook_dispatch_delivery_seconds",
-    "apify_exporter_refresh_duration_seconds",
-    "apify_exporter_api_request_duration_seconds",
-]
-CONTRACT = set(COUNTERS) | set(GAUGES) | {h + s for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")}
+# The metric contract, read from the golden exposition (the Rust golden test
+# keeps that file equal to src/metrics/contract.rs): every family's series
+# names, a histogram's as its _bucket, _sum and _count.
+GOLDEN = ROOT / "tests" / "golden" / "metrics.txt"
+
+
+def contract_series():
+    out = set()
+    for line in GOLDEN.read_text().splitlines():
+        if line.startswith("# TYPE "):
+            name, kind = line.split()[2:4]
+            suffixes = ("_bucket", "_sum", "_count") if kind == "histogram" else ("",)
+            out.update(name + s for s in suffixes)
+    return out
+
+
+CONTRACT = contract_series()
 # Series Prometheus adds itself.
 PROMETHEUS_SERIES = {"up"}
 

@@ -261,3 +261,75 @@ async fn a_webhook_created_during_a_refresh_has_its_dispatches_counted() {
     assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 1.0);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_newest_failed_dispatch_names_its_run() {
+    const INFO: &str = "apify_webhook_last_failed_dispatch_info";
+    let fake = account_with_one_webhook();
+    let now = now_ms();
+    let (f1_at, f2_at, f3_at) = (now - 60_000, now - 40_000, now - 20_000);
+    fake.put_dispatch(dispatch(
+        "f1",
+        W1,
+        RUN_OK,
+        "FAILED",
+        f1_at,
+        vec![answered(f1_at, 1_000, 500)],
+    ));
+    let mut f2 = dispatch(
+        "f2",
+        W1,
+        RUN_OK,
+        "FAILED",
+        f2_at,
+        vec![
+            answered(f2_at, 1_000, 503),
+            call(f2_at + 5_000, Some(f2_at + 6_000), None),
+        ],
+    );
+    // Some of Apify's samples give eventData as a JSON string.
+    f2["eventData"] = r#"{"actorRunId":"Run2abcDEF012345"}"#.into();
+    fake.put_dispatch(f2);
+    fake.put_dispatch(dispatch("f3", W1, RUN_OK, "ACTIVE", f3_at, vec![]));
+    let h = Harness::start(fake, |_| {}).await;
+
+    let m = h.scrape().await;
+    let newest = |m: &Scrape| m.series(INFO).into_iter().collect::<Vec<_>>();
+    let labels = |d: &str, run: &str, status: &str| -> Vec<(String, String)> {
+        [
+            ("actor_run_id", run),
+            ("dispatch_id", d),
+            ("event_type", RUN_OK),
+            ("response_status", status),
+            ("webhook_id", W1),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    // The newer of the two failed ones; its last call got no answer.
+    assert_eq!(
+        newest(&m),
+        vec![(
+            labels("f2", "Run2abcDEF012345", "none"),
+            f2_at as f64 / 1000.0
+        )]
+    );
+
+    // The ACTIVE one, newer, fails: it replaces the older one.
+    let f3 = dispatch(
+        "f3",
+        W1,
+        RUN_OK,
+        "FAILED",
+        f3_at,
+        vec![answered(f3_at, 1_000, 404)],
+    );
+    h.fake.put_dispatch(f3);
+    let m = h.scrape().await;
+    assert_eq!(
+        newest(&m),
+        vec![(labels("f3", "run1", "404"), f3_at as f64 / 1000.0)]
+    );
+    h.stop().await;
+}

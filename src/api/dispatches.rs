@@ -37,8 +37,9 @@ impl DispatchStatus {
 }
 
 /// A dispatch: one delivery of one event to one webhook. Fields the
-/// exporter does not use (`eventData`, `userId`, `responseBody`...) are not
-/// decoded at all, so their shape cannot break a refresh.
+/// exporter does not use (`userId`, `responseBody`...) are not decoded at
+/// all, and `eventData` only leniently, so their shape cannot break a
+/// refresh.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Dispatch {
@@ -63,6 +64,40 @@ pub struct Dispatch {
     /// Delivery attempts, oldest first.
     #[serde(default, deserialize_with = "lenient_vec")]
     pub calls: Vec<Call>,
+    /// What the event was about, as far as it can be read.
+    #[serde(default, deserialize_with = "lenient_event_data")]
+    pub event_data: EventData,
+}
+
+/// The parts of a dispatch's `eventData` the exporter uses.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventData {
+    /// The run the event is about (`actorRunId`), when it is an Apify id:
+    /// it is shown as a label and goes into a Console link, so anything
+    /// else reads as `None`.
+    pub actor_run_id: Option<String>,
+}
+
+/// Longest id taken from `eventData`; Apify's are 17 characters.
+const MAX_EVENT_ID_CHARS: usize = 64;
+
+/// `eventData` is an object in the API reference and a JSON string in
+/// some of Apify's documented samples: both are read; anything else, or
+/// an `actorRunId` that is not an Apify id, reads as nothing known.
+fn lenient_event_data<'de, D: Deserializer<'de>>(d: D) -> Result<EventData, D::Error> {
+    let value = match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(text) => serde_json::from_str(&text).unwrap_or_default(),
+        other => other,
+    };
+    let actor_run_id = value
+        .get("actorRunId")
+        .and_then(serde_json::Value::as_str)
+        .filter(|id| {
+            (1..=MAX_EVENT_ID_CHARS).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+        .map(str::to_string);
+    Ok(EventData { actor_run_id })
 }
 
 fn unknown_status() -> DispatchStatus {
@@ -171,5 +206,44 @@ impl Client {
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_id(event_data: &str) -> Option<String> {
+        let text = format!(
+            r#"{{"id":"d","webhookId":"w","createdAt":"2026-11-30T00:00:00.000Z","eventData":{event_data}}}"#
+        );
+        match serde_json::from_str::<Dispatch>(&text) {
+            Ok(d) => d.event_data.actor_run_id,
+            Err(e) => panic!("{event_data}: {e}"),
+        }
+    }
+
+    #[test]
+    fn the_run_id_is_read_from_an_object_or_a_json_string_and_only_if_it_is_an_id() {
+        assert_eq!(
+            run_id(r#"{"actorRunId":"R1abc"}"#).as_deref(),
+            Some("R1abc")
+        );
+        assert_eq!(
+            run_id(r#""{\"actorRunId\":\"R2abc\"}""#).as_deref(),
+            Some("R2abc")
+        );
+        for odd in [
+            r#"{"actorRunId":"../../x"}"#,
+            r#"{"actorRunId":""}"#,
+            r#"{"actorRunId":7}"#,
+            r#""not json""#,
+            "null",
+            "[1]",
+        ] {
+            assert_eq!(run_id(odd), None, "{odd}");
+        }
+        let long = format!(r#"{{"actorRunId":"{}"}}"#, "a".repeat(65));
+        assert_eq!(run_id(&long), None);
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::api::decode::Millis;
-use crate::api::dispatches::{Call, DispatchStatus};
+use crate::api::dispatches::{Call, Dispatch, DispatchStatus};
 
 /// Buckets of `apify_webhook_dispatch_call_duration_seconds`.
 pub(crate) const CALL_DURATION_BUCKETS: &[f64] =
@@ -41,6 +41,21 @@ pub(crate) struct Counts {
     pub(crate) delivery: BTreeMap<String, Histogram>,
     /// status -> newest createdAt of a dispatch that ended with it.
     pub(crate) last_dispatch: BTreeMap<String, Millis>,
+    /// The newest dispatch that ended FAILED, so that an alert can name it.
+    #[serde(default)]
+    pub(crate) last_failed: Option<LastFailed>,
+}
+
+/// The labels and value of `apify_webhook_last_failed_dispatch_info`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct LastFailed {
+    pub(crate) dispatch_id: String,
+    pub(crate) event_type: String,
+    /// `""` when the dispatch's `eventData` names no run.
+    pub(crate) actor_run_id: String,
+    /// Of its last call, as in `apify_webhook_dispatch_calls_total`.
+    pub(crate) response_status: String,
+    pub(crate) created_at: Millis,
 }
 
 /// A histogram's raw numbers: per-bucket (not cumulative) counts, the last
@@ -91,16 +106,33 @@ impl Counts {
         counted
     }
 
-    /// Counts a dispatch that reached a terminal status, and every call of
-    /// it not yet counted, finished or not.
+    /// Counts a dispatch `d` that reached a terminal status, and every call
+    /// of it not yet counted, finished or not. `event_type` and
+    /// `created_at` are as first seen, which every count of it shares.
     pub(crate) fn finish(
         &mut self,
         event_type: &str,
         created_at: Millis,
-        status: &DispatchStatus,
-        calls: &[Call],
+        d: &Dispatch,
         calls_counted: usize,
     ) {
+        let (status, calls) = (&d.status, &d.calls);
+        if *status == DispatchStatus::Failed
+            && self
+                .last_failed
+                .as_ref()
+                .is_none_or(|last| last.created_at <= created_at)
+        {
+            self.last_failed = Some(LastFailed {
+                dispatch_id: d.id.clone(),
+                event_type: event_type.to_string(),
+                actor_run_id: d.event_data.actor_run_id.clone().unwrap_or_default(),
+                response_status: calls
+                    .last()
+                    .map_or(NO_RESPONSE.to_string(), |c| response_labels(c).0),
+                created_at,
+            });
+        }
         for call in calls.iter().skip(calls_counted) {
             self.count_call(event_type, call);
         }
@@ -130,10 +162,7 @@ impl Counts {
     }
 
     fn count_call(&mut self, event_type: &str, call: &Call) {
-        let (status, class) = match call.response_status {
-            Some(code) => (code.to_string(), format!("{}xx", code / 100)),
-            None => (NO_RESPONSE.to_string(), NO_RESPONSE.to_string()),
-        };
+        let (status, class) = response_labels(call);
         bump(
             self.calls
                 .entry(event_type.to_string())
@@ -147,6 +176,14 @@ impl Counts {
                 .or_default()
                 .observe(CALL_DURATION_BUCKETS, seconds_between(start, end));
         }
+    }
+}
+
+/// A call's `response_status` and `response_class` label values.
+fn response_labels(call: &Call) -> (String, String) {
+    match call.response_status {
+        Some(code) => (code.to_string(), format!("{}xx", code / 100)),
+        None => (NO_RESPONSE.to_string(), NO_RESPONSE.to_string()),
     }
 }
 

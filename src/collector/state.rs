@@ -195,9 +195,7 @@ impl State {
         };
         webhook.saw_dispatch(d.created_at);
         if d.status.is_terminal() {
-            webhook
-                .counts
-                .finish(&d.event_type, d.created_at, &d.status, &d.calls, 0);
+            webhook.counts.finish(&d.event_type, d.created_at, d, 0);
         } else {
             let counted = webhook
                 .counts
@@ -228,8 +226,7 @@ impl State {
             webhook.counts.finish(
                 &active.event_type,
                 active.created_at,
-                &d.status,
-                &d.calls,
+                d,
                 active.calls_counted,
             );
             self.active.remove(id);

@@ -29,5 +29,6 @@ pub(crate) fn dispatch(
         status,
         event_type: event_type.to_string(),
         calls,
+        event_data: Default::default(),
     }
 }

@@ -166,6 +166,18 @@ pub(crate) const REPORTED: Family = family(
     COUNTER,
     &["webhook_id"],
 );
+pub(crate) const LAST_FAILED: Family = family(
+    "apify_webhook_last_failed_dispatch_info",
+    "The newest dispatch of the webhook that ended FAILED; the value is its createdAt. Apify Console shows the run at https://console.apify.com/view/runs/<actor_run_id>.",
+    GAUGE,
+    &[
+        "webhook_id",
+        "dispatch_id",
+        "event_type",
+        "actor_run_id",
+        "response_status",
+    ],
+);
 pub(crate) const UNACCOUNTED: Family = family(
     "apify_webhook_unaccounted_dispatches",
     "Dispatches Apify reports for the webhook since the baseline that the exporter has not seen.",
@@ -192,7 +204,7 @@ pub(crate) const INFO: Family = family(
 /// Every family of the contract: the golden test checks that the golden
 /// file shows exactly these.
 #[cfg(test)]
-pub(crate) const ALL: [&Family; 21] = [
+pub(crate) const ALL: [&Family; 22] = [
     &UP,
     &LAST_SUCCESS,
     &REFRESH_DURATION,
@@ -212,6 +224,7 @@ pub(crate) const ALL: [&Family; 21] = [
     &DELIVERY,
     &LAST_DISPATCH,
     &REPORTED,
+    &LAST_FAILED,
     &UNACCOUNTED,
     &INFO,
 ];

@@ -52,6 +52,16 @@ pub(crate) fn webhook_families(state: &State) -> Vec<MetricFamily> {
         for (status, at) in &counts.last_dispatch {
             out.gauge(&contract::LAST_DISPATCH, &[id, status], seconds(*at));
         }
+        if let Some(f) = &counts.last_failed {
+            let labels = [
+                id,
+                &f.dispatch_id,
+                &f.event_type,
+                &f.actor_run_id,
+                &f.response_status,
+            ];
+            out.gauge(&contract::LAST_FAILED, &labels, seconds(f.created_at));
+        }
         if let Some(n) = webhook.reported_dispatches {
             out.counter(&contract::REPORTED, &[id], n);
         }

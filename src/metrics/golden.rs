@@ -93,7 +93,7 @@ fn sample_state() -> State {
             call(T0 + 40_000, Some(T0 + 40_600), Some(204)),
         ],
     ));
-    state.count_new(&dispatch(
+    let mut d3 = dispatch(
         "d3",
         "Wh2",
         RUN_FAILED,
@@ -104,7 +104,9 @@ fn sample_state() -> State {
             call(T0 + 9_000, Some(T0 + 9_050), Some(404)),
             call(T0 + 20_000, None, None),
         ],
-    ));
+    );
+    d3.event_data.actor_run_id = Some("Run3xYz0123456789".into());
+    state.count_new(&d3);
     state.count_new(&dispatch(
         "d4",
         "Wh2",
