@@ -135,13 +135,7 @@ pub struct Undecodable {
 impl Undecodable {
     /// With the token masked wherever the API could have echoed it.
     pub(crate) fn redacted(self, token: &str) -> Undecodable {
-        let mask = |text: String| {
-            if token.is_empty() {
-                text
-            } else {
-                text.replace(token, "***")
-            }
-        };
+        let mask = |text: String| super::error::mask(&text, token);
         Undecodable {
             id: self.id.map(mask),
             key: mask(self.key),
@@ -182,15 +176,12 @@ pub fn lossy_json(bytes: &[u8]) -> Cow<'_, str> {
     if lone.is_empty() {
         return text;
     }
-    let mut fixed = text.into_owned().into_bytes();
+    // Each escape is six ASCII bytes, replaced by six others in place.
+    let mut fixed = text.into_owned();
     for at in lone {
-        fixed[at..at + 6].copy_from_slice(b"\\uFFFD");
+        fixed.replace_range(at..at + 6, "\\uFFFD");
     }
-    // Only ASCII was overwritten with ASCII: still UTF-8.
-    match String::from_utf8(fixed) {
-        Ok(s) => Cow::Owned(s),
-        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    }
+    Cow::Owned(fixed)
 }
 
 /// Where each `\uXXXX` escape of an unpaired surrogate starts. Outside
@@ -278,7 +269,7 @@ pub fn decode_page<T: DeserializeOwned>(
                     .and_then(|only| only.id);
                 let key = id
                     .as_deref()
-                    .map(item_key)
+                    .map(|id| item_key(id).into_owned())
                     .unwrap_or_else(|| digest_key(item.get()));
                 page.skipped.push(Undecodable {
                     id,
@@ -299,11 +290,11 @@ pub fn decode_page<T: DeserializeOwned>(
 /// id itself, or the digest of a longer one, so that a hostile id cannot
 /// fill the memory of left-out items. Every place that remembers or looks
 /// up an item uses this, so the keys agree.
-pub(crate) fn item_key(id: &str) -> String {
+pub(crate) fn item_key(id: &str) -> Cow<'_, str> {
     if id.chars().count() <= MAX_KEY_CHARS {
-        id.to_string()
+        Cow::Borrowed(id)
     } else {
-        digest_key(id)
+        Cow::Owned(digest_key(id))
     }
 }
 
@@ -313,12 +304,19 @@ pub(crate) fn item_key(id: &str) -> String {
 /// rather than failing every refresh that would request it.
 pub fn path_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let id = String::deserialize(d)?;
-    match id.as_str() {
-        "" | "." | ".." => Err(serde::de::Error::custom(format!(
+    if is_path_segment(&id) {
+        Ok(id)
+    } else {
+        Err(serde::de::Error::custom(format!(
             "{id:?} cannot be an id in a request path"
-        ))),
-        _ => Ok(id),
+        )))
     }
+}
+
+/// Whether `text` can be one segment of a request path once
+/// percent-encoded: anything but empty, `.` and `..`.
+pub(crate) fn is_path_segment(text: &str) -> bool {
+    !matches!(text, "" | "." | "..")
 }
 
 /// `sha256:` and the first 128 bits of the digest of an item's text: a key

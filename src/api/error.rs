@@ -223,7 +223,8 @@ struct ErrorDetail {
 }
 
 /// `text` with every occurrence of the token replaced by `***`.
-fn mask(text: &str, token: &str) -> String {
+/// `text` with every occurrence of the token replaced by `***`.
+pub(super) fn mask(text: &str, token: &str) -> String {
     if token.is_empty() {
         text.to_string()
     } else {

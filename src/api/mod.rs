@@ -167,9 +167,10 @@ impl Client {
             .build();
         loop {
             let (result, retry_after) = self.attempt(endpoint, &url, query).await;
+            // `attempt` masked its error with the token it sent.
             let error = match result {
                 Ok(bytes) => return Ok(bytes),
-                Err(e) => self.redact(e),
+                Err(e) => e,
             };
             if !error.is_retryable() {
                 return Err(error);
@@ -390,13 +391,15 @@ pub(crate) fn request_url(
     endpoint: &'static str,
     path: &[&str],
 ) -> Result<url::Url, ApiError> {
-    if let Some(bad) = path.iter().find(|s| matches!(**s, "" | "." | "..")) {
+    if let Some(bad) = path.iter().find(|s| !decode::is_path_segment(s)) {
         return Err(ApiError::NotAPathSegment {
             endpoint,
             id: (*bad).to_string(),
         });
     }
     let mut url = base.clone();
+    // `Client::new` refused a base that cannot be one, so this always
+    // succeeds; the error is kept rather than a panic.
     url.path_segments_mut()
         .map_err(|()| ApiError::NotAPathSegment {
             endpoint,

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 
-use crate::api::decode::Millis;
+use crate::api::decode::{item_key, Millis};
 use crate::api::dispatches::DispatchList;
 use crate::api::webhooks::{Webhook, WebhookList, WebhookListing};
 use crate::api::{ApiError, Client, Undecodable};
@@ -210,11 +210,11 @@ impl Collector {
     ) -> Result<Vec<(Webhook, bool)>, ApiError> {
         let client = &self.client;
         let mut left_out = |skipped: Vec<Undecodable>| {
-            skips.extend(skipped.into_iter().map(|u| Skip {
-                key: format!("webhook:{}", u.key),
-                reason: SkipReason::Undecodable,
-                detail: u.error.to_string(),
-            }));
+            skips.extend(
+                skipped
+                    .into_iter()
+                    .map(|u| Skip::undecodable(format!("webhook:{}", u.key), &u.error)),
+            );
         };
         if self.selection.is_everything() {
             let all = client.list_webhooks(&WebhookList::All).await?;
@@ -436,11 +436,9 @@ impl Collector {
         for (id, result) in results {
             match result {
                 Ok(fresh) => self.state.update_active(&id, fresh.as_ref()),
-                Err(e @ ApiError::Decode { .. }) => skips.push(Skip {
-                    key: crate::api::decode::item_key(&id),
-                    reason: SkipReason::Undecodable,
-                    detail: e.to_string(),
-                }),
+                Err(e @ ApiError::Decode { .. }) => {
+                    skips.push(Skip::undecodable(item_key(&id).into_owned(), &e))
+                }
                 Err(e) => errors.push(e),
             }
         }

@@ -14,8 +14,7 @@ use futures::stream::{self, StreamExt};
 
 use super::skipped::Skip;
 use super::state::State;
-use super::SkipReason;
-use crate::api::decode::{format_timestamp, item_key, Millis};
+use crate::api::decode::{item_key, Millis};
 use crate::api::dispatches::{Dispatch, DispatchList};
 use crate::api::{ApiError, Client, MAX_PAGE_LIMIT};
 use crate::clock::Clock;
@@ -113,11 +112,13 @@ async fn read_pages(
             clock,
         } = &mut *guard;
         let horizon = clock.now_millis().saturating_add(FUTURE_TOLERANCE_MS);
-        skipped.extend(page.skipped.into_iter().map(|u| Skip {
-            key: u.key,
-            reason: SkipReason::Undecodable,
-            detail: u.error.to_string(),
-        }));
+        // Items reported before are left out without a word.
+        skipped.extend(
+            page.skipped
+                .into_iter()
+                .filter(|u| !state.skipped.contains(&u.key))
+                .map(|u| Skip::undecodable(u.key, &u.error)),
+        );
         if listed == 0 {
             return Ok(());
         }
@@ -128,14 +129,7 @@ async fn read_pages(
             .into_iter()
             .filter(|d| !state.skipped.contains(&item_key(&d.id)))
             .partition(|d| d.created_at > horizon);
-        skipped.extend(future.into_iter().map(|d| Skip {
-            detail: format!(
-                "createdAt {} is ahead of the clock",
-                format_timestamp(d.created_at)
-            ),
-            key: item_key(&d.id),
-            reason: SkipReason::FutureTimestamp,
-        }));
+        skipped.extend(future.iter().map(Skip::future));
         let Some(cursor) = state.cursors.get_mut(key) else {
             return Ok(());
         };

@@ -11,6 +11,9 @@ use std::collections::{HashSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use super::SkipReason;
+use crate::api::decode::{format_timestamp, item_key};
+use crate::api::dispatches::Dispatch;
+use crate::api::ApiError;
 
 /// Keys remembered at most. Items are re-read while they sit on a first
 /// page (100 to 1000 items per list), so a few thousand cover every list a
@@ -27,6 +30,29 @@ pub(crate) struct Skip {
     pub(crate) reason: SkipReason,
     /// What was wrong, for the log.
     pub(crate) detail: String,
+}
+
+impl Skip {
+    /// An item that could not be decoded, remembered by `key`.
+    pub(crate) fn undecodable(key: String, error: &ApiError) -> Skip {
+        Skip {
+            key,
+            reason: SkipReason::Undecodable,
+            detail: error.to_string(),
+        }
+    }
+
+    /// A dispatch dated too far ahead to be believed.
+    pub(crate) fn future(d: &Dispatch) -> Skip {
+        Skip {
+            key: item_key(&d.id).into_owned(),
+            reason: SkipReason::FutureTimestamp,
+            detail: format!(
+                "createdAt {} is ahead of the clock",
+                format_timestamp(d.created_at)
+            ),
+        }
+    }
 }
 
 /// The keys of items already reported, oldest first.
