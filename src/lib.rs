@@ -130,7 +130,7 @@ pub async fn run(
         config.token = secret::Secret::new(demo.token);
     }
     let limits = config.http_limits;
-    let web = server::Web::from_config(config.web.as_ref(), &limits).await?;
+    let web = server::Web::from_config(config.web.as_ref(), limits.auth_queue_wait).await?;
     let settings = Arc::new(server::Settings::new(web));
     let state_file = config
         .state_file

@@ -6,10 +6,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, HttpLimits, WebConfig};
+use crate::config::{Config, WebConfig};
 use crate::exporter::Exporter;
 use crate::server::{Settings, Web};
 
@@ -41,7 +42,8 @@ impl Hangups {
 pub(crate) struct Reloader {
     token_file: Option<PathBuf>,
     web_config: Option<PathBuf>,
-    limits: HttpLimits,
+    /// The longest a password check waits (`HttpLimits::auth_queue_wait`).
+    auth_queue_wait: Duration,
     exporter: Arc<Exporter>,
     settings: Arc<Settings>,
 }
@@ -52,7 +54,7 @@ impl Reloader {
             // The demo's token is its own, whatever the environment says.
             token_file: config.token_file.clone().filter(|_| !config.demo),
             web_config: config.web_config_path.clone(),
-            limits: config.http_limits,
+            auth_queue_wait: config.http_limits.auth_queue_wait,
             exporter,
             settings,
         }
@@ -125,7 +127,9 @@ impl Reloader {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("APIFY_EXPORTER_WEB_CONFIG: {e}"))?;
-        Web::from_config(Some(&loaded), &self.limits)
+        self.settings
+            .get()
+            .reloaded(&loaded, self.auth_queue_wait)
             .await
             .map_err(|e| e.to_string())
     }

@@ -112,6 +112,11 @@ impl BasicAuth {
         })
     }
 
+    /// Whether these are exactly the users (and hashes) checked against.
+    pub(crate) fn has_users(&self, users: &BTreeMap<String, String>) -> bool {
+        self.users == *users
+    }
+
     /// How many users the config names.
     pub(crate) fn users(&self) -> usize {
         self.users.len()

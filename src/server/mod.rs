@@ -55,12 +55,31 @@ pub(crate) struct Web {
 impl Web {
     /// The server's settings from `web` (plain HTTP, no password when
     /// `None`). Slow with basic auth: the decoy bcrypt hash is made here.
+    /// `auth_queue_wait` is the longest a password check waits.
     pub(crate) async fn from_config(
         web: Option<&WebConfig>,
-        limits: &HttpLimits,
+        auth_queue_wait: Duration,
     ) -> Result<Web, AuthError> {
-        let auth = BasicAuth::from_config(web, limits.auth_queue_wait).await?;
+        let auth = BasicAuth::from_config(web, auth_queue_wait).await?;
         let tls = web.and_then(|w| w.tls.clone()).map(TlsAcceptor::from);
+        Ok(Web { tls, auth })
+    }
+
+    /// The settings of a re-read web config. The password checker in force
+    /// is kept when the users and their hashes are the same (its decoy
+    /// hash, queue and remembered credentials): a reload for a new
+    /// certificate or token then costs no bcrypt, and a scraper already
+    /// verified does not queue again.
+    pub(crate) async fn reloaded(
+        &self,
+        web: &WebConfig,
+        auth_queue_wait: Duration,
+    ) -> Result<Web, AuthError> {
+        let auth = match &self.auth {
+            Some(auth) if auth.has_users(&web.users) => Some(Arc::clone(auth)),
+            _ => BasicAuth::from_config(Some(web), auth_queue_wait).await?,
+        };
+        let tls = web.tls.clone().map(TlsAcceptor::from);
         Ok(Web { tls, auth })
     }
 
@@ -320,5 +339,34 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_reload_with_the_same_users_keeps_the_password_checker() {
+        let users = |password: &str| WebConfig {
+            tls: None,
+            users: [("prometheus".to_string(), bcrypt::hash(password, 4).unwrap())].into(),
+        };
+        let wait = Duration::from_secs(1);
+        let first = users("one");
+        let web = Web::from_config(Some(&first), wait).await.unwrap();
+        let same = web.reloaded(&first, wait).await.unwrap();
+        let (Some(before), Some(after)) = (&web.auth, &same.auth) else {
+            panic!("basic auth is on");
+        };
+        assert!(Arc::ptr_eq(before, after), "kept: no new decoy, cache kept");
+        let changed = web.reloaded(&users("two"), wait).await.unwrap();
+        let Some(new) = &changed.auth else {
+            panic!("basic auth is on");
+        };
+        assert!(
+            !Arc::ptr_eq(before, new),
+            "a new password gets a new checker"
+        );
+        let off = WebConfig {
+            tls: None,
+            users: Default::default(),
+        };
+        assert!(web.reloaded(&off, wait).await.unwrap().auth.is_none());
     }
 }
