@@ -246,10 +246,7 @@ async fn a_redirect_to_another_origin_is_not_followed() {
     let h = Harness::start(account_with_d1(), |_| {}).await;
     // Another origin: the same fake API on another port, with nothing in it.
     let elsewhere = FakeApify::new(TOKEN);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let other = format!("http://{}", listener.local_addr().unwrap());
-    let stop_elsewhere = tokio_util::sync::CancellationToken::new();
-    elsewhere.spawn(listener, stop_elsewhere.clone());
+    let (other, stop_elsewhere) = serve_fake(&elsewhere).await;
     let location = format!("{other}/v2/webhook-dispatches?offset=0&limit=100&desc=true");
     h.fake.inject(route::DISPATCHES, Fault::redirect(&location));
 

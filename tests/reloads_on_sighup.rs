@@ -7,14 +7,11 @@ mod support;
 
 use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 
-use apify_webhook_exporter::demo::FakeApify;
 use serde_json::Value;
 use support::*;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 const ROTATED: &str = "apify_api_RotatedTokenValue987654321";
 
@@ -73,22 +70,14 @@ fn lines_with(logs: &Mutex<Vec<String>>, message: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_rereads_the_token_file_and_the_web_config() {
     let fake = account_with_one_webhook();
-    let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api = format!("http://{}", api_listener.local_addr().unwrap());
-    let fake_shutdown = CancellationToken::new();
-    FakeApify::spawn(&fake, api_listener, fake_shutdown.clone());
+    let (api, fake_shutdown) = serve_fake(&fake).await;
 
     let dir = temp_dir("sighup");
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let first_ca = write_web_config(dir.path(), "first-pass");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(BIN)
-        .env_clear()
+    let port = free_port();
+    let mut child = exporter()
         .env("APIFY_TOKEN_FILE", &token_file)
         .env("APIFY_API_BASE_URL", &api)
         .env("APIFY_EXPORTER_WEB_CONFIG", dir.path().join("web.yml"))

@@ -73,10 +73,7 @@ impl Harness {
         fake: FakeApify,
         configure: impl FnOnce(&mut Config),
     ) -> Harness {
-        let fake_shutdown = CancellationToken::new();
-        let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let api = format!("http://{}", api_listener.local_addr().unwrap());
-        fake.spawn(api_listener, fake_shutdown.clone());
+        let (api, fake_shutdown) = serve_fake(&fake).await;
         Harness::spawn_exporter(fake, api, fake_shutdown, configure)
     }
 
@@ -191,6 +188,16 @@ async fn join_within_deadline(exporter: tokio::task::JoinHandle<()>) {
         .await
         .expect("run() did not return after shutdown")
         .unwrap();
+}
+
+/// Serves `fake` on a new port of 127.0.0.1: its base URL
+/// (`http://127.0.0.1:PORT`), and the token that stops it.
+pub async fn serve_fake(fake: &FakeApify) -> (String, CancellationToken) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    fake.spawn(listener, shutdown.clone());
+    (api, shutdown)
 }
 
 /// Counts requests per route template.
