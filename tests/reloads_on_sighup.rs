@@ -6,7 +6,6 @@
 mod support;
 
 use std::io::BufRead;
-use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -27,34 +26,12 @@ impl Drop for Running {
     }
 }
 
-/// Writes a new self-signed certificate for `localhost` over the files the
-/// web config names, and the web config for `password`; the certificate's
-/// PEM, for a client to trust.
-fn write_web_config(dir: &Path, password: &str) -> String {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    std::fs::write(dir.join("server.crt"), cert.cert.pem()).unwrap();
-    std::fs::write(dir.join("server.key"), cert.key_pair.serialize_pem()).unwrap();
-    let hash = bcrypt::hash(password, 4).unwrap();
-    std::fs::write(
-        dir.join("web.yml"),
-        format!(
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: '{hash}'\n"
-        ),
+/// The web config: TLS from the files `write_web_config` writes, and the
+/// user `prometheus` with the password hashed as `hash`.
+fn web_yml(hash: &str) -> String {
+    format!(
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: '{hash}'\n"
     )
-    .unwrap();
-    cert.cert.pem()
-}
-
-/// A client that trusts only `ca_pem` and opens a new connection (a new
-/// TLS handshake) for every request.
-fn trusting(ca_pem: &str, port: u16) -> reqwest::Client {
-    reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
-        .resolve("localhost", ([127, 0, 0, 1], port).into())
-        .pool_max_idle_per_host(0)
-        .timeout(DEADLINE)
-        .build()
-        .unwrap()
 }
 
 /// The log lines (JSON) that carry `message`.
@@ -75,7 +52,7 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
     let dir = temp_dir("sighup");
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
-    let first_ca = write_web_config(dir.path(), "first-pass");
+    let first_ca = write_web_config(dir.path(), "first-pass", web_yml);
     let port = free_port();
     let mut child = exporter()
         .env("APIFY_TOKEN_FILE", &token_file)
@@ -129,7 +106,7 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
 
     // The token, the certificate and the password all change; then SIGHUP.
     std::fs::write(&token_file, format!("{ROTATED}\n")).unwrap();
-    let second_ca = write_web_config(dir.path(), "second-pass");
+    let second_ca = write_web_config(dir.path(), "second-pass", web_yml);
     signal(&child.0, "-HUP");
     let second = trusting(&second_ca, port);
     wait_until("the new certificate and password", async || {

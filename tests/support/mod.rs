@@ -1,7 +1,7 @@
 //! Shared by the integration tests. This file runs the exporter's `run` on
 //! port 0 against a fake Apify on 127.0.0.1 and holds the waits, each a
 //! poll with a deadline; `account` builds what the fake serves; `metrics`
-//! reads `/metrics`.
+//! reads `/metrics`; `process` spawns the binary; `tls` makes HTTPS files.
 
 // Each test binary compiles all of this and uses a part of it.
 #![allow(dead_code)]
@@ -9,11 +9,14 @@
 mod account;
 mod metrics;
 mod process;
+mod tls;
 
 pub use account::*;
 pub use metrics::*;
 #[allow(unused_imports)] // only the tests that spawn the binary use it
 pub use process::*;
+#[allow(unused_imports)] // only the tests of HTTPS use it
+pub use tls::*;
 // The route templates the fake records requests under, which are also the
 // `endpoint` label of the exporter's own request counter. (Named here, so
 // that a move in the crate is one change; not every binary uses them.)
