@@ -6,25 +6,13 @@
 mod support;
 
 use std::io::BufRead;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use support::*;
 
 const ROTATED: &str = "apify_api_RotatedTokenValue987654321";
-
-/// The exporter process, killed if the test fails half-way.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
 
 /// The web config: TLS from the files `write_web_config` writes, and the
 /// user `prometheus` with the password hashed as `hash`.
@@ -54,19 +42,18 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let first_ca = write_web_config(dir.path(), "first-pass", web_yml);
     let port = free_port();
-    let mut child = exporter()
-        .env("APIFY_TOKEN_FILE", &token_file)
-        .env("APIFY_API_BASE_URL", &api)
-        .env("APIFY_EXPORTER_WEB_CONFIG", dir.path().join("web.yml"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--mode", "on-scrape", "--min-interval", "1ms"])
-        .args(["--log-format", "json"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Running::spawn(
+        exporter()
+            .env("APIFY_TOKEN_FILE", &token_file)
+            .env("APIFY_API_BASE_URL", &api)
+            .env("APIFY_EXPORTER_WEB_CONFIG", dir.path().join("web.yml"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--mode", "on-scrape", "--min-interval", "1ms"])
+            .args(["--log-format", "json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     let stderr = child.stderr.take().unwrap();
-    let child = Running(child);
     let logs = Arc::new(Mutex::new(Vec::new()));
     let reader = {
         let logs = Arc::clone(&logs);
@@ -107,7 +94,7 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
     // The token, the certificate and the password all change; then SIGHUP.
     std::fs::write(&token_file, format!("{ROTATED}\n")).unwrap();
     let second_ca = write_web_config(dir.path(), "second-pass", web_yml);
-    signal(&child.0, "-HUP");
+    signal(&child, "-HUP");
     let second = trusting(&second_ca, port);
     wait_until("the new certificate and password", async || {
         scrape(&second, "second-pass")
@@ -155,7 +142,7 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
     )
     .unwrap();
     std::fs::write(&token_file, "\n").unwrap();
-    signal(&child.0, "-HUP");
+    signal(&child, "-HUP");
     wait_until("the second reload logged", async || {
         lines_with(&logs, "reloaded on SIGHUP").len() == 2
     })
@@ -184,10 +171,9 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
     assert!(body.contains("apify_up 1\n"), "{body}");
 
     // Alive through both, and stopped as usual by SIGTERM.
-    let mut child = child;
-    assert!(child.0.try_wait().unwrap().is_none());
-    signal(&child.0, "-TERM");
-    let status = block_until_some("exit after SIGTERM", || child.0.try_wait().unwrap());
+    assert!(child.try_wait().unwrap().is_none());
+    signal(&child, "-TERM");
+    let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());
     assert_eq!(status.code(), Some(0));
     reader.join().unwrap();
     let logs = logs.lock().unwrap().join("\n");

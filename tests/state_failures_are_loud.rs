@@ -45,15 +45,15 @@ fn failed_saves_are_counted_and_a_failed_final_save_exits_1() {
     let state_dir = dir.path().join("state");
     std::fs::create_dir(&state_dir).unwrap();
     let port = free_port();
-    let mut child = exporter()
-        .args(["--demo", "--interval", "1s", "--log-format", "json"])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--state-file")
-        .arg(state_dir.join("state.json"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Running::spawn(
+        exporter()
+            .args(["--demo", "--interval", "1s", "--log-format", "json"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--state-file")
+            .arg(state_dir.join("state.json"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     let body = block_until_some("the first save", || {
         get_ok(port, "/metrics").filter(|_| state_dir.join("state.json").exists())
     });

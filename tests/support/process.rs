@@ -1,6 +1,7 @@
 //! The real binary, and plain HTTP around it: what the tests that spawn
 //! the exporter (or speak raw HTTP to it) share.
 
+use std::ops::{Deref, DerefMut};
 use std::process::{Child, Command};
 use std::time::Duration;
 
@@ -15,6 +16,39 @@ pub fn exporter() -> Command {
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
     c
+}
+
+/// A spawned exporter, killed and reaped when dropped unless it has
+/// exited: a test that fails half-way leaves no process behind.
+pub struct Running(pub Child);
+
+impl Running {
+    /// Spawns `command`; panics if it cannot start.
+    pub fn spawn(command: &mut Command) -> Running {
+        Running(command.spawn().unwrap())
+    }
+}
+
+impl Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// A port free on 127.0.0.1 a moment ago.
