@@ -6,6 +6,10 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use base64::Engine;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+use super::DEADLINE;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_apify-webhook-exporter");
@@ -93,4 +97,18 @@ pub fn basic(user: &str, password: &str) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(raw)
     )
+}
+
+/// Reads until the server closes the connection (or resets it); the bytes
+/// read. Fails the test if that takes longer than the deadline.
+pub async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0; 64 * 1024];
+    loop {
+        match tokio::time::timeout(DEADLINE, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return out,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the server did not close the connection within {DEADLINE:?}"),
+        }
+    }
 }
