@@ -12,10 +12,17 @@ set -euo pipefail
 
 lint=false
 deny=false
+# The base tools (prometheus, alertmanager, openssl, curl): wanted unless
+# `--deny` comes alone (as .ci/run calls it). Any other flag with it, or
+# --deny again, keeps them.
+base=true
 for arg in "$@"; do
   case "$arg" in
-    --lint) lint=true ;;
-    --deny) deny=true ;;
+    --lint) lint=true; base=true ;;
+    --deny)
+      if $deny || $lint; then base=true; else base=false; fi
+      deny=true
+      ;;
     *) echo "install-tools: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -28,9 +35,8 @@ if $deny; then
     echo "install-tools: cargo install cargo-deny $CARGO_DENY_VERSION"
     cargo install --locked --quiet cargo-deny --version "$CARGO_DENY_VERSION"
   fi
-  # `--deny` alone (as .ci/run calls it) wants nothing else.
-  [ "$*" = "--deny" ] && exit 0
 fi
+$base || exit 0
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

@@ -16,14 +16,6 @@ fn skipped(m: &Scrape, reason: &str) -> f64 {
     m.value("apify_exporter_skipped_items_total", &[("reason", reason)])
 }
 
-fn errors(m: &Scrape, reason: &str) -> f64 {
-    m.value("apify_exporter_refresh_errors_total", &[("reason", reason)])
-}
-
-fn succeeded_total(m: &Scrape) -> f64 {
-    m.dispatches_total(W1, RUN_OK, "SUCCEEDED")
-}
-
 /// `item` as JSON text with `MARK` replaced by `replacement`, which may be
 /// what no `Value` can hold (a lone surrogate escape).
 fn raw_with(item: &Value, replacement: &str) -> String {
@@ -50,10 +42,10 @@ async fn a_lone_surrogate_in_a_dispatch_reads_as_a_replacement_character() {
 
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    assert_eq!(succeeded_total(&m), 2.0);
+    assert_eq!(m.succeeded_total(), 2.0);
     assert_eq!(m.calls_total(W1, RUN_OK, "200"), Some(1.0));
     assert_eq!(skipped(&m, "undecodable"), 0.0);
-    assert_eq!(errors(&m, "decode"), 0.0);
+    assert_eq!(m.refresh_errors("decode"), 0.0);
     h.stop().await;
 }
 
@@ -84,7 +76,7 @@ async fn a_lone_surrogate_in_a_webhook_request_url_keeps_every_webhook() {
         ("description", "hook with a cut emoji \u{FFFD}"),
     ];
     assert_eq!(m.value("apify_webhook_info", &info), 1.0);
-    assert_eq!(succeeded_total(&m), 1.0);
+    assert_eq!(m.succeeded_total(), 1.0);
     assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 0.0);
     assert_eq!(skipped(&m, "undecodable"), 0.0);
     h.stop().await;
@@ -102,14 +94,14 @@ async fn a_dispatch_with_a_bad_created_at_is_skipped_once_and_counting_goes_on()
 
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0, "no longer a refresh error");
-    assert_eq!(errors(&m, "decode"), 0.0);
-    assert_eq!(succeeded_total(&m), 1.0);
+    assert_eq!(m.refresh_errors("decode"), 0.0);
+    assert_eq!(m.succeeded_total(), 1.0);
     assert_eq!(skipped(&m, "undecodable"), 1.0);
 
     h.fake.put_dispatch(succeeded("d2", W1, now_ms() - 1_000));
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    assert_eq!(succeeded_total(&m), 2.0, "later dispatches still count");
+    assert_eq!(m.succeeded_total(), 2.0, "later dispatches still count");
     assert_eq!(
         skipped(&m, "undecodable"),
         1.0,
@@ -132,10 +124,10 @@ async fn a_dispatch_whose_calls_are_not_a_list_is_skipped_once() {
     for _ in 0..2 {
         let m = h.scrape().await;
         assert_eq!(m.up(), 1.0);
-        assert_eq!(succeeded_total(&m), 2.0);
+        assert_eq!(m.succeeded_total(), 2.0);
         assert_eq!(m.calls_total(W1, RUN_OK, "200"), None, "none of its calls");
         assert_eq!(skipped(&m, "undecodable"), 1.0);
-        assert_eq!(errors(&m, "decode"), 0.0);
+        assert_eq!(m.refresh_errors("decode"), 0.0);
     }
     h.stop().await;
 }
@@ -157,13 +149,13 @@ async fn an_active_dispatch_whose_reread_does_not_decode_is_reported_once_and_st
         assert_eq!(m.up(), 1.0);
         assert_eq!(skipped(&m, "undecodable"), 1.0);
         assert_eq!(m.active(W1, RUN_OK), 1.0, "still followed");
-        assert_eq!(succeeded_total(&m), 0.0);
+        assert_eq!(m.succeeded_total(), 0.0);
     }
 
     h.fake.put_dispatch(done);
     let m = h.scrape().await;
     assert_eq!(m.active(W1, RUN_OK), 0.0);
-    assert_eq!(succeeded_total(&m), 1.0);
+    assert_eq!(m.succeeded_total(), 1.0);
     assert_eq!(skipped(&m, "undecodable"), 1.0);
     h.stop().await;
 }
@@ -180,7 +172,7 @@ async fn an_undecodable_webhook_item_is_skipped_once_and_the_others_kept() {
         let m = h.scrape().await;
         assert_eq!(m.up(), 1.0);
         assert_eq!(m.webhooks(), 1.0);
-        assert_eq!(succeeded_total(&m), 1.0);
+        assert_eq!(m.succeeded_total(), 1.0);
         assert_eq!(skipped(&m, "undecodable"), 1.0);
     }
     h.stop().await;
@@ -198,12 +190,12 @@ async fn a_dispatch_dated_far_ahead_is_skipped_and_later_dispatches_still_count(
 
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    assert_eq!(succeeded_total(&m), 1.0);
+    assert_eq!(m.succeeded_total(), 1.0);
     assert_eq!(skipped(&m, "future_timestamp"), 2.0);
 
     h.fake.put_dispatch(succeeded("d2", W1, now_ms() - 1_000));
     let m = h.scrape().await;
-    assert_eq!(succeeded_total(&m), 2.0, "the watermark did not move ahead");
+    assert_eq!(m.succeeded_total(), 2.0, "the watermark did not move ahead");
     assert_eq!(skipped(&m, "future_timestamp"), 2.0, "once per item");
 
     // Its time comes (here: Apify dates it now): left out once, it stays
@@ -213,7 +205,7 @@ async fn a_dispatch_dated_far_ahead_is_skipped_and_later_dispatches_still_count(
     h.fake.put_dispatch(succeeded("d3", W1, now_ms() + 60_000));
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    assert_eq!(succeeded_total(&m), 3.0);
+    assert_eq!(m.succeeded_total(), 3.0);
     assert_eq!(skipped(&m, "future_timestamp"), 2.0);
     h.stop().await;
 }
@@ -236,7 +228,7 @@ async fn a_total_that_understates_the_list_does_not_cut_it() {
 
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    assert_eq!(succeeded_total(&m), 2_500.0);
+    assert_eq!(m.succeeded_total(), 2_500.0);
     assert_eq!(h.take_routes().get(route::DISPATCHES), Some(&1));
     h.stop().await;
 }
@@ -246,17 +238,14 @@ async fn a_redirect_to_another_origin_is_not_followed() {
     let h = Harness::start(account_with_d1(), |_| {}).await;
     // Another origin: the same fake API on another port, with nothing in it.
     let elsewhere = FakeApify::new(TOKEN);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let other = format!("http://{}", listener.local_addr().unwrap());
-    let stop_elsewhere = tokio_util::sync::CancellationToken::new();
-    elsewhere.spawn(listener, stop_elsewhere.clone());
+    let (other, stop_elsewhere) = serve_fake(&elsewhere).await;
     let location = format!("{other}/v2/webhook-dispatches?offset=0&limit=100&desc=true");
     h.fake.inject(route::DISPATCHES, Fault::redirect(&location));
 
     let m = h.scrape().await;
     assert_eq!(m.up(), 0.0);
-    assert_eq!(errors(&m, "http"), 1.0);
-    assert_eq!(succeeded_total(&m), 1.0, "last values kept");
+    assert_eq!(m.refresh_errors("http"), 1.0);
+    assert_eq!(m.succeeded_total(), 1.0, "last values kept");
     assert_eq!(m.webhooks(), 1.0);
     let redirected = [("endpoint", route::DISPATCHES), ("code", "302")];
     assert_eq!(
@@ -274,8 +263,8 @@ async fn a_redirect_to_another_origin_is_not_followed() {
     h.fake.put_dispatch(succeeded("d2", W1, now_ms() - 1_000));
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    assert_eq!(succeeded_total(&m), 2.0);
-    assert_eq!(errors(&m, "http"), 1.0);
+    assert_eq!(m.succeeded_total(), 2.0);
+    assert_eq!(m.refresh_errors("http"), 1.0);
     stop_elsewhere.cancel();
     h.stop().await;
 }
@@ -289,9 +278,9 @@ async fn a_body_over_64_mib_is_a_decode_error_and_not_retried() {
 
     let m = h.scrape().await;
     assert_eq!(m.up(), 0.0);
-    assert_eq!(errors(&m, "decode"), 1.0);
-    assert_eq!(errors(&m, "network"), 0.0);
-    assert_eq!(succeeded_total(&m), 1.0, "last values kept");
+    assert_eq!(m.refresh_errors("decode"), 1.0);
+    assert_eq!(m.refresh_errors("network"), 0.0);
+    assert_eq!(m.succeeded_total(), 1.0, "last values kept");
     assert_eq!(
         h.take_routes().get(route::DISPATCHES),
         Some(&1),
@@ -300,7 +289,7 @@ async fn a_body_over_64_mib_is_a_decode_error_and_not_retried() {
 
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    assert_eq!(succeeded_total(&m), 1.0);
+    assert_eq!(m.succeeded_total(), 1.0);
     h.stop().await;
 }
 
@@ -326,6 +315,6 @@ async fn items_left_out_are_not_reported_again_after_a_restart() {
     assert_eq!(m.up(), 1.0);
     assert_eq!(skipped(&m, "undecodable"), 0.0);
     assert_eq!(skipped(&m, "future_timestamp"), 0.0);
-    assert_eq!(succeeded_total(&m), 2.0);
+    assert_eq!(m.succeeded_total(), 2.0);
     h.stop().await;
 }

@@ -3,9 +3,8 @@
 mod support;
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use support::{block_until_some, exporter, free_port, http_get as get, signal};
+use support::{block_until_some, exporter, free_port, http_get as get, signal, Running};
 
 #[test]
 fn version_prints_the_crate_version() {
@@ -116,18 +115,18 @@ fn environment_that_is_not_utf8_is_refused_or_ignored_without_a_panic() {
 #[test]
 fn demo_serves_metrics_and_sigterm_stops_it_cleanly() {
     let port = free_port();
-    let mut child = exporter()
-        .args([
-            "--demo",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--log-format",
-            "json",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Running::spawn(
+        exporter()
+            .args([
+                "--demo",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--log-format",
+                "json",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     block_until_some("demo ready", || {
         get(port, "/readyz").filter(|(code, _)| *code == 200)
     });
@@ -165,22 +164,8 @@ fn demo_serves_metrics_and_sigterm_stops_it_cleanly() {
 /// unless it exits with code 2 (a configuration error) within the deadline:
 /// a start-up that hangs is killed, not waited for.
 fn config_error(command: &mut Command) -> String {
-    let mut child = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > support::DEADLINE {
-            let _ = child.kill();
-            panic!("start-up still running after {:?}", support::DEADLINE);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let mut child = Running::spawn(command.stdout(Stdio::null()).stderr(Stdio::piped()));
+    let status = block_until_some("start-up to end", || child.try_wait().unwrap());
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(2), "{err}");

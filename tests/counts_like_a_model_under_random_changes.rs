@@ -179,15 +179,6 @@ struct Counts {
     attempts_sum: Series,
 }
 
-fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut l: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    l.sort();
-    l
-}
-
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_default()
 }
@@ -208,14 +199,14 @@ impl Counts {
         );
         let terminal = is_terminal(d);
         if terminal {
-            let key = labels(&[("webhook_id", w), ("event_type", et), ("status", status)]);
+            let key = sorted_labels(&[("webhook_id", w), ("event_type", et), ("status", status)]);
             *self.dispatches.entry(key).or_default() += 1.0;
-            let key = labels(&[("webhook_id", w), ("status", status)]);
+            let key = sorted_labels(&[("webhook_id", w), ("status", status)]);
             *self.attempts.entry(key.clone()).or_default() += 1.0;
             let calls = d["calls"].as_array().map_or(0, Vec::len);
             *self.attempts_sum.entry(key).or_default() += calls as f64;
         } else if with_active {
-            let key = labels(&[("webhook_id", w), ("event_type", et)]);
+            let key = sorted_labels(&[("webhook_id", w), ("event_type", et)]);
             *self.active.entry(key).or_default() += 1.0;
         }
         for c in d["calls"].as_array().into_iter().flatten() {
@@ -224,7 +215,7 @@ impl Counts {
                 break;
             }
             let code = code.unwrap_or_else(|| "none".to_string());
-            let key = labels(&[
+            let key = sorted_labels(&[
                 ("webhook_id", w),
                 ("event_type", et),
                 ("response_status", &code),

@@ -6,58 +6,20 @@
 mod support;
 
 use std::io::BufRead;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
-use apify_webhook_exporter::demo::FakeApify;
 use serde_json::Value;
 use support::*;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 const ROTATED: &str = "apify_api_RotatedTokenValue987654321";
 
-/// The exporter process, killed if the test fails half-way.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Writes a new self-signed certificate for `localhost` over the files the
-/// web config names, and the web config for `password`; the certificate's
-/// PEM, for a client to trust.
-fn write_web_config(dir: &Path, password: &str) -> String {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    std::fs::write(dir.join("server.crt"), cert.cert.pem()).unwrap();
-    std::fs::write(dir.join("server.key"), cert.key_pair.serialize_pem()).unwrap();
-    let hash = bcrypt::hash(password, 4).unwrap();
-    std::fs::write(
-        dir.join("web.yml"),
-        format!(
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: '{hash}'\n"
-        ),
+/// The web config: TLS from the files `write_web_config` writes, and the
+/// user `prometheus` with the password hashed as `hash`.
+fn web_yml(hash: &str) -> String {
+    format!(
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: '{hash}'\n"
     )
-    .unwrap();
-    cert.cert.pem()
-}
-
-/// A client that trusts only `ca_pem` and opens a new connection (a new
-/// TLS handshake) for every request.
-fn trusting(ca_pem: &str, port: u16) -> reqwest::Client {
-    reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
-        .resolve("localhost", ([127, 0, 0, 1], port).into())
-        .pool_max_idle_per_host(0)
-        .timeout(DEADLINE)
-        .build()
-        .unwrap()
 }
 
 /// The log lines (JSON) that carry `message`.
@@ -73,34 +35,25 @@ fn lines_with(logs: &Mutex<Vec<String>>, message: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_rereads_the_token_file_and_the_web_config() {
     let fake = account_with_one_webhook();
-    let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api = format!("http://{}", api_listener.local_addr().unwrap());
-    let fake_shutdown = CancellationToken::new();
-    FakeApify::spawn(&fake, api_listener, fake_shutdown.clone());
+    let (api, fake_shutdown) = serve_fake(&fake).await;
 
     let dir = temp_dir("sighup");
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
-    let first_ca = write_web_config(dir.path(), "first-pass");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(BIN)
-        .env_clear()
-        .env("APIFY_TOKEN_FILE", &token_file)
-        .env("APIFY_API_BASE_URL", &api)
-        .env("APIFY_EXPORTER_WEB_CONFIG", dir.path().join("web.yml"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--mode", "on-scrape", "--min-interval", "1ms"])
-        .args(["--log-format", "json"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first_ca = write_web_config(dir.path(), "first-pass", web_yml);
+    let port = free_port();
+    let mut child = Running::spawn(
+        exporter()
+            .env("APIFY_TOKEN_FILE", &token_file)
+            .env("APIFY_API_BASE_URL", &api)
+            .env("APIFY_EXPORTER_WEB_CONFIG", dir.path().join("web.yml"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--mode", "on-scrape", "--min-interval", "1ms"])
+            .args(["--log-format", "json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     let stderr = child.stderr.take().unwrap();
-    let child = Running(child);
     let logs = Arc::new(Mutex::new(Vec::new()));
     let reader = {
         let logs = Arc::clone(&logs);
@@ -140,8 +93,8 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
 
     // The token, the certificate and the password all change; then SIGHUP.
     std::fs::write(&token_file, format!("{ROTATED}\n")).unwrap();
-    let second_ca = write_web_config(dir.path(), "second-pass");
-    signal(&child.0, "-HUP");
+    let second_ca = write_web_config(dir.path(), "second-pass", web_yml);
+    signal(&child, "-HUP");
     let second = trusting(&second_ca, port);
     wait_until("the new certificate and password", async || {
         scrape(&second, "second-pass")
@@ -189,7 +142,7 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
     )
     .unwrap();
     std::fs::write(&token_file, "\n").unwrap();
-    signal(&child.0, "-HUP");
+    signal(&child, "-HUP");
     wait_until("the second reload logged", async || {
         lines_with(&logs, "reloaded on SIGHUP").len() == 2
     })
@@ -218,10 +171,9 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
     assert!(body.contains("apify_up 1\n"), "{body}");
 
     // Alive through both, and stopped as usual by SIGTERM.
-    let mut child = child;
-    assert!(child.0.try_wait().unwrap().is_none());
-    signal(&child.0, "-TERM");
-    let status = block_until_some("exit after SIGTERM", || child.0.try_wait().unwrap());
+    assert!(child.try_wait().unwrap().is_none());
+    signal(&child, "-TERM");
+    let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());
     assert_eq!(status.code(), Some(0));
     reader.join().unwrap();
     let logs = logs.lock().unwrap().join("\n");

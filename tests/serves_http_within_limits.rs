@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use apify_webhook_exporter::config::{Mode, WebConfig};
 use support::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// A client that opens a connection per request, so that none is left
@@ -28,20 +28,6 @@ fn unpooled() -> reqwest::Client {
 
 fn addr(h: &Harness) -> String {
     h.url.trim_start_matches("http://").to_string()
-}
-
-/// Reads until the server closes the connection (or resets it); the bytes
-/// read. Fails the test if that takes longer than the deadline.
-async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = [0; 64 * 1024];
-    loop {
-        match tokio::time::timeout(DEADLINE, stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return out,
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-            Err(_) => panic!("the server did not close the connection within {DEADLINE:?}"),
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

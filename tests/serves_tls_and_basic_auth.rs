@@ -17,16 +17,10 @@ struct Files {
 
 /// Writes a self-signed certificate for `localhost`, its key, and the web
 /// config `web_yaml` makes of the bcrypt hash of `scrape-pass`.
-fn write_files(name: &str, web_yaml: impl Fn(&str) -> String) -> (Files, WebConfig) {
+fn write_files(name: &str, web_yaml: impl FnOnce(&str) -> String) -> (Files, WebConfig) {
     let dir = temp_dir(&format!("tls-{name}"));
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    std::fs::write(dir.path().join("server.crt"), cert.cert.pem()).unwrap();
-    std::fs::write(dir.path().join("server.key"), cert.key_pair.serialize_pem()).unwrap();
-    let hash = bcrypt::hash("scrape-pass", 4).unwrap();
-    let path = dir.path().join("web.yml");
-    std::fs::write(&path, web_yaml(&hash)).unwrap();
-    let web = WebConfig::load(&path).unwrap();
-    let ca_pem = cert.cert.pem();
+    let ca_pem = write_web_config(dir.path(), "scrape-pass", web_yaml);
+    let web = WebConfig::load(&dir.path().join("web.yml")).unwrap();
     (Files { _dir: dir, ca_pem }, web)
 }
 
@@ -39,13 +33,8 @@ async fn https_with_basic_auth_serves_only_the_right_password() {
     });
     let h = Harness::start_without_waiting(account_with_one_webhook(), |c| c.web = Some(web)).await;
 
-    let port = h.url.rsplit(':').next().unwrap().to_string();
-    let https = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(files.ca_pem.as_bytes()).unwrap())
-        .resolve("localhost", format!("127.0.0.1:{port}").parse().unwrap())
-        .timeout(DEADLINE)
-        .build()
-        .unwrap();
+    let port: u16 = h.url.rsplit(':').next().unwrap().parse().unwrap();
+    let https = trusting(&files.ca_pem, port);
     let url = |path: &str| format!("https://localhost:{port}{path}");
     let with = |path: &str, user: &str, password: &str| {
         https

@@ -13,12 +13,6 @@ fn get_ok(port: u16, path: &str) -> Option<String> {
     http_get(port, path).and_then(|(code, text)| (code == 200).then_some(text))
 }
 
-/// The value of an unlabelled series in a `/metrics` body.
-fn value_of(body: &str, name: &str) -> Option<f64> {
-    body.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-}
-
 #[test]
 fn an_unwritable_state_path_stops_the_start_with_exit_2_and_one_line() {
     let dir = temp_dir("state-unwritable");
@@ -45,32 +39,35 @@ fn failed_saves_are_counted_and_a_failed_final_save_exits_1() {
     let state_dir = dir.path().join("state");
     std::fs::create_dir(&state_dir).unwrap();
     let port = free_port();
-    let mut child = exporter()
-        .args(["--demo", "--interval", "1s", "--log-format", "json"])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--state-file")
-        .arg(state_dir.join("state.json"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let body = block_until_some("the first save", || {
-        get_ok(port, "/metrics").filter(|_| state_dir.join("state.json").exists())
+    let mut child = Running::spawn(
+        exporter()
+            .args(["--demo", "--interval", "1s", "--log-format", "json"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--state-file")
+            .arg(state_dir.join("state.json"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let m = block_until_some("the first save", || {
+        get_ok(port, "/metrics")
+            .map(Scrape)
+            .filter(|_| state_dir.join("state.json").exists())
     });
     assert_eq!(
-        value_of(&body, "apify_exporter_state_save_failures_total"),
+        m.get("apify_exporter_state_save_failures_total", &[]),
         Some(0.0)
     );
 
     // The volume goes away under the exporter: every save now fails, and
     // refreshing goes on.
     std::fs::remove_dir_all(&state_dir).unwrap();
-    let body = block_until_some("a failed save counted", || {
-        get_ok(port, "/metrics").filter(|b| {
-            value_of(b, "apify_exporter_state_save_failures_total").is_some_and(|n| n >= 1.0)
+    let m = block_until_some("a failed save counted", || {
+        get_ok(port, "/metrics").map(Scrape).filter(|m| {
+            m.get("apify_exporter_state_save_failures_total", &[])
+                .is_some_and(|n| n >= 1.0)
         })
     });
-    assert_eq!(value_of(&body, "apify_up"), Some(1.0));
+    assert_eq!(m.get("apify_up", &[]), Some(1.0));
 
     signal(&child, "-TERM");
     let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());

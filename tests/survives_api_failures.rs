@@ -9,15 +9,6 @@ use std::time::{Duration, Instant};
 use apify_webhook_exporter::demo::Fault;
 use support::*;
 
-/// `apify_webhook_dispatches_total` of W1's RUN_OK dispatches that succeeded.
-fn succeeded_total(m: &Scrape) -> f64 {
-    m.dispatches_total(W1, RUN_OK, "SUCCEEDED")
-}
-
-fn errors(m: &Scrape, reason: &str) -> f64 {
-    m.value("apify_exporter_refresh_errors_total", &[("reason", reason)])
-}
-
 /// `apify_exporter_api_requests_total`, if the series exists.
 fn requests(m: &Scrape, endpoint: &str, code: &str) -> Option<f64> {
     let labels = [("endpoint", endpoint), ("code", code)];
@@ -56,8 +47,8 @@ async fn a_429_is_retried_after_retry_after() {
         Some(2.0),
         "start-up and the retry"
     );
-    assert_eq!(errors(&m, "rate_limited"), 0.0);
-    assert_eq!(succeeded_total(&m), 1.0);
+    assert_eq!(m.refresh_errors("rate_limited"), 0.0);
+    assert_eq!(m.succeeded_total(), 1.0);
     h.stop().await;
 }
 
@@ -68,14 +59,14 @@ async fn a_401_fails_the_refresh_without_retry_and_keeps_the_values() {
     h.fake.inject(route::WEBHOOKS, not_valid);
     let m = h.scrape().await;
     assert_eq!(m.up(), 0.0);
-    assert_eq!(errors(&m, "auth"), 1.0);
+    assert_eq!(m.refresh_errors("auth"), 1.0);
     assert_eq!(requests(&m, route::WEBHOOKS, "401"), Some(1.0));
-    assert_eq!(succeeded_total(&m), 1.0, "last values kept");
+    assert_eq!(m.succeeded_total(), 1.0, "last values kept");
     assert_eq!(m.webhooks(), 1.0);
 
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0, "recovers on the next refresh");
-    assert_eq!(errors(&m, "auth"), 1.0);
+    assert_eq!(m.refresh_errors("auth"), 1.0);
     h.stop().await;
 }
 
@@ -88,16 +79,16 @@ async fn persistent_500s_fail_the_refresh_and_nothing_is_lost_after() {
     h.fake.put_dispatch(succeeded("d2", W1, now_ms() - 1_000));
     let m = h.scrape().await;
     assert_eq!(m.up(), 0.0);
-    assert_eq!(errors(&m, "http"), 1.0);
+    assert_eq!(m.refresh_errors("http"), 1.0);
     let failed = requests(&m, route::DISPATCHES, "500");
     assert_eq!(failed, Some(5.0), "first attempt + 4 retries");
-    assert_eq!(succeeded_total(&m), 1.0);
+    assert_eq!(m.succeeded_total(), 1.0);
 
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    assert_eq!(succeeded_total(&m), 2.0);
+    assert_eq!(m.succeeded_total(), 2.0);
     let m = h.scrape().await;
-    assert_eq!(succeeded_total(&m), 2.0, "counted once");
+    assert_eq!(m.succeeded_total(), 2.0, "counted once");
     h.stop().await;
 }
 
@@ -109,7 +100,7 @@ async fn a_single_500_is_retried_transparently() {
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
     assert_eq!(requests(&m, route::DISPATCHES, "503"), Some(1.0));
-    assert_eq!(errors(&m, "http"), 0.0);
+    assert_eq!(m.refresh_errors("http"), 0.0);
     h.stop().await;
 }
 
@@ -119,14 +110,14 @@ async fn malformed_json_is_a_decode_error_not_retried() {
     h.fake.inject(route::DISPATCHES, Fault::Malformed);
     let m = h.scrape().await;
     assert_eq!(m.up(), 0.0);
-    assert_eq!(errors(&m, "decode"), 1.0);
+    assert_eq!(m.refresh_errors("decode"), 1.0);
     let answered = requests(&m, route::DISPATCHES, "200");
     assert_eq!(
         answered,
         Some(2.0),
         "start-up + the malformed one, no retry"
     );
-    assert_eq!(succeeded_total(&m), 1.0);
+    assert_eq!(m.succeeded_total(), 1.0);
     h.stop().await;
 }
 
@@ -138,8 +129,8 @@ async fn a_slow_answer_times_out_and_is_retried() {
     let m = h.scrape().await;
     assert_eq!(requests(&m, route::DISPATCHES, "timeout"), Some(1.0));
     assert_eq!(m.up(), 1.0);
-    assert_eq!(errors(&m, "timeout"), 0.0);
-    assert_eq!(succeeded_total(&m), 1.0);
+    assert_eq!(m.refresh_errors("timeout"), 0.0);
+    assert_eq!(m.succeeded_total(), 1.0);
     h.stop().await;
 }
 
@@ -152,7 +143,7 @@ async fn an_active_dispatch_gone_404_is_forgotten_uncounted() {
     assert_eq!(m.active(W1, RUN_OK), 0.0);
     assert_eq!(m.up(), 1.0, "a 404 on re-read is no refresh error");
     assert_eq!(requests(&m, route::DISPATCH, "404"), Some(1.0));
-    assert_eq!(succeeded_total(&m), 0.0);
+    assert_eq!(m.succeeded_total(), 0.0);
     h.stop().await;
 }
 
@@ -177,16 +168,16 @@ async fn a_pass_broken_between_pages_resumes_without_double_counting() {
     let m = h.scrape().await;
     assert_eq!(m.up(), 0.0);
     assert_eq!(
-        succeeded_total(&m),
+        m.succeeded_total(),
         101.0,
         "what the broken pass counted stays counted"
     );
 
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    assert_eq!(succeeded_total(&m), 1501.0);
+    assert_eq!(m.succeeded_total(), 1501.0);
     let m = h.scrape().await;
-    assert_eq!(succeeded_total(&m), 1501.0);
+    assert_eq!(m.succeeded_total(), 1501.0);
     h.stop().await;
 }
 
@@ -205,7 +196,7 @@ async fn a_scraper_hanging_up_mid_refresh_loses_and_doubles_nothing() {
         .unwrap();
     assert!(impatient.get(h.at("/metrics")).send().await.is_err());
     let m = h.scrape().await;
-    assert_eq!(succeeded_total(&m), 1501.0);
+    assert_eq!(m.succeeded_total(), 1501.0);
     assert_eq!(m.up(), 1.0);
     h.stop().await;
 }

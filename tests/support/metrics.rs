@@ -3,17 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use super::{RUN_OK, W1};
+
 /// One `/metrics` body.
 pub struct Scrape(pub String);
 
 impl Scrape {
     /// The value of the sample `name` with exactly these labels.
     pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let mut want: Vec<(String, String)> = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        want.sort();
+        let want = sorted_labels(labels);
         self.samples()
             .find_map(|((n, l), value)| (n == name && l == want).then_some(value))
     }
@@ -73,6 +71,17 @@ impl Scrape {
         self.value("apify_webhook_dispatches_total", &labels)
     }
 
+    /// `apify_webhook_dispatches_total` of W1's `RUN_OK` dispatches that
+    /// succeeded (what `account_with_one_dispatch("SUCCEEDED", ..)` counts).
+    pub fn succeeded_total(&self) -> f64 {
+        self.dispatches_total(W1, RUN_OK, "SUCCEEDED")
+    }
+
+    /// `apify_exporter_refresh_errors_total` of `reason`.
+    pub fn refresh_errors(&self, reason: &str) -> f64 {
+        self.value("apify_exporter_refresh_errors_total", &[("reason", reason)])
+    }
+
     /// `apify_webhook_dispatch_calls_total`, if the series exists.
     pub fn calls_total(&self, webhook_id: &str, event_type: &str, code: &str) -> Option<f64> {
         let labels = [
@@ -92,6 +101,16 @@ impl Scrape {
     fn samples(&self) -> impl Iterator<Item = (Sample, f64)> + '_ {
         self.0.lines().filter_map(parse_line)
     }
+}
+
+/// Labels as `Scrape::series` keys them: owned, sorted by name.
+pub fn sorted_labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut labels: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    labels.sort();
+    labels
 }
 
 /// A metric name and its labels, sorted.

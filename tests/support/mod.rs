@@ -1,7 +1,7 @@
 //! Shared by the integration tests. This file runs the exporter's `run` on
 //! port 0 against a fake Apify on 127.0.0.1 and holds the waits, each a
 //! poll with a deadline; `account` builds what the fake serves; `metrics`
-//! reads `/metrics`.
+//! reads `/metrics`; `process` spawns the binary; `tls` makes HTTPS files.
 
 // Each test binary compiles all of this and uses a part of it.
 #![allow(dead_code)]
@@ -9,11 +9,14 @@
 mod account;
 mod metrics;
 mod process;
+mod tls;
 
 pub use account::*;
 pub use metrics::*;
 #[allow(unused_imports)] // only the tests that spawn the binary use it
 pub use process::*;
+#[allow(unused_imports)] // only the tests of HTTPS use it
+pub use tls::*;
 // The route templates the fake records requests under, which are also the
 // `endpoint` label of the exporter's own request counter. (Named here, so
 // that a move in the crate is one change; not every binary uses them.)
@@ -73,10 +76,7 @@ impl Harness {
         fake: FakeApify,
         configure: impl FnOnce(&mut Config),
     ) -> Harness {
-        let fake_shutdown = CancellationToken::new();
-        let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let api = format!("http://{}", api_listener.local_addr().unwrap());
-        fake.spawn(api_listener, fake_shutdown.clone());
+        let (api, fake_shutdown) = serve_fake(&fake).await;
         Harness::spawn_exporter(fake, api, fake_shutdown, configure)
     }
 
@@ -191,6 +191,16 @@ async fn join_within_deadline(exporter: tokio::task::JoinHandle<()>) {
         .await
         .expect("run() did not return after shutdown")
         .unwrap();
+}
+
+/// Serves `fake` on a new port of 127.0.0.1: its base URL
+/// (`http://127.0.0.1:PORT`), and the token that stops it.
+pub async fn serve_fake(fake: &FakeApify) -> (String, CancellationToken) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    fake.spawn(listener, shutdown.clone());
+    (api, shutdown)
 }
 
 /// Counts requests per route template.

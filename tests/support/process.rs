@@ -1,10 +1,15 @@
 //! The real binary, and plain HTTP around it: what the tests that spawn
 //! the exporter (or speak raw HTTP to it) share.
 
+use std::ops::{Deref, DerefMut};
 use std::process::{Child, Command};
 use std::time::Duration;
 
 use base64::Engine;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+use super::DEADLINE;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_apify-webhook-exporter");
@@ -15,6 +20,39 @@ pub fn exporter() -> Command {
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
     c
+}
+
+/// A spawned exporter, killed and reaped when dropped unless it has
+/// exited: a test that fails half-way leaves no process behind.
+pub struct Running(pub Child);
+
+impl Running {
+    /// Spawns `command`; panics if it cannot start.
+    pub fn spawn(command: &mut Command) -> Running {
+        Running(command.spawn().unwrap())
+    }
+}
+
+impl Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// A port free on 127.0.0.1 a moment ago.
@@ -59,4 +97,18 @@ pub fn basic(user: &str, password: &str) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(raw)
     )
+}
+
+/// Reads until the server closes the connection (or resets it); the bytes
+/// read. Fails the test if that takes longer than the deadline.
+pub async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0; 64 * 1024];
+    loop {
+        match tokio::time::timeout(DEADLINE, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return out,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the server did not close the connection within {DEADLINE:?}"),
+        }
+    }
 }
