@@ -12,20 +12,17 @@ set -euo pipefail
 
 lint=false
 deny=false
-# The base tools (prometheus, alertmanager, openssl, curl): wanted unless
-# `--deny` comes alone (as .ci/run calls it). Any other flag with it, or
-# --deny again, keeps them.
-base=true
 for arg in "$@"; do
   case "$arg" in
-    --lint) lint=true; base=true ;;
-    --deny)
-      if $deny || $lint; then base=true; else base=false; fi
-      deny=true
-      ;;
+    --lint) lint=true ;;
+    --deny) deny=true ;;
     *) echo "install-tools: unknown option $arg" >&2; exit 2 ;;
   esac
 done
+# The base tools (prometheus, alertmanager, openssl, curl) are wanted
+# unless cargo-deny alone is asked for (as .ci/run does).
+base=true
+if $deny && ! $lint; then base=false; fi
 
 # Bump with care: deny.toml's keys follow cargo-deny's version.
 CARGO_DENY_VERSION=0.20.2
