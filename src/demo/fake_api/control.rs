@@ -18,7 +18,13 @@ fn raw_json(raw: &str) -> Option<Box<RawValue>> {
 }
 
 impl State {
-    fn insert_webhook(&mut self, id: String, webhook: Value) {
+    /// Adds or replaces a webhook, answered as `raw` when given (and as
+    /// itself otherwise, whatever an earlier put said).
+    fn insert_webhook(&mut self, id: String, webhook: Value, raw: Option<Box<RawValue>>) {
+        match raw {
+            Some(raw) => self.raw_webhooks.insert(id.clone(), raw),
+            None => self.raw_webhooks.remove(&id),
+        };
         let same_count = self
             .webhooks
             .get(&id)
@@ -29,7 +35,13 @@ impl State {
         self.webhooks.insert(id, webhook);
     }
 
-    fn insert_dispatch(&mut self, id: String, dispatch: Value) {
+    /// Adds or replaces a dispatch, answered as `raw` when given (and as
+    /// itself otherwise, whatever an earlier put said).
+    fn insert_dispatch(&mut self, id: String, dispatch: Value, raw: Option<Box<RawValue>>) {
+        match raw {
+            Some(raw) => self.raw_dispatches.insert(id.clone(), raw),
+            None => self.raw_dispatches.remove(&id),
+        };
         let key = sort_key(&dispatch);
         let webhook_id = dispatch
             .get("webhookId")
@@ -63,9 +75,7 @@ impl FakeApify {
             tracing::warn!("fake Apify API: ignoring a webhook without a string \"id\"");
             return;
         };
-        let mut state = self.lock();
-        state.raw_webhooks.remove(&id);
-        state.insert_webhook(id, webhook);
+        self.lock().insert_webhook(id, webhook, None);
     }
 
     /// Adds `webhook` as [`FakeApify::put_webhook`] does, but answers it,
@@ -77,9 +87,7 @@ impl FakeApify {
             tracing::warn!("fake Apify API: ignoring a raw webhook without an id or not JSON");
             return;
         };
-        let mut state = self.lock();
-        state.raw_webhooks.insert(id.clone(), raw);
-        state.insert_webhook(id, webhook);
+        self.lock().insert_webhook(id, webhook, Some(raw));
     }
 
     /// Deletes a webhook; its dispatches stay until removed on their own.
@@ -104,9 +112,7 @@ impl FakeApify {
             tracing::warn!("fake Apify API: ignoring a dispatch without a string \"id\"");
             return;
         };
-        let mut state = self.lock();
-        state.raw_dispatches.remove(&id);
-        state.insert_dispatch(id, dispatch);
+        self.lock().insert_dispatch(id, dispatch, None);
     }
 
     /// Adds `dispatch` as [`FakeApify::put_dispatch`] does (its `id`,
@@ -119,9 +125,7 @@ impl FakeApify {
             tracing::warn!("fake Apify API: ignoring a raw dispatch without an id or not JSON");
             return;
         };
-        let mut state = self.lock();
-        state.raw_dispatches.insert(id.clone(), raw);
-        state.insert_dispatch(id, dispatch);
+        self.lock().insert_dispatch(id, dispatch, Some(raw));
     }
 
     /// Deletes a dispatch, as retention does (its webhook's count keeps it).
