@@ -318,3 +318,26 @@ async fn items_left_out_are_not_reported_again_after_a_restart() {
     assert_eq!(m.succeeded_total(), 2.0);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_that_does_not_page_is_given_up_even_when_every_item_is_left_out() {
+    // A full first page (1000, the first pass's limit), every item dated
+    // an hour ahead, answered again at every offset.
+    let fake = account_with_one_webhook();
+    let ahead = now_ms() + 3_600_000;
+    for i in 0..1000 {
+        fake.put_dispatch(succeeded(&format!("f{i:04}"), W1, ahead + i));
+    }
+    fake.ignore_offset(true);
+    let h = Harness::start(fake, |_| {}).await;
+    let routes = h.take_routes();
+    assert_eq!(routes.get(route::DISPATCHES), Some(&2), "{routes:?}");
+    // This scrape refreshes again: the same two requests, then given up.
+    let m = h.scrape().await;
+    let routes = h.take_routes();
+    assert_eq!(routes.get(route::DISPATCHES), Some(&2), "{routes:?}");
+    assert_eq!(m.up(), 0.0);
+    assert_eq!(m.refresh_errors("http"), 2.0);
+    assert_eq!(skipped(&m, "future_timestamp"), 1000.0);
+    h.stop().await;
+}

@@ -8,6 +8,7 @@
 //! [`FUTURE_TOLERANCE_MS`] ahead of the clock, and items left out before
 //! never reach the cursor: they are not counted and move no watermark.
 
+use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 use futures::stream::{self, StreamExt};
@@ -16,7 +17,7 @@ use super::skipped::Skip;
 use super::state::State;
 use crate::api::decode::{item_key, Millis};
 use crate::api::dispatches::{Dispatch, DispatchList};
-use crate::api::{ApiError, Client, MAX_PAGE_LIMIT};
+use crate::api::{ApiError, Client, Page, MAX_PAGE_LIMIT};
 use crate::clock::Clock;
 
 /// Bounds a pass whatever the API says: 10 million dispatches.
@@ -100,8 +101,18 @@ async fn read_pages(
 ) -> Result<(), ApiError> {
     let mut offset = 0usize;
     let mut limit = first_limit;
+    let mut previous: Option<u64> = None;
     for _ in 0..MAX_DISPATCH_PAGES {
         let page = client.dispatch_page(list, offset, limit).await?;
+        // A list that does not page answers the same items at every offset.
+        // Seen here, before anything is left out of the page, so that a page
+        // whose every item is skipped cannot hide it from the cursor's own
+        // check below (and cost thousands of requests).
+        let print = fingerprint(&page);
+        if page.listed() > 0 && previous == Some(print) {
+            return Err(stuck(list, offset));
+        }
+        previous = Some(print);
         // Undecodable items still take their places in the list.
         let listed = page.listed();
         let last = page.is_last(limit);
@@ -145,11 +156,7 @@ async fn read_pages(
         // watermark stays) rather than ask for the same page thousands of
         // times.
         if verdict.stuck {
-            return Err(ApiError::Paging {
-                endpoint: list.endpoint(),
-                offset,
-                reason: "the page repeats the previous one",
-            });
+            return Err(stuck(list, offset));
         }
     }
     Err(ApiError::Paging {
@@ -157,6 +164,28 @@ async fn read_pages(
         offset,
         reason: "too many pages",
     })
+}
+
+/// The error of a pass given up because its list does not page.
+fn stuck(list: &DispatchList, offset: usize) -> ApiError {
+    ApiError::Paging {
+        endpoint: list.endpoint(),
+        offset,
+        reason: "the page repeats the previous one",
+    }
+}
+
+/// What identifies a page's contents: its items' ids and its left-out
+/// items' keys, in order.
+fn fingerprint(page: &Page<Dispatch>) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for d in &page.items {
+        d.id.hash(&mut h);
+    }
+    for u in &page.skipped {
+        u.key.hash(&mut h);
+    }
+    h.finish()
 }
 
 fn lock<'a, 'b>(m: &'a Mutex<Shared<'b>>) -> std::sync::MutexGuard<'a, Shared<'b>> {

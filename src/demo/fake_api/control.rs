@@ -159,6 +159,12 @@ impl FakeApify {
         self.lock().list_total = total;
     }
 
+    /// While `ignore`, every list answers its first page whatever the
+    /// offset asked, as an API that does not page would.
+    pub fn ignore_offset(&self, ignore: bool) {
+        self.lock().ignore_offset = ignore;
+    }
+
     /// The dispatch with this id, as stored.
     pub fn dispatch(&self, id: &str) -> Option<Value> {
         self.lock().dispatches.get(id).map(|(_, d)| d.clone())

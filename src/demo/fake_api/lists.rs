@@ -178,6 +178,12 @@ pub(super) struct ListParams {
 }
 
 impl ListParams {
+    /// The same request at offset 0: what an API that does not page (the
+    /// official mock server) answers to every offset.
+    pub(super) fn at_first_page(self) -> Self {
+        ListParams { offset: 0, ..self }
+    }
+
     pub(super) fn parse(query: &str) -> Result<Self, String> {
         let mut params = ListParams {
             offset: 0,

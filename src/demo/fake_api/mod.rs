@@ -153,6 +153,8 @@ struct State {
     raw_webhooks: HashMap<String, Box<RawValue>>,
     /// The `total` every list claims, instead of the true count.
     list_total: Option<u64>,
+    /// Every list answers its first page whatever the offset.
+    ignore_offset: bool,
     /// Dispatches left out of every list (see [`FakeApify::hide_from_lists`]).
     hidden: HashSet<String>,
     /// Per webhook id: dispatches with a new id put since its
@@ -189,6 +191,7 @@ impl FakeApify {
             raw_dispatches: HashMap::new(),
             raw_webhooks: HashMap::new(),
             list_total: None,
+            ignore_offset: false,
             hidden: HashSet::new(),
             added_since_count: HashMap::new(),
             faults: HashMap::new(),

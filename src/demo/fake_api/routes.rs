@@ -194,6 +194,7 @@ impl FakeApify {
             );
         }
         let params = match ListParams::parse(query) {
+            Ok(params) if state.ignore_offset => params.at_first_page(),
             Ok(params) => params,
             Err(message) => {
                 return error_response(StatusCode::BAD_REQUEST, "invalid-input", &message)
