@@ -51,8 +51,8 @@ pub(crate) struct Reloader {
 impl Reloader {
     pub(crate) fn new(config: &Config, exporter: Arc<Exporter>, settings: Arc<Settings>) -> Self {
         Reloader {
-            // The demo's token is its own, whatever the environment says.
-            token_file: config.token_file.clone().filter(|_| !config.demo),
+            // None with --demo: the demo's token is its own.
+            token_file: config.token_file.clone(),
             web_config: config.web_config_path.clone(),
             auth_queue_wait: config.http_limits.auth_queue_wait,
             exporter,

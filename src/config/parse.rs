@@ -60,8 +60,8 @@ pub(super) fn read_token(
         message: message.into(),
     };
     match env_token.map(str::trim) {
-        Some(token) if !token.is_empty() && is_sendable_token(token) => Ok(Secret::new(token)),
         Some("") => Err(env_error("is empty")),
+        Some(token) if is_sendable_token(token) => Ok(Secret::new(token)),
         Some(_) => Err(env_error(UNSENDABLE_TOKEN)),
         None => Err(env_error(
             "not set: set APIFY_TOKEN or APIFY_TOKEN_FILE, or run with --demo",

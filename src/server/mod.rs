@@ -1,11 +1,10 @@
 //! The HTTP server: hyper 1, HTTP/1.1, TLS, graceful shutdown. It sees only a
 //! [`Source`] of encoded metrics and a readiness flag.
 //!
-//! Its limits ([`HttpLimits`], defaults in `config::defaults`): request
-//! headers within 10 s (idle keep-alive connections too), a response write
-//! stalled for 60 s ends the connection, at most 1024 connections (more are
-//! accepted and closed at once), and password checks in a bounded queue
-//! (`auth`). The TLS settings and users ([`Web`]) are swapped whole on
+//! Its limits ([`HttpLimits`], values in `config::defaults`): a deadline
+//! for request headers (idle keep-alive connections too), one for a
+//! response write that stalls, a cap on connections (more are accepted and
+//! closed at once), and password checks in a bounded queue (`auth`). The TLS settings and users ([`Web`]) are swapped whole on
 //! SIGHUP: new connections get the new TLS settings, every request from then
 //! on the new users.
 
