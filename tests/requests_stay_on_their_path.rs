@@ -18,26 +18,37 @@ fn assert_all_routed(requests: &[RecordedRequest]) {
     assert!(stray.is_empty(), "requests outside every route: {stray:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn odd_ids_from_the_api_are_percent_encoded() {
-    let hook = "W1 a/b?c#d";
-    let fake = FakeApify::new(TOKEN);
-    fake.put_webhook(webhook(hook, &[RUN_OK]));
+/// Serves `fake` with an ACTIVE dispatch `id` of `webhook` added, and
+/// refreshes twice (at start-up, where the dispatch is first listed, and
+/// once more, where it would be re-read): the second scrape, and every
+/// request the fake saw, all routed.
+async fn refresh_with_active(
+    fake: FakeApify,
+    id: &str,
+    webhook: &str,
+) -> (Scrape, Vec<RecordedRequest>) {
     fake.put_dispatch(dispatch(
-        "d/1?x",
-        hook,
+        id,
+        webhook,
         RUN_OK,
         "ACTIVE",
         now_ms() - 1_000,
         vec![],
     ));
     let h = Harness::start(fake, |_| {}).await;
-    // The start-up refresh saw the dispatch ACTIVE; this one re-reads it.
     let m = h.scrape().await;
     let requests = h.take_requests();
     h.stop().await;
-
     assert_all_routed(&requests);
+    (m, requests)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_ids_from_the_api_are_percent_encoded() {
+    let hook = "W1 a/b?c#d";
+    let fake = FakeApify::new(TOKEN);
+    fake.put_webhook(webhook(hook, &[RUN_OK]));
+    let (m, requests) = refresh_with_active(fake, "d/1?x", hook).await;
     let paths = |route: &str| -> Vec<&str> {
         requests
             .iter()
@@ -68,21 +79,7 @@ async fn odd_ids_from_the_api_are_percent_encoded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dot_dot_id_from_the_api_is_skipped_and_never_requested() {
-    let fake = account_with_one_webhook();
-    fake.put_dispatch(dispatch(
-        "..",
-        W1,
-        RUN_OK,
-        "ACTIVE",
-        now_ms() - 1_000,
-        vec![],
-    ));
-    let h = Harness::start(fake, |_| {}).await;
-    let m = h.scrape().await;
-    let requests = h.take_requests();
-    h.stop().await;
-
-    assert_all_routed(&requests);
+    let (m, requests) = refresh_with_active(account_with_one_webhook(), "..", W1).await;
     assert!(
         requests.iter().all(|r| r.route != route::DISPATCH),
         "{requests:?}"
