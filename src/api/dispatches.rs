@@ -67,6 +67,26 @@ pub struct Dispatch {
     /// What the event was about, as far as it can be read.
     #[serde(default, deserialize_with = "lenient_event_data")]
     pub event_data: EventData,
+    /// The summary of its webhook some answers carry; only `isAdHoc` is
+    /// read, and anything odd reads as not known.
+    #[serde(default, deserialize_with = "lenient_webhook_summary")]
+    pub webhook: Option<WebhookSummary>,
+}
+
+/// The part of a dispatch's `webhook` summary the exporter uses.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebhookSummary {
+    /// The webhook was created for one run.
+    pub is_ad_hoc: Option<bool>,
+}
+
+fn lenient_webhook_summary<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<WebhookSummary>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(value.as_object().map(|summary| WebhookSummary {
+        is_ad_hoc: summary.get("isAdHoc").and_then(serde_json::Value::as_bool),
+    }))
 }
 
 /// The parts of a dispatch's `eventData` the exporter uses.
@@ -76,6 +96,10 @@ pub struct EventData {
     /// it is shown as a label and goes into a Console link, so anything
     /// else reads as `None`.
     pub actor_run_id: Option<String>,
+    /// The Actor of the run (`actorId`), when it is an Apify id.
+    pub actor_id: Option<String>,
+    /// The task of the run (`actorTaskId`), when it is an Apify id.
+    pub actor_task_id: Option<String>,
 }
 
 /// Longest id taken from `eventData`; Apify's are 17 characters.
@@ -89,15 +113,21 @@ fn lenient_event_data<'de, D: Deserializer<'de>>(d: D) -> Result<EventData, D::E
         serde_json::Value::String(text) => serde_json::from_str(&text).unwrap_or_default(),
         other => other,
     };
-    let actor_run_id = value
-        .get("actorRunId")
-        .and_then(serde_json::Value::as_str)
-        .filter(|id| {
-            (1..=MAX_EVENT_ID_CHARS).contains(&id.len())
-                && id.bytes().all(|b| b.is_ascii_alphanumeric())
-        })
-        .map(str::to_string);
-    Ok(EventData { actor_run_id })
+    let id = |key: &str| {
+        value
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .filter(|id| {
+                (1..=MAX_EVENT_ID_CHARS).contains(&id.len())
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric())
+            })
+            .map(str::to_string)
+    };
+    Ok(EventData {
+        actor_run_id: id("actorRunId"),
+        actor_id: id("actorId"),
+        actor_task_id: id("actorTaskId"),
+    })
 }
 
 fn unknown_status() -> DispatchStatus {

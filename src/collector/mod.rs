@@ -12,6 +12,7 @@ pub(crate) mod cursor;
 mod paging;
 pub(crate) mod persist;
 pub(crate) mod reconcile;
+pub(crate) mod route;
 pub(crate) mod skipped;
 pub(crate) mod state;
 #[cfg(test)]
@@ -27,8 +28,9 @@ use crate::api::dispatches::DispatchList;
 use crate::api::webhooks::{Webhook, WebhookList, WebhookListing};
 use crate::api::{ApiError, Client, Undecodable};
 use crate::clock::Clock;
-use crate::config::{Config, Selection};
+use crate::config::{AdHoc, Config, Selection};
 use cursor::Cursor;
+use route::Routing;
 use skipped::Skip;
 use state::{Details, State, ACCOUNT_CURSOR};
 
@@ -72,14 +74,33 @@ impl RefreshReport {
 pub(crate) struct Collector {
     client: std::sync::Arc<Client>,
     selection: Selection,
+    ad_hoc: AdHoc,
     lookback: Duration,
     concurrency: usize,
     clock: std::sync::Arc<dyn Clock>,
     state: State,
+    /// The selection as dispatches are matched against it; refined at each
+    /// metadata read.
+    routing: Routing,
+    metadata_interval: Duration,
+    /// When metadata was last read in full (never, at start: the first
+    /// refresh reads it).
+    metadata_read_at: Option<Millis>,
+    /// The account-wide dispatch list was refused (a scoped token): each
+    /// watched webhook's own list is read instead.
+    per_webhook: bool,
     /// The state loaded belonged to another Apify user and was dropped; the
     /// file holding it must be set aside before the next save overwrites
     /// it (whichever save comes next, the one at shutdown included).
     foreign_state_dropped: bool,
+}
+
+/// What one metadata read found: the webhooks to watch, and those listed
+/// by each Actor and task selected (to learn the ids of names).
+struct Listing {
+    webhooks: Vec<(Webhook, bool)>,
+    by_actor: Vec<Webhook>,
+    by_task: Vec<Webhook>,
 }
 
 impl Collector {
@@ -93,10 +114,15 @@ impl Collector {
         Collector {
             client,
             selection: config.selection.clone(),
+            ad_hoc: config.ad_hoc,
             lookback: config.lookback,
             concurrency: config.concurrency.max(1),
             clock,
             state,
+            routing: Routing::new(&config.selection, config.ad_hoc),
+            metadata_interval: config.metadata_interval,
+            metadata_read_at: None,
+            per_webhook: false,
             foreign_state_dropped: false,
         }
     }
@@ -115,32 +141,32 @@ impl Collector {
         let now = self.clock.now_millis();
 
         let mut skips: Vec<Skip> = Vec::new();
-        let webhooks = match self.resolve_webhooks(&mut skips).await {
-            Ok(w) => w,
-            Err(e) => {
-                // Without the webhook set nothing can be updated safely.
-                report.errors.push(e);
-                return report;
-            }
-        };
-        if self.check_owner(&webhooks) {
-            self.foreign_state_dropped = true;
-        }
-        let webhooks = self.with_details(webhooks, &mut report.errors).await;
         let known_before: BTreeSet<String> = self.state.webhooks.keys().cloned().collect();
-        self.state.sync_webhooks(&webhooks);
-        self.state.take_baselines(now);
+        let period = i64::try_from(self.metadata_interval.as_millis()).unwrap_or(i64::MAX);
+        let metadata_due = self
+            .metadata_read_at
+            .is_none_or(|at| now.saturating_sub(at) >= period);
+        let mut read_metadata = false;
+        if metadata_due {
+            match self
+                .read_metadata(now, &mut skips, &mut report.errors)
+                .await
+            {
+                Ok(complete) => read_metadata = complete,
+                // Without a webhook set read once, nothing can be updated
+                // safely; with one, counting goes on and the metadata is
+                // read again next refresh.
+                Err(e) if self.metadata_read_at.is_none() => {
+                    report.errors.push(e);
+                    self.report_skipped(skips, &mut report);
+                    return report;
+                }
+                Err(e) => report.errors.push(e),
+            }
+        }
 
-        let lists = self.dispatch_lists(&webhooks, &known_before, now);
         let known_active: BTreeSet<String> = self.state.active.keys().cloned().collect();
-        let (errors, left_out) = paging::read_lists(
-            &self.client,
-            &mut self.state,
-            lists,
-            self.concurrency,
-            &*self.clock,
-        )
-        .await;
+        let (errors, left_out) = self.read_dispatch_lists(&known_before, now).await;
         report.errors.extend(errors);
         skips.extend(left_out);
         self.adopt_orphans(&mut report.errors).await;
@@ -154,15 +180,101 @@ impl Collector {
         self.reread_active(&known_active, &mut report.errors, &mut skips)
             .await;
         self.report_skipped(skips, &mut report);
-        // Metadata was read at the start of this refresh (it gets its own
-        // period in a later issue: then only after a refresh that read it).
-        // Only after a refresh without any error: a list whose first page
-        // failed leaves no unfinished span behind, yet has not seen what
-        // Apify already counts, and would raise the gauge for nothing.
-        if report.errors.is_empty() && self.state.lists_complete() {
+        // Apify's counts are as fresh as the last metadata read: compared
+        // only after the lists that followed it, and only after a refresh
+        // without any error (a list whose first page failed leaves no
+        // unfinished span behind, yet has not seen what Apify already
+        // counts, and would raise the gauge for nothing).
+        if read_metadata && report.errors.is_empty() && self.state.lists_complete() {
             self.state.reconcile();
         }
         report
+    }
+
+    /// Reads what the selection names, the full webhook where needed, and
+    /// syncs the watched set. `Ok(true)` when all of it was read (the
+    /// period starts again), `Ok(false)` when some descriptions failed.
+    async fn read_metadata(
+        &mut self,
+        now: Millis,
+        skips: &mut Vec<Skip>,
+        errors: &mut Vec<ApiError>,
+    ) -> Result<bool, ApiError> {
+        let listing = self.resolve_webhooks(skips).await?;
+        if self.check_owner(&listing.webhooks) {
+            self.foreign_state_dropped = true;
+        }
+        let mut routing = Routing::new(&self.selection, self.ad_hoc);
+        routing.learn_ids(&listing.by_actor, &listing.by_task);
+        self.routing = routing;
+        // Folded, an ad-hoc webhook is no series set of its own and needs
+        // no read: its dispatches go to their task's or Actor's.
+        let mut webhooks = listing.webhooks;
+        if self.routing.folds() {
+            let state = &mut self.state;
+            webhooks.retain(|(w, _)| {
+                let ad_hoc = w.is_ad_hoc == Some(true);
+                if ad_hoc {
+                    state.ad_hoc_webhooks.remember(&w.id);
+                }
+                !ad_hoc
+            });
+        }
+        let errors_before = errors.len();
+        let webhooks = self.with_details(webhooks, errors).await;
+        self.state.sync_selected(&webhooks, Some(&self.routing));
+        self.state.ignored_webhooks.clear();
+        self.state.take_baselines(now);
+        let complete = errors.len() == errors_before;
+        if complete {
+            self.metadata_read_at = Some(now);
+        }
+        Ok(complete)
+    }
+
+    /// Pages the dispatch source down to its watermarks. The account-wide
+    /// list serves every selection; refused (403), it gives way for good to
+    /// each watched webhook's own list, read at once.
+    async fn read_dispatch_lists(
+        &mut self,
+        known_before: &BTreeSet<String>,
+        now: Millis,
+    ) -> (Vec<ApiError>, Vec<Skip>) {
+        let lists = self.dispatch_lists(known_before, now);
+        let (mut errors, mut skips) = paging::read_lists(
+            &self.client,
+            &mut self.state,
+            lists,
+            &self.routing,
+            self.concurrency,
+            &*self.clock,
+        )
+        .await;
+        let refused = |e: &ApiError| {
+            matches!(e, ApiError::Status { status: 403, endpoint, .. }
+                if *endpoint == DispatchList::Account.endpoint())
+        };
+        if self.per_webhook || !errors.iter().any(refused) {
+            return (errors, skips);
+        }
+        tracing::warn!(
+            "the account-wide dispatch list was refused (403); reading each watched webhook's own list instead, one request per webhook per refresh"
+        );
+        self.per_webhook = true;
+        errors.retain(|e| !refused(e));
+        let lists = self.dispatch_lists(known_before, now);
+        let (more_errors, more_skips) = paging::read_lists(
+            &self.client,
+            &mut self.state,
+            lists,
+            &self.routing,
+            self.concurrency,
+            &*self.clock,
+        )
+        .await;
+        errors.extend(more_errors);
+        skips.extend(more_skips);
+        (errors, skips)
     }
 
     /// Reports each item left out the first time only (a list shows it
@@ -204,10 +316,7 @@ impl Collector {
 
     /// The union of what the selection names, each webhook once. List
     /// items that cannot be decoded go to `skips`.
-    async fn resolve_webhooks(
-        &self,
-        skips: &mut Vec<Skip>,
-    ) -> Result<Vec<(Webhook, bool)>, ApiError> {
+    async fn resolve_webhooks(&self, skips: &mut Vec<Skip>) -> Result<Listing, ApiError> {
         let client = &self.client;
         let mut left_out = |skipped: Vec<Undecodable>| {
             skips.extend(
@@ -219,30 +328,40 @@ impl Collector {
         if self.selection.is_everything() {
             let all = client.list_webhooks(&WebhookList::All).await?;
             left_out(all.skipped);
-            return Ok(all.webhooks.into_iter().map(|w| (w, false)).collect());
+            return Ok(Listing {
+                webhooks: all.webhooks.into_iter().map(|w| (w, false)).collect(),
+                by_actor: Vec::new(),
+                by_task: Vec::new(),
+            });
         }
-        let mut lists: Vec<WebhookList> = Vec::new();
-        lists.extend(
+        let list_all = |lists: Vec<WebhookList>| {
+            stream::iter(lists)
+                .map(|list: WebhookList| async move { client.list_webhooks(&list).await })
+                .buffered(self.concurrency)
+                .collect::<Vec<_>>()
+        };
+        let by_actor: Vec<WebhookListing> = list_all(
             self.selection
                 .actor_ids
                 .iter()
                 .cloned()
-                .map(WebhookList::Actor),
-        );
-        lists.extend(
+                .map(WebhookList::Actor)
+                .collect(),
+        )
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+        let by_task: Vec<WebhookListing> = list_all(
             self.selection
                 .actor_task_ids
                 .iter()
                 .cloned()
-                .map(WebhookList::ActorTask),
-        );
-        let listed: Vec<WebhookListing> = stream::iter(lists)
-            .map(|list: WebhookList| async move { client.list_webhooks(&list).await })
-            .buffered(self.concurrency)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
+                .map(WebhookList::ActorTask)
+                .collect(),
+        )
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
         let named: Vec<(String, Option<Webhook>)> =
             stream::iter(self.selection.webhook_ids.clone())
                 .map(|id: String| async move { client.get_webhook(&id).await.map(|w| (id, w)) })
@@ -259,17 +378,26 @@ impl Collector {
                 None => tracing::warn!(webhook_id = %id, "configured webhook not found"),
             }
         }
-        let mut webhooks: Vec<Webhook> = Vec::new();
-        for listing in listed {
-            left_out(listing.skipped);
-            webhooks.extend(listing.webhooks);
-        }
-        for w in webhooks {
+        let mut flatten = |listings: Vec<WebhookListing>| -> Vec<Webhook> {
+            let mut hooks = Vec::new();
+            for listing in listings {
+                left_out(listing.skipped);
+                hooks.extend(listing.webhooks);
+            }
+            hooks
+        };
+        let by_actor = flatten(by_actor);
+        let by_task = flatten(by_task);
+        for w in by_actor.iter().chain(&by_task) {
             if !out.iter().any(|(known, _)| known.id == w.id) {
-                out.push((w, false));
+                out.push((w.clone(), false));
             }
         }
-        Ok(out)
+        Ok(Listing {
+            webhooks: out,
+            by_actor,
+            by_task,
+        })
     }
 
     /// Attaches the description, reading the full webhook where the list
@@ -314,28 +442,32 @@ impl Collector {
     }
 
     /// The lists to page, each with its cursor created on first sight
-    /// (reading back `lookback` from now).
+    /// (reading back `lookback` from now): the account-wide one, or, once
+    /// it was refused, each watched webhook's own (folded series sets have
+    /// none).
     ///
-    /// When the source changes (a selection added or removed, with a state
-    /// file), the new cursors start where the dropped ones had read up to
-    /// for webhooks already counted: their newest dispatches were all
-    /// counted, and anything created since is newer than every dropped
-    /// watermark. Re-reading the lookback would count them again.
+    /// When the source changes (the fallback, or a state file written by
+    /// a version that read per-webhook lists), the new cursors start where
+    /// the dropped ones had read up to for webhooks already counted: their
+    /// newest dispatches were all counted, and anything created since is
+    /// newer than every dropped watermark. Re-reading the lookback would
+    /// count them again.
     fn dispatch_lists(
         &mut self,
-        webhooks: &[(Webhook, Option<Details>)],
         known_before: &BTreeSet<String>,
         now: Millis,
     ) -> Vec<(String, DispatchList)> {
         let lookback_floor =
             now.saturating_sub(i64::try_from(self.lookback.as_millis()).unwrap_or(i64::MAX));
-        let lists: Vec<(String, DispatchList)> = if self.selection.is_everything() {
-            vec![(ACCOUNT_CURSOR.to_string(), DispatchList::Account)]
-        } else {
-            webhooks
-                .iter()
-                .map(|(w, _)| (w.id.clone(), DispatchList::Webhook(w.id.clone())))
+        let lists: Vec<(String, DispatchList)> = if self.per_webhook {
+            self.state
+                .webhooks
+                .keys()
+                .filter(|id| !id.starts_with(route::AD_HOC_PREFIX))
+                .map(|id| (id.clone(), DispatchList::Webhook(id.clone())))
                 .collect()
+        } else {
+            vec![(ACCOUNT_CURSOR.to_string(), DispatchList::Account)]
         };
         let mut inherited: Option<Millis> = None;
         self.state.cursors.retain(|key, cursor| {
@@ -367,16 +499,14 @@ impl Collector {
         lists
     }
 
-    /// Account-wide, a dispatch can name a webhook created after the webhook
-    /// list was read: read those webhooks and count their dispatches now.
-    /// A webhook that 404s was deleted; one that fails is tried next time.
+    /// A dispatch can name a webhook that no list named: created since the
+    /// last metadata read, or ad-hoc. Each such webhook is read once, at
+    /// once: watched, it joins (ad-hoc and folded, its dispatches go to
+    /// their task's or Actor's series set); not watched or deleted, its
+    /// dispatches are left alone until the next metadata read. One that
+    /// fails is tried next refresh.
     async fn adopt_orphans(&mut self, errors: &mut Vec<ApiError>) {
         if self.state.orphans.is_empty() {
-            return;
-        }
-        if !self.selection.is_everything() {
-            // A narrowed selection does not watch them.
-            self.state.orphans.clear();
             return;
         }
         let ids: BTreeSet<String> = self
@@ -390,25 +520,47 @@ impl Collector {
             client.get_webhook(&id).await
         })
         .await;
+        let orphans = std::mem::take(&mut self.state.orphans);
         let mut retry: BTreeSet<String> = BTreeSet::new();
         for (id, found) in fetched {
             match found {
-                Ok(Some(w)) => {
-                    tracing::info!(webhook_id = %id, "watching a webhook created during the refresh");
-                    self.state.upsert_webhook(&w, Some(&details_of(&w)));
+                Ok(Some(w)) if w.is_ad_hoc == Some(true) && self.routing.folds() => {
+                    self.state.ad_hoc_webhooks.remember(&id);
                 }
-                Ok(None) => {}
+                Ok(Some(w)) if self.routing.selects_webhook(&w) || w.is_ad_hoc == Some(true) => {
+                    tracing::info!(webhook_id = %id, "watching a webhook no list named");
+                    self.state.upsert_webhook(&w, Some(&details_of(&w)));
+                    // `each`: an ad-hoc webhook's condition names its run;
+                    // its dispatch tells the Actor and task.
+                    if let (Some(entry), Some(d)) = (
+                        self.state.webhooks.get_mut(&id),
+                        orphans.iter().find(|d| d.webhook_id == id),
+                    ) {
+                        let run = &d.event_data;
+                        for (label, value) in [
+                            (&mut entry.info.actor_id, &run.actor_id),
+                            (&mut entry.info.actor_task_id, &run.actor_task_id),
+                        ] {
+                            if label.is_empty() {
+                                *label = value.clone().unwrap_or_default();
+                            }
+                        }
+                    }
+                }
+                Ok(_) => {
+                    self.state.ignored_webhooks.insert(id);
+                }
                 Err(e) => {
                     errors.push(e);
                     retry.insert(id);
                 }
             }
         }
-        for d in std::mem::take(&mut self.state.orphans) {
-            if self.state.watches(&d) {
-                self.state.count_new(&d);
-            } else if retry.contains(&d.webhook_id) {
+        for d in orphans {
+            if retry.contains(&d.webhook_id) {
                 self.state.orphans.push(d);
+            } else {
+                self.state.take_new(&d, &self.routing);
             }
         }
     }

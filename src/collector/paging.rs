@@ -13,6 +13,7 @@ use std::sync::Mutex;
 
 use futures::stream::{self, StreamExt};
 
+use super::route::Routing;
 use super::skipped::Skip;
 use super::state::State;
 use crate::api::decode::{item_key, Millis};
@@ -34,12 +35,14 @@ pub(super) async fn read_lists(
     client: &Client,
     state: &mut State,
     lists: Vec<(String, DispatchList)>,
+    routing: &Routing,
     concurrency: usize,
     clock: &dyn Clock,
 ) -> (Vec<ApiError>, Vec<Skip>) {
     let shared = Mutex::new(Shared {
         state,
         skipped: Vec::new(),
+        routing,
         clock,
     });
     let results: Vec<Result<(), ApiError>> = stream::iter(lists)
@@ -60,6 +63,8 @@ struct Shared<'a> {
     state: &'a mut State,
     /// Items left out of a page: undecodable, or dated too far ahead.
     skipped: Vec<Skip>,
+    /// Which series set each new dispatch counts in.
+    routing: &'a Routing,
     /// Read at each page, not once per refresh: a list whose pass starts
     /// late in a long refresh must not take new dispatches for future ones.
     clock: &'a dyn Clock,
@@ -120,6 +125,7 @@ async fn read_pages(
         let Shared {
             state,
             skipped,
+            routing,
             clock,
         } = &mut *guard;
         let horizon = clock.now_millis().saturating_add(FUTURE_TOLERANCE_MS);
@@ -146,7 +152,7 @@ async fn read_pages(
         };
         let verdict = cursor.admit_page(&admissible);
         for d in verdict.new {
-            state.take_new(d);
+            state.take_new(d, routing);
         }
         // A short page is the end of the list, whatever `total` says.
         if verdict.reached_watermark || last {

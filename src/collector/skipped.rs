@@ -55,15 +55,16 @@ impl Skip {
     }
 }
 
-/// The keys of items already reported, oldest first.
+/// A bounded set of keys, oldest first: the items already reported, and
+/// the webhooks known to be ad-hoc.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "Vec<String>", into = "Vec<String>")]
-pub(crate) struct SkippedItems {
+pub(crate) struct RecentKeys {
     order: VecDeque<String>,
     keys: HashSet<String>,
 }
 
-impl SkippedItems {
+impl RecentKeys {
     /// True when `key` was left out before: the item is not counted.
     pub(crate) fn contains(&self, key: &str) -> bool {
         self.keys.contains(key)
@@ -85,9 +86,9 @@ impl SkippedItems {
     }
 }
 
-impl From<Vec<String>> for SkippedItems {
+impl From<Vec<String>> for RecentKeys {
     fn from(keys: Vec<String>) -> Self {
-        let mut items = SkippedItems::default();
+        let mut items = RecentKeys::default();
         for key in keys {
             items.remember(&key);
         }
@@ -95,8 +96,8 @@ impl From<Vec<String>> for SkippedItems {
     }
 }
 
-impl From<SkippedItems> for Vec<String> {
-    fn from(items: SkippedItems) -> Self {
+impl From<RecentKeys> for Vec<String> {
+    fn from(items: RecentKeys) -> Self {
         items.order.into()
     }
 }
@@ -107,7 +108,7 @@ mod tests {
 
     #[test]
     fn each_key_is_new_once_and_the_oldest_is_forgotten_first() {
-        let mut s = SkippedItems::default();
+        let mut s = RecentKeys::default();
         assert!(s.remember("a"));
         assert!(!s.remember("a"));
         assert!(s.contains("a"));
@@ -123,15 +124,15 @@ mod tests {
 
     #[test]
     fn round_trips_through_json_in_order() {
-        let mut s = SkippedItems::default();
+        let mut s = RecentKeys::default();
         for key in ["b", "a", "sha256:00ff"] {
             s.remember(key);
         }
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(json, r#"["b","a","sha256:00ff"]"#);
-        let back: SkippedItems = serde_json::from_str(&json).unwrap();
+        let back: RecentKeys = serde_json::from_str(&json).unwrap();
         assert_eq!(back, s);
-        assert!(!serde_json::from_str::<SkippedItems>("[]")
+        assert!(!serde_json::from_str::<RecentKeys>("[]")
             .unwrap()
             .contains("b"));
     }

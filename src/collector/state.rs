@@ -16,7 +16,8 @@ use crate::api::webhooks::Webhook;
 use super::counts::{Counts, FAILED, SUCCEEDED};
 use super::cursor::Cursor;
 use super::reconcile::Baseline;
-use super::skipped::SkippedItems;
+use super::route::{Route, Routing, AD_HOC_DESCRIPTION};
+use super::skipped::RecentKeys;
 
 /// More orphans than this are dropped (with a warning): a bound on memory
 /// should the API keep listing dispatches of webhooks it cannot return.
@@ -41,7 +42,15 @@ pub(crate) struct State {
     pub(crate) orphans: Vec<Dispatch>,
     /// Items left out of counting, each reported once and never counted.
     #[serde(default)]
-    pub(crate) skipped: SkippedItems,
+    pub(crate) skipped: RecentKeys,
+    /// Webhooks known to be ad-hoc, so that their dispatches are folded
+    /// without reading the webhook again.
+    #[serde(default)]
+    pub(crate) ad_hoc_webhooks: RecentKeys,
+    /// Webhooks read by id and found not watched: their dispatches are
+    /// left alone until the next metadata read.
+    #[serde(skip)]
+    pub(crate) ignored_webhooks: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -97,6 +106,10 @@ impl WebhookInfo {
     }
 }
 
+fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
 /// Only the host of a URL: never its path, query or userinfo, which may
 /// carry secrets of the receiver.
 fn host_of(url: &str) -> String {
@@ -121,13 +134,40 @@ impl State {
     /// Makes the watched set exactly `webhooks`: adds the new ones, updates
     /// labels, creates their zero series, and drops every trace of webhooks
     /// no longer there (deleted upstream, or no longer selected).
+    #[cfg(test)]
     pub(crate) fn sync_webhooks(&mut self, webhooks: &[(Webhook, Option<Details>)]) {
-        let keep: BTreeSet<&str> = webhooks.iter().map(|(w, _)| w.id.as_str()).collect();
-        self.webhooks.retain(|id, _| keep.contains(id.as_str()));
-        self.active
-            .retain(|_, a| keep.contains(a.webhook_id.as_str()));
+        self.sync_selected(webhooks, None);
+    }
+
+    /// [`State::sync_webhooks`], keeping the ad-hoc series sets that no
+    /// list names (folded ones, or, with `each`, webhooks read by id) while
+    /// `routing` still selects their Actor or task.
+    pub(crate) fn sync_selected(
+        &mut self,
+        webhooks: &[(Webhook, Option<Details>)],
+        routing: Option<&Routing>,
+    ) {
+        let listed: BTreeSet<&str> = webhooks.iter().map(|(w, _)| w.id.as_str()).collect();
+        let keep: BTreeSet<String> = self
+            .webhooks
+            .iter()
+            .filter(|(id, w)| {
+                listed.contains(id.as_str())
+                    || (w.info.is_ad_hoc == "true"
+                        && routing.is_some_and(|r| {
+                            r.selects_run(
+                                non_empty(&w.info.actor_id),
+                                non_empty(&w.info.actor_task_id),
+                            )
+                        }))
+            })
+            .map(|(id, _)| id.clone())
+            .chain(listed.iter().map(|id| id.to_string()))
+            .collect();
+        self.webhooks.retain(|id, _| keep.contains(id));
+        self.active.retain(|_, a| keep.contains(&a.webhook_id));
         self.cursors
-            .retain(|key, _| key == ACCOUNT_CURSOR || keep.contains(key.as_str()));
+            .retain(|key, _| key == ACCOUNT_CURSOR || keep.contains(key));
         for (w, details) in webhooks {
             self.upsert_webhook(w, details.as_ref());
         }
@@ -143,7 +183,20 @@ impl State {
             }
             None => Some(entry.info.description.clone()),
         };
-        entry.info = WebhookInfo::from_webhook(w, description.as_deref());
+        let mut info = WebhookInfo::from_webhook(w, description.as_deref());
+        // An ad-hoc webhook's condition names the run, not its Actor: keep
+        // the Actor and task its dispatches told.
+        if w.is_ad_hoc == Some(true) {
+            for (fresh, known) in [
+                (&mut info.actor_id, &entry.info.actor_id),
+                (&mut info.actor_task_id, &entry.info.actor_task_id),
+            ] {
+                if fresh.is_empty() {
+                    fresh.clone_from(known);
+                }
+            }
+        }
+        entry.info = info;
         entry.reported_dispatches = w.stats.as_ref().and_then(|s| s.total_dispatches);
         for event_type in &w.event_types {
             let by_status = entry
@@ -156,9 +209,32 @@ impl State {
         }
     }
 
-    /// True when the dispatch belongs to a watched webhook.
-    pub(crate) fn watches(&self, d: &Dispatch) -> bool {
-        self.webhooks.contains_key(&d.webhook_id)
+    /// Creates, or widens to `d`'s event type, the folded series set
+    /// `key` that `d` counts in.
+    fn fold_into(&mut self, key: &str, d: &Dispatch) {
+        let entry = self.webhooks.entry(key.to_string()).or_insert_with(|| {
+            let run = &d.event_data;
+            WebhookState {
+                info: WebhookInfo {
+                    actor_id: run.actor_id.clone().unwrap_or_default(),
+                    actor_task_id: run.actor_task_id.clone().unwrap_or_default(),
+                    is_ad_hoc: "true".to_string(),
+                    description: AD_HOC_DESCRIPTION.to_string(),
+                    ..WebhookInfo::default()
+                },
+                ..WebhookState::default()
+            }
+        });
+        if !entry.info.event_types.contains(&d.event_type) {
+            entry.info.event_types.push(d.event_type.clone());
+            let by_status = entry
+                .counts
+                .dispatches
+                .entry(d.event_type.clone())
+                .or_default();
+            by_status.entry(SUCCEEDED.to_string()).or_insert(0);
+            by_status.entry(FAILED.to_string()).or_insert(0);
+        }
     }
 
     /// True when the webhook's description must be (re)read: first seen, or
@@ -170,27 +246,41 @@ impl State {
         }
     }
 
-    /// Takes a dispatch new to a list: counts it when its webhook is
-    /// watched, or keeps it as an orphan until its webhook has been read.
-    pub(crate) fn take_new(&mut self, d: &Dispatch) {
-        if self.watches(d) {
-            self.count_new(d);
-        } else if self.orphans.len() < MAX_ORPHANS {
-            self.orphans.push(d.clone());
-        } else {
-            tracing::warn!(dispatch_id = %d.id, "too many dispatches of unknown webhooks; dropping one");
+    /// Takes a dispatch new to a list: counts it where `routing` says, or
+    /// keeps it as an orphan until its webhook has been read.
+    pub(crate) fn take_new(&mut self, d: &Dispatch, routing: &Routing) {
+        match routing.route(self, d) {
+            Route::Count(key) => self.count_under(d, &key),
+            Route::Fold(key) => {
+                if !self.active.contains_key(&d.id) {
+                    self.fold_into(&key, d);
+                }
+                self.count_under(d, &key);
+            }
+            Route::Unknown if self.orphans.len() < MAX_ORPHANS => self.orphans.push(d.clone()),
+            Route::Unknown => {
+                tracing::warn!(dispatch_id = %d.id, "too many dispatches of unknown webhooks; dropping one")
+            }
+            Route::Ignore => {}
         }
     }
 
-    /// Counts a dispatch seen for the first time in a list. Dispatches of
-    /// webhooks that are not watched are ignored, and so is one already
-    /// followed as ACTIVE (a list can show it again, on a shifted page or
-    /// to another cursor).
+    /// Counts a dispatch seen for the first time in a list under its own
+    /// webhook.
+    #[cfg(test)]
     pub(crate) fn count_new(&mut self, d: &Dispatch) {
+        self.count_under(d, &d.webhook_id);
+    }
+
+    /// Counts a dispatch seen for the first time in a list under the series
+    /// set `key`. One of a series set not watched is ignored, and so is one
+    /// already followed as ACTIVE (a list can show it again, on a shifted
+    /// page or to another cursor).
+    fn count_under(&mut self, d: &Dispatch, key: &str) {
         if self.active.contains_key(&d.id) {
             return;
         }
-        let Some(webhook) = self.webhooks.get_mut(&d.webhook_id) else {
+        let Some(webhook) = self.webhooks.get_mut(key) else {
             return;
         };
         webhook.saw_dispatch(d.created_at);
@@ -203,7 +293,7 @@ impl State {
             self.active.insert(
                 d.id.clone(),
                 ActiveDispatch {
-                    webhook_id: d.webhook_id.clone(),
+                    webhook_id: key.to_string(),
                     event_type: d.event_type.clone(),
                     created_at: d.created_at,
                     calls_counted: counted,

@@ -30,5 +30,6 @@ pub(crate) fn dispatch(
         event_type: event_type.to_string(),
         calls,
         event_data: Default::default(),
+        webhook: None,
     }
 }

@@ -65,6 +65,14 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION")]
     pub lookback: Option<String>,
 
+    /// How often webhook metadata is re-read [env: APIFY_EXPORTER_METADATA_INTERVAL]
+    #[arg(long, value_name = "DURATION")]
+    pub metadata_interval: Option<String>,
+
+    /// Ad-hoc webhooks: `fold` (one series set per task or Actor) or `each` [env: APIFY_EXPORTER_AD_HOC]
+    #[arg(long, value_name = "MODE")]
+    pub ad_hoc: Option<String>,
+
     /// Persisted state path [env: APIFY_EXPORTER_STATE_FILE]
     #[arg(long, value_name = "PATH")]
     pub state_file: Option<String>,

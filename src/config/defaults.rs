@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use super::{LogFormat, Mode};
+use super::{AdHoc, LogFormat, Mode};
 
 /// `APIFY_API_BASE_URL`.
 pub const API_BASE_URL: &str = "https://api.apify.com";
@@ -22,6 +22,10 @@ pub const INTERVAL: Duration = Duration::from_secs(30);
 pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
 /// `APIFY_EXPORTER_LOOKBACK`.
 pub const LOOKBACK: Duration = Duration::from_secs(24 * 3600);
+/// `APIFY_EXPORTER_METADATA_INTERVAL`.
+pub const METADATA_INTERVAL: Duration = Duration::from_secs(300);
+/// `APIFY_EXPORTER_AD_HOC`.
+pub const AD_HOC: AdHoc = AdHoc::Fold;
 /// `APIFY_EXPORTER_TIMEOUT`.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// `APIFY_EXPORTER_MAX_RPS`.
@@ -46,7 +50,7 @@ pub const MAX_CONNECTIONS: usize = 1024;
 pub const AUTH_QUEUE_WAIT: Duration = Duration::from_secs(1);
 
 /// The defaults as `--help` shows them, by argument id.
-pub(crate) fn shown() -> [(&'static str, String); 11] {
+pub(crate) fn shown() -> [(&'static str, String); 13] {
     [
         ("api_base_url", API_BASE_URL.to_string()),
         ("listen", LISTEN.to_string()),
@@ -54,6 +58,8 @@ pub(crate) fn shown() -> [(&'static str, String); 11] {
         ("interval", duration_text(INTERVAL)),
         ("min_interval", duration_text(MIN_INTERVAL)),
         ("lookback", duration_text(LOOKBACK)),
+        ("metadata_interval", duration_text(METADATA_INTERVAL)),
+        ("ad_hoc", AD_HOC.as_str().to_string()),
         ("timeout", duration_text(TIMEOUT)),
         ("max_rps", MAX_RPS.to_string()),
         ("concurrency", CONCURRENCY.to_string()),

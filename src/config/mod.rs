@@ -44,6 +44,26 @@ impl Selection {
     }
 }
 
+/// What becomes of ad-hoc webhooks (the ones Apify creates for one run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdHoc {
+    /// One synthetic webhook per task or Actor: series grow with Actors
+    /// and tasks, never with runs.
+    Fold,
+    /// One series set per ad-hoc webhook.
+    Each,
+}
+
+impl AdHoc {
+    /// The value as `APIFY_EXPORTER_AD_HOC` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdHoc::Fold => "fold",
+            AdHoc::Each => "each",
+        }
+    }
+}
+
 /// When refreshes run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -129,6 +149,10 @@ pub struct Config {
     pub min_interval: Duration,
     /// How far back the first pass reads.
     pub lookback: Duration,
+    /// How often webhook metadata (lists, descriptions, stats) is re-read.
+    pub metadata_interval: Duration,
+    /// Whether ad-hoc webhooks are folded per task or Actor.
+    pub ad_hoc: AdHoc,
     /// Where counts are kept across restarts.
     pub state_file: Option<PathBuf>,
     /// Timeout per API request.
@@ -165,6 +189,8 @@ impl Config {
             interval: defaults::INTERVAL,
             min_interval: defaults::MIN_INTERVAL,
             lookback: defaults::LOOKBACK,
+            metadata_interval: defaults::METADATA_INTERVAL,
+            ad_hoc: defaults::AD_HOC,
             state_file: None,
             timeout: defaults::TIMEOUT,
             max_rps: defaults::MAX_RPS,
@@ -216,6 +242,10 @@ struct Env {
     min_interval: Option<String>,
     #[serde(rename = "apify_exporter_lookback")]
     lookback: Option<String>,
+    #[serde(rename = "apify_exporter_metadata_interval")]
+    metadata_interval: Option<String>,
+    #[serde(rename = "apify_exporter_ad_hoc")]
+    ad_hoc: Option<String>,
     #[serde(rename = "apify_exporter_state_file")]
     state_file: Option<String>,
     #[serde(rename = "apify_exporter_timeout")]
@@ -365,6 +395,22 @@ impl Config {
             pick(&cli.lookback, "APIFY_EXPORTER_LOOKBACK", &env.lookback),
             defaults::LOOKBACK,
         )?;
+        let metadata_interval = duration(
+            pick(
+                &cli.metadata_interval,
+                "APIFY_EXPORTER_METADATA_INTERVAL",
+                &env.metadata_interval,
+            ),
+            defaults::METADATA_INTERVAL,
+        )?;
+        let ad_hoc = match pick(&cli.ad_hoc, "APIFY_EXPORTER_AD_HOC", &env.ad_hoc) {
+            None => defaults::AD_HOC,
+            Some(raw) => match raw.value.trim() {
+                "fold" => AdHoc::Fold,
+                "each" => AdHoc::Each,
+                _ => return Err(raw.invalid("expected `fold` or `each`")),
+            },
+        };
         let timeout = duration(
             pick(&cli.timeout, "APIFY_EXPORTER_TIMEOUT", &env.timeout),
             defaults::TIMEOUT,
@@ -401,6 +447,8 @@ impl Config {
             interval,
             min_interval,
             lookback,
+            metadata_interval,
+            ad_hoc,
             state_file,
             timeout,
             max_rps,
@@ -452,6 +500,8 @@ mod tests {
         assert_eq!(c.interval, Duration::from_secs(30));
         assert_eq!(c.min_interval, Duration::from_secs(5));
         assert_eq!(c.lookback, Duration::from_secs(86_400));
+        assert_eq!(c.metadata_interval, Duration::from_secs(300));
+        assert_eq!(c.ad_hoc, AdHoc::Fold);
         assert_eq!(c.timeout, Duration::from_secs(10));
         assert_eq!(c.max_rps, 20);
         assert_eq!(c.concurrency, 4);
@@ -504,6 +554,23 @@ mod tests {
         };
         let err = Config::from_parts(&cli(&[]), env).unwrap_err();
         assert_eq!(err.name, "APIFY_WEBHOOK_IDS");
+    }
+
+    #[test]
+    fn ad_hoc_and_the_metadata_period_are_read_and_checked() {
+        let env = Env {
+            ad_hoc: Some(" each ".into()),
+            metadata_interval: Some("90s".into()),
+            ..env_with_token()
+        };
+        let c = Config::from_parts(&cli(&[]), env).unwrap();
+        assert_eq!(c.ad_hoc, AdHoc::Each);
+        assert_eq!(c.metadata_interval, Duration::from_secs(90));
+        let err = Config::from_parts(&cli(&["--ad-hoc", "folded"]), env_with_token()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--ad-hoc (APIFY_EXPORTER_AD_HOC): expected `fold` or `each`, got \"folded\""
+        );
     }
 
     #[test]

@@ -153,6 +153,24 @@ impl FakeApify {
         }
     }
 
+    /// While `refused`, every request to the route template `route` (such
+    /// as `/v2/webhook-dispatches`) is answered 403, as Apify answers a
+    /// token scoped away from it.
+    pub fn refuse_route(&self, route: &str, refused: bool) {
+        let mut state = self.lock();
+        if refused {
+            state.refused.insert(route.to_owned());
+        } else {
+            state.refused.remove(route);
+        }
+    }
+
+    /// Whether webhook lists show ad-hoc webhooks (`isAdHoc: true`); they
+    /// do by default. Either way `GET /v2/webhooks/:id` answers them.
+    pub fn list_ad_hoc_webhooks(&self, listed: bool) {
+        self.lock().ad_hoc_unlisted = !listed;
+    }
+
     /// Makes every list answer claim `total` items (`None`, the default:
     /// the true count), as an API whose count is wrong would.
     pub fn set_list_total(&self, total: Option<u64>) {

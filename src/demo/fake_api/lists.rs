@@ -28,6 +28,7 @@ impl State {
             .webhooks
             .iter()
             .filter(|(_, webhook)| keep(webhook))
+            .filter(|(_, webhook)| !(self.ad_hoc_unlisted && is_ad_hoc(webhook)))
             .map(|(id, webhook)| (sort_key(webhook), id.as_str(), webhook))
             .collect();
         selected.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
@@ -157,6 +158,10 @@ pub(super) fn condition_is(webhook: &Value, field: &str, wanted: &str) -> bool {
         .and_then(|c| c.get(field))
         .and_then(Value::as_str)
         == Some(wanted)
+}
+
+fn is_ad_hoc(webhook: &Value) -> bool {
+    webhook.get("isAdHoc").and_then(Value::as_bool) == Some(true)
 }
 
 fn webhook_short(webhook: &Value) -> Value {

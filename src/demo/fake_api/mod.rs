@@ -157,6 +157,11 @@ struct State {
     ignore_offset: bool,
     /// Dispatches left out of every list (see [`FakeApify::hide_from_lists`]).
     hidden: HashSet<String>,
+    /// Route templates answered 403 (see [`FakeApify::refuse_route`]).
+    refused: HashSet<String>,
+    /// Webhook lists leave out ad-hoc webhooks (see
+    /// [`FakeApify::list_ad_hoc_webhooks`]).
+    ad_hoc_unlisted: bool,
     /// Per webhook id: dispatches with a new id put since its
     /// `stats.totalDispatches` was put, added to that count when served.
     added_since_count: HashMap<String, u64>,
@@ -193,6 +198,8 @@ impl FakeApify {
             list_total: None,
             ignore_offset: false,
             hidden: HashSet::new(),
+            refused: HashSet::new(),
+            ad_hoc_unlisted: false,
             added_since_count: HashMap::new(),
             faults: HashMap::new(),
             requests: VecDeque::new(),

@@ -193,6 +193,13 @@ impl FakeApify {
                 "Authentication token is not valid.",
             );
         }
+        if state.refused.contains(route.template()) {
+            return error_response(
+                StatusCode::FORBIDDEN,
+                "insufficient-permissions",
+                "You do not have permission to access this resource.",
+            );
+        }
         let params = match ListParams::parse(query) {
             Ok(params) if state.ignore_offset => params.at_first_page(),
             Ok(params) => params,
