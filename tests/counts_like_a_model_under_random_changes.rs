@@ -340,6 +340,9 @@ async fn run_case(per_webhook: bool, steps: Vec<Step>) -> (Counts, Counts) {
         }
     };
     let list_route = if per_webhook {
+        // Per-webhook lists are the fallback when the account-wide one is
+        // refused, as with a scoped token.
+        fake.refuse_route(route::DISPATCHES, true);
         route::WEBHOOK_DISPATCHES
     } else {
         route::DISPATCHES

@@ -46,7 +46,7 @@ async fn a_restart_neither_double_counts_nor_loses() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn switching_between_account_wide_and_per_webhook_does_not_recount() {
+async fn falling_back_to_per_webhook_lists_does_not_recount_and_survives_a_restart() {
     let dir = temp_dir("restart-switch");
     let state_file = dir.path().join("state.json");
     let fake = account_with_one_webhook();
@@ -54,32 +54,37 @@ async fn switching_between_account_wide_and_per_webhook_does_not_recount() {
     let now = now_ms();
     fake.put_dispatch(succeeded("a1", W1, now - 60_000));
     fake.put_dispatch(succeeded("b1", W2, now - 50_000));
-    let h = Harness::start(fake, |c| {
-        c.state_file = Some(state_file.clone());
-        c.selection.webhook_ids = vec![W1.to_string()];
-    })
-    .await;
+    let h = Harness::start(fake, |c| c.state_file = Some(state_file.clone())).await;
     let m = h.scrape().await;
     assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 1.0);
+    assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 1.0);
 
-    // Per-webhook -> account-wide: W1 is not read back again.
+    // The token's scope narrows: the account-wide list is refused, and the
+    // same refresh reads each webhook's own list, recounting nothing.
+    h.fake.refuse_route(route::DISPATCHES, true);
     h.fake.put_dispatch(succeeded("a2", W1, now_ms()));
-    let h = h.restart(|c| c.state_file = Some(state_file.clone())).await;
+    h.take_requests();
     let m = h.scrape().await;
     assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 2.0);
     assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 1.0);
+    assert_eq!(m.up(), 1.0, "the refusal is not a refresh error");
+    let routes = h.take_routes();
+    assert_eq!(routes.get(route::DISPATCHES), Some(&1));
+    assert_eq!(routes.get(route::WEBHOOK_DISPATCHES), Some(&2));
 
-    // Account-wide -> per-webhook: neither is read back again.
+    // A restart keeps to the per-webhook lists: no refused request again,
+    // nothing read back again.
     h.fake.put_dispatch(succeeded("a3", W1, now_ms() + 1));
-    let h = h
-        .restart(|c| {
-            c.state_file = Some(state_file.clone());
-            c.selection.webhook_ids = vec![W1.to_string(), W2.to_string()];
-        })
-        .await;
+    let h = h.restart(|c| c.state_file = Some(state_file.clone())).await;
     let m = h.scrape().await;
     assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 3.0);
     assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 1.0);
+    let refused = h
+        .take_requests()
+        .iter()
+        .filter(|r| r.route == route::DISPATCHES)
+        .count();
+    assert_eq!(refused, 0);
     h.stop().await;
 }
 

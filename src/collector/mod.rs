@@ -86,9 +86,6 @@ pub(crate) struct Collector {
     /// When metadata was last read in full (never, at start: the first
     /// refresh reads it).
     metadata_read_at: Option<Millis>,
-    /// The account-wide dispatch list was refused (a scoped token): each
-    /// watched webhook's own list is read instead.
-    per_webhook: bool,
     /// The state loaded belonged to another Apify user and was dropped; the
     /// file holding it must be set aside before the next save overwrites
     /// it (whichever save comes next, the one at shutdown included).
@@ -122,7 +119,6 @@ impl Collector {
             routing: Routing::new(&config.selection, config.ad_hoc),
             metadata_interval: config.metadata_interval,
             metadata_read_at: None,
-            per_webhook: false,
             foreign_state_dropped: false,
         }
     }
@@ -233,8 +229,9 @@ impl Collector {
     }
 
     /// Pages the dispatch source down to its watermarks. The account-wide
-    /// list serves every selection; refused (403), it gives way for good to
-    /// each watched webhook's own list, read at once.
+    /// list serves every selection; refused (403), it gives way to each
+    /// watched webhook's own list, read at once and from then on (the state
+    /// file keeps the choice).
     async fn read_dispatch_lists(
         &mut self,
         known_before: &BTreeSet<String>,
@@ -254,13 +251,13 @@ impl Collector {
             matches!(e, ApiError::Status { status: 403, endpoint, .. }
                 if *endpoint == DispatchList::Account.endpoint())
         };
-        if self.per_webhook || !errors.iter().any(refused) {
+        if self.state.account_list_refused || !errors.iter().any(refused) {
             return (errors, skips);
         }
         tracing::warn!(
             "the account-wide dispatch list was refused (403); reading each watched webhook's own list instead, one request per webhook per refresh"
         );
-        self.per_webhook = true;
+        self.state.account_list_refused = true;
         errors.retain(|e| !refused(e));
         let lists = self.dispatch_lists(known_before, now);
         let (more_errors, more_skips) = paging::read_lists(
@@ -459,7 +456,7 @@ impl Collector {
     ) -> Vec<(String, DispatchList)> {
         let lookback_floor =
             now.saturating_sub(i64::try_from(self.lookback.as_millis()).unwrap_or(i64::MAX));
-        let lists: Vec<(String, DispatchList)> = if self.per_webhook {
+        let lists: Vec<(String, DispatchList)> = if self.state.account_list_refused {
             self.state
                 .webhooks
                 .keys()

@@ -47,6 +47,11 @@ pub(crate) struct State {
     /// without reading the webhook again.
     #[serde(default)]
     pub(crate) ad_hoc_webhooks: RecentKeys,
+    /// The account-wide dispatch list was refused (a scoped token): each
+    /// watched webhook's own list is read instead. Kept across restarts, so
+    /// that a restart does not switch sources back and forth.
+    #[serde(default)]
+    pub(crate) account_list_refused: bool,
     /// Webhooks read by id and found not watched: their dispatches are
     /// left alone until the next metadata read.
     #[serde(skip)]

@@ -39,11 +39,13 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(10);
 
 /// Config for tests: on-scrape with no reuse window, so every scrape is
-/// one refresh and a test controls exactly when refreshes happen.
+/// one refresh and a test controls exactly when refreshes happen; metadata
+/// is read at every refresh (the tests of its own period set it back).
 pub fn test_config(api: &str) -> Config {
     let mut c = Config::new(Secret::new(TOKEN), api);
     c.mode = Mode::OnScrape;
     c.min_interval = Duration::ZERO;
+    c.metadata_interval = Duration::ZERO;
     c.timeout = Duration::from_secs(5);
     c.max_rps = 1000;
     c
