@@ -1,0 +1,389 @@
+//! Issue 10: what a busy real account does. Ad-hoc webhooks (one per run)
+//! fold into one series set per task or Actor; an idle refresh costs one
+//! request plus one per ACTIVE dispatch whatever is selected; metadata has
+//! its own period.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use apify_webhook_exporter::demo::FakeApify;
+use serde_json::{json, Value};
+use support::*;
+
+const ACTORS: [&str; 3] = ["actorA", "actorB", "actorC"];
+const TASK: &str = "taskOfB";
+
+/// An ad-hoc webhook as Apify creates it for one run: its condition names
+/// the run, not the Actor.
+fn ad_hoc_webhook(id: &str, run: &str) -> Value {
+    json!({
+        "id": id,
+        "createdAt": "2026-11-01T00:00:00.000Z",
+        "modifiedAt": "2026-11-01T00:00:00.000Z",
+        "userId": "u1",
+        "isAdHoc": true,
+        "eventTypes": [RUN_OK, RUN_FAILED],
+        "condition": {"actorRunId": run},
+        "requestUrl": "https://ad-hoc.example.com/done",
+        "stats": {"totalDispatches": 1},
+    })
+}
+
+/// The dispatch of run `n`'s ad-hoc webhook: the run is of `actor`, and of
+/// `task` when given; `summary` adds the dispatch's own `webhook` summary.
+fn ad_hoc_dispatch(n: usize, actor: &str, task: Option<&str>, summary: bool, at: i64) -> Value {
+    let status = if n % 4 == 0 { "FAILED" } else { "SUCCEEDED" };
+    let event = if n % 4 == 0 { RUN_FAILED } else { RUN_OK };
+    let mut d = dispatch(
+        &format!("adhocD{n}"),
+        &format!("adhocW{n}"),
+        event,
+        status,
+        at,
+        vec![answered(at, 100, if n % 4 == 0 { 500 } else { 200 })],
+    );
+    d["eventData"] =
+        json!({"actorId": actor, "actorTaskId": task, "actorRunId": format!("run{n}")});
+    if summary {
+        d["webhook"] = json!({"isAdHoc": true, "requestUrl": "https://ad-hoc.example.com/done"});
+    }
+    d
+}
+
+/// Where run `n` belongs: Actors A and C directly, B's runs through its task.
+fn run_owner(n: usize) -> (&'static str, Option<&'static str>) {
+    match n % 3 {
+        0 => (ACTORS[0], None),
+        1 => (ACTORS[1], Some(TASK)),
+        _ => (ACTORS[2], None),
+    }
+}
+
+/// An account with W1 (regular, one dispatch) and `runs` runs with ad-hoc
+/// webhooks.
+fn busy_account(runs: usize, listed: bool, summary: bool) -> FakeApify {
+    let fake = account_with_one_webhook();
+    let now = now_ms();
+    fake.put_dispatch(succeeded("reg1", W1, now - 100_000));
+    for n in 0..runs {
+        fake.put_webhook(ad_hoc_webhook(&format!("adhocW{n}"), &format!("run{n}")));
+        let (actor, task) = run_owner(n);
+        let at = now - 90_000 + n as i64;
+        fake.put_dispatch(ad_hoc_dispatch(n, actor, task, summary, at));
+    }
+    fake.list_ad_hoc_webhooks(listed);
+    fake
+}
+
+fn webhook_ids(m: &Scrape) -> BTreeSet<String> {
+    m.series("apify_webhook_dispatches_total")
+        .keys()
+        .filter_map(|labels| {
+            labels
+                .iter()
+                .find(|(k, _)| k == "webhook_id")
+                .map(|(_, v)| v.clone())
+        })
+        .collect()
+}
+
+/// Runs `0..runs` as `run_owner` spreads them: (ok, failed) per folded id.
+fn expected_per_key(runs: std::ops::Range<usize>) -> Vec<(&'static str, f64, f64)> {
+    let mut out = Vec::new();
+    for (key, residue) in [
+        ("ad-hoc:actorA", 0),
+        ("ad-hoc:taskOfB", 1),
+        ("ad-hoc:actorC", 2),
+    ] {
+        let mine: Vec<usize> = runs.clone().filter(|n| n % 3 == residue).collect();
+        let failed = mine.iter().filter(|n| *n % 4 == 0).count() as f64;
+        out.push((key, mine.len() as f64 - failed, failed));
+    }
+    out
+}
+
+fn assert_folded(m: &Scrape, runs: std::ops::Range<usize>) {
+    let expected: BTreeSet<String> = ["ad-hoc:actorA", "ad-hoc:taskOfB", "ad-hoc:actorC", W1]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(webhook_ids(m), expected);
+    for (key, ok, failed) in expected_per_key(runs) {
+        assert_eq!(m.dispatches_total(key, RUN_OK, "SUCCEEDED"), ok, "{key}");
+        assert_eq!(
+            m.dispatches_total(key, RUN_FAILED, "FAILED"),
+            failed,
+            "{key}"
+        );
+        // Zero series exist for each event type seen, both statuses.
+        assert_eq!(m.dispatches_total(key, RUN_OK, "FAILED"), 0.0, "{key}");
+        assert_eq!(
+            m.dispatches_total(key, RUN_FAILED, "SUCCEEDED"),
+            0.0,
+            "{key}"
+        );
+        assert_eq!(m.calls_total(key, RUN_FAILED, "500"), Some(failed), "{key}");
+    }
+    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_ad_hoc_webhooks_fold_into_one_series_set_per_task_or_actor() {
+    // Whether or not the webhook list shows them, and whether or not a
+    // dispatch carries its webhook's summary.
+    for (listed, summary, reads) in [
+        (true, true, 0),
+        (true, false, 0),
+        (false, true, 0),
+        // Nothing tells: each ad-hoc webhook is read once, never again.
+        (false, false, 1500),
+    ] {
+        let h = Harness::start(busy_account(1500, listed, summary), |c| {
+            c.metadata_interval = Duration::from_secs(300);
+        })
+        .await;
+        let startup = by_route(&h.take_requests());
+        assert_eq!(
+            startup.get(route::WEBHOOK).copied().unwrap_or(0),
+            reads + 1,
+            "listed={listed} summary={summary}: W1's description, and {reads} ad-hoc reads"
+        );
+        let m = h.scrape().await;
+        assert_folded(&m, 0..1500);
+        assert_eq!(m.webhooks(), 4.0);
+        assert_eq!(m.count("apify_webhook_info"), 4);
+        let info = m.value(
+            "apify_webhook_info",
+            &[
+                ("webhook_id", "ad-hoc:taskOfB"),
+                ("actor_id", "actorB"),
+                ("actor_task_id", "taskOfB"),
+                ("event_types", "ACTOR.RUN.SUCCEEDED,ACTOR.RUN.FAILED"),
+                ("request_host", ""),
+                ("is_ad_hoc", "true"),
+                ("do_not_retry", ""),
+                ("ignore_ssl_errors", ""),
+                ("description", "ad-hoc webhooks"),
+            ],
+        );
+        assert_eq!(info, 1.0);
+        assert_eq!(
+            m.get(
+                "apify_webhook_unaccounted_dispatches",
+                &[("webhook_id", "ad-hoc:actorA")]
+            ),
+            None,
+            "no reconciliation for a folded set"
+        );
+
+        // More runs: known ad-hoc webhooks are not read again, and the
+        // refresh costs the one list request.
+        let now = now_ms();
+        for n in 0..30 {
+            let (actor, task) = run_owner(n);
+            let mut d = ad_hoc_dispatch(n, actor, task, summary, now + n as i64);
+            d["id"] = json!(format!("again{n}"));
+            h.fake.put_dispatch(d);
+        }
+        h.take_requests();
+        let m = h.scrape().await;
+        let mut total = expected_per_key(0..1500);
+        for (i, (ok, failed)) in expected_per_key(0..30)
+            .into_iter()
+            .map(|(_, ok, failed)| (ok, failed))
+            .enumerate()
+        {
+            total[i].1 += ok;
+            total[i].2 += failed;
+        }
+        for (key, ok, failed) in total {
+            assert_eq!(m.dispatches_total(key, RUN_OK, "SUCCEEDED"), ok, "{key}");
+            assert_eq!(
+                m.dispatches_total(key, RUN_FAILED, "FAILED"),
+                failed,
+                "{key}"
+            );
+        }
+        assert_eq!(
+            by_route(&h.take_requests()),
+            [(route::DISPATCHES.to_string(), 1)].into_iter().collect(),
+        );
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ad_hoc_each_keeps_one_series_set_per_ad_hoc_webhook() {
+    let h = Harness::start(busy_account(300, true, true), |c| {
+        c.ad_hoc = apify_webhook_exporter::config::AdHoc::Each;
+    })
+    .await;
+    let m = h.scrape().await;
+    assert_eq!(webhook_ids(&m).len(), 301);
+    assert_eq!(m.dispatches_total("adhocW4", RUN_FAILED, "FAILED"), 1.0);
+    assert_eq!(m.dispatches_total("adhocW5", RUN_OK, "SUCCEEDED"), 1.0);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selection_by_actor_or_task_takes_its_runs_ad_hoc_webhooks() {
+    let fake = busy_account(300, false, false);
+    // A regular webhook of actorA, so that the Actor has one to list.
+    let mut w2 = webhook(W2, &[RUN_OK]);
+    w2["condition"] = json!({"actorId": "actorA"});
+    fake.put_webhook(w2);
+    let h = Harness::start(fake, |c| {
+        c.selection.actor_ids = vec!["actorA".into()];
+        c.selection.actor_task_ids = vec![TASK.into()];
+        c.metadata_interval = Duration::from_secs(300);
+    })
+    .await;
+    let startup = by_route(&h.take_requests());
+    // Only the runs of the selection are read (100 of A, 100 of B's
+    // task): C's runs are left by their eventData, unread.
+    assert_eq!(startup.get(route::WEBHOOK), Some(&(200 + 1)));
+    let m = h.scrape().await;
+    let ids = webhook_ids(&m);
+    let expected: BTreeSet<String> = ["ad-hoc:actorA", "ad-hoc:taskOfB", W2]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(ids, expected, "W1 is actor1's, C is not selected");
+    for (key, ok, failed) in expected_per_key(0..300).into_iter().take(2) {
+        assert_eq!(m.dispatches_total(key, RUN_OK, "SUCCEEDED"), ok, "{key}");
+        assert_eq!(
+            m.dispatches_total(key, RUN_FAILED, "FAILED"),
+            failed,
+            "{key}"
+        );
+    }
+    assert_eq!(
+        by_route(&h.take_requests()),
+        [(route::DISPATCHES.to_string(), 1)].into_iter().collect(),
+    );
+    h.stop().await;
+}
+
+/// The requests of one idle refresh, after two refreshes to settle.
+async fn idle_refresh(h: &Harness) -> std::collections::BTreeMap<String, usize> {
+    h.scrape().await;
+    h.take_requests();
+    let m = h.scrape().await;
+    assert_eq!(m.up(), 1.0);
+    by_route(&h.take_requests())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_refresh_costs_one_request_plus_one_per_active_dispatch_whatever_is_selected() {
+    const WATCHED: usize = 60;
+    let ids: Vec<String> = (0..WATCHED).map(|i| format!("Wsel{i:013}")).collect();
+    let selections: [(
+        &str,
+        fn(&mut apify_webhook_exporter::config::Config, &[String]),
+    ); 4] = [
+        ("everything", |_, _| {}),
+        ("webhook ids", |c, ids| {
+            c.selection.webhook_ids = ids.to_vec()
+        }),
+        ("actor", |c, _| {
+            c.selection.actor_ids = vec!["actor1".into()]
+        }),
+        ("task", |c, _| {
+            c.selection.actor_task_ids = vec!["task1".into()]
+        }),
+    ];
+    for (name, select) in selections {
+        let fake = FakeApify::new(TOKEN);
+        let now = now_ms();
+        for (i, id) in ids.iter().enumerate() {
+            let mut w = webhook(id, &[RUN_OK]);
+            w["condition"] = json!({"actorId": "actor1", "actorTaskId": "task1"});
+            fake.put_webhook(w);
+            fake.put_dispatch(succeeded(&format!("s{i}"), id, now - 10_000 + i as i64));
+        }
+        // Two dispatches still being delivered.
+        for (n, id) in ids.iter().take(2).enumerate() {
+            fake.put_dispatch(dispatch(
+                &format!("act{n}"),
+                id,
+                RUN_OK,
+                "ACTIVE",
+                now - 5_000,
+                vec![],
+            ));
+        }
+        let h = Harness::start(fake, |c| {
+            c.metadata_interval = Duration::from_secs(300);
+            select(c, &ids);
+        })
+        .await;
+        let expected = [
+            (route::DISPATCHES.to_string(), 1),
+            (route::DISPATCH.to_string(), 2),
+        ];
+        assert_eq!(
+            idle_refresh(&h).await,
+            expected.into_iter().collect(),
+            "{name}"
+        );
+        let m = h.scrape().await;
+        assert_eq!(m.webhooks(), WATCHED as f64, "{name}");
+        assert_eq!(
+            m.sum("apify_webhook_dispatches_total"),
+            WATCHED as f64,
+            "{name}"
+        );
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_account_list_costs_one_request_per_watched_webhook() {
+    let fake = account_with_one_webhook();
+    fake.put_webhook(webhook(W2, &[RUN_OK]));
+    fake.refuse_route(route::DISPATCHES, true);
+    let h = Harness::start(fake, |c| c.metadata_interval = Duration::from_secs(300)).await;
+    let startup = by_route(&h.take_requests());
+    assert_eq!(startup.get(route::DISPATCHES), Some(&1), "asked once");
+    assert_eq!(
+        idle_refresh(&h).await,
+        [(route::WEBHOOK_DISPATCHES.to_string(), 2)]
+            .into_iter()
+            .collect(),
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_is_read_on_its_period_and_at_once_for_an_unknown_webhook() {
+    let h = Harness::start(account_with_one_webhook(), |c| {
+        c.metadata_interval = Duration::from_millis(1500);
+    })
+    .await;
+    h.take_requests();
+    // A webhook created since, with a dispatch: read at once, by id.
+    h.fake.put_webhook(webhook(W2, &[RUN_OK]));
+    h.fake.put_dispatch(succeeded("x1", W2, now_ms()));
+    // And a change the period will bring: W1's description.
+    let mut w1 = webhook(W1, &[RUN_OK]);
+    w1["modifiedAt"] = json!("2026-11-29T00:00:00.000Z");
+    w1["description"] = json!("renamed");
+    h.fake.put_webhook(w1);
+    let m = h.scrape().await;
+    assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 1.0);
+    let routes = by_route(&h.take_requests());
+    assert_eq!(routes.get(route::WEBHOOK), Some(&1), "{routes:?}");
+    assert_eq!(routes.get(route::WEBHOOKS), None, "{routes:?}");
+    assert!(!m.mentions("renamed"));
+    // The period passes: the list and the changed webhook are read.
+    wait_until(
+        "the metadata period brings the new description",
+        async || h.scrape().await.mentions("description=\"renamed\""),
+    )
+    .await;
+    let routes = by_route(&h.take_requests());
+    assert_eq!(routes.get(route::WEBHOOKS), Some(&1), "{routes:?}");
+    h.stop().await;
+}
