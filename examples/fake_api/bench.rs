@@ -80,3 +80,74 @@ pub fn account(args: &[String]) -> FakeApify {
     }
     fake
 }
+
+/// What the benchmarks add to a running `bench` account, from stdin.
+#[derive(Default)]
+pub struct Runs {
+    added: u64,
+    ad_hoc: u64,
+}
+
+impl Runs {
+    /// `new <n>`: `n` SUCCEEDED dispatches created now, spread over the
+    /// account's webhooks.
+    pub fn new_dispatches(&mut self, fake: &FakeApify, n: u64) {
+        let webhooks = fake.webhooks().len().max(1) as u64;
+        let now = now_millis();
+        for _ in 0..n {
+            let i = self.added;
+            self.added += 1;
+            fake.put_dispatch(json!({
+                "id": format!("new{i:016}"),
+                "webhookId": format!("bench{:012}", i % webhooks),
+                "createdAt": format_timestamp(now),
+                "status": "SUCCEEDED",
+                "eventType": EVENT_TYPES[0],
+                "calls": [{
+                    "startedAt": format_timestamp(now),
+                    "finishedAt": format_timestamp(now + 120),
+                    "responseStatus": 200,
+                }],
+            }));
+        }
+    }
+
+    /// `adhoc <n> [summary]`: `n` runs over 3 Actors, each with its own
+    /// ad-hoc webhook (listed, as regular ones are) and one dispatch, which
+    /// carries its webhook's summary when asked.
+    pub fn ad_hoc_runs(&mut self, fake: &FakeApify, n: u64, summary: bool) {
+        let now = now_millis();
+        for _ in 0..n {
+            let i = self.ad_hoc;
+            self.ad_hoc += 1;
+            let webhook_id = format!("adhoc{i:012}");
+            let actor = format!("adhocActor{}", i % 3);
+            fake.put_webhook(json!({
+                "id": &webhook_id,
+                "createdAt": format_timestamp(now),
+                "modifiedAt": format_timestamp(now),
+                "isAdHoc": true,
+                "eventTypes": [EVENT_TYPES[0], EVENT_TYPES[1]],
+                "condition": {"actorRunId": format!("run{i:012}")},
+                "requestUrl": "https://pipeline.example.com/run-done",
+            }));
+            let mut dispatch = json!({
+                "id": format!("adhocD{i:012}"),
+                "webhookId": &webhook_id,
+                "createdAt": format_timestamp(now),
+                "status": if i % 5 == 0 { "FAILED" } else { "SUCCEEDED" },
+                "eventType": EVENT_TYPES[(i % 2) as usize],
+                "eventData": {"actorId": &actor, "actorRunId": format!("run{i:012}")},
+                "calls": [{
+                    "startedAt": format_timestamp(now),
+                    "finishedAt": format_timestamp(now + 300),
+                    "responseStatus": if i % 5 == 0 { 500 } else { 200 },
+                }],
+            });
+            if summary {
+                dispatch["webhook"] = json!({"isAdHoc": true});
+            }
+            fake.put_dispatch(dispatch);
+        }
+    }
+}

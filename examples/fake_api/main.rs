@@ -58,8 +58,25 @@ async fn main() -> std::io::Result<()> {
 /// Applies the commands read from stdin until it closes (a closed stdin
 /// only ends the control; the fake keeps serving).
 fn read_commands(fake: &FakeApify) {
+    let mut bench_runs = bench::Runs::default();
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { return };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let count = |n: usize| words.get(n).and_then(|w| w.parse::<u64>().ok());
+        match words.as_slice() {
+            ["new", ..] if count(1).is_some() => {
+                let n = count(1).unwrap_or(0);
+                bench_runs.new_dispatches(fake, n);
+                println!("added {n} dispatches");
+            }
+            ["adhoc", ..] if count(1).is_some() => {
+                let n = count(1).unwrap_or(0);
+                let summary = words.get(2) == Some(&"summary");
+                bench_runs.ad_hoc_runs(fake, n, summary);
+                println!("added {n} ad-hoc runs");
+            }
+            _ => {}
+        }
         match line.trim() {
             "revoke-token" => {
                 fake.revoke_token(true);
@@ -70,7 +87,10 @@ fn read_commands(fake: &FakeApify) {
                 println!("token accepted");
             }
             "" => {}
-            other => eprintln!("fake_api: unknown command {other:?} (revoke-token, accept-token)"),
+            other if other.starts_with("new ") || other.starts_with("adhoc ") => {}
+            other => eprintln!(
+                "fake_api: unknown command {other:?} (revoke-token, accept-token, new <n>, adhoc <n> [summary])"
+            ),
         }
     }
 }
