@@ -2,8 +2,10 @@
 //! each call exactly once into [`State`].
 //!
 //! A refresh reads, in order: the watched webhooks (and the full webhook
-//! when one is new or changed), the dispatch lists newest-first down to
-//! their watermarks, then every dispatch still ACTIVE by id. A failing step
+//! when one is new or changed) when the metadata period has come round,
+//! the account-wide dispatch list (or, when it is refused, each watched
+//! webhook's) newest-first down to its watermark, the webhooks that new
+//! dispatches name and no list did, then every dispatch still ACTIVE by id. A failing step
 //! is recorded and the rest goes on where that is safe; nothing counted is
 //! ever taken back, and nothing is counted twice.
 

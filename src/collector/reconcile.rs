@@ -102,9 +102,9 @@ impl State {
     /// webhook that shows Apify's count and has none yet. Called before the
     /// dispatch lists are read, so that what they show is counted.
     ///
-    /// Ad-hoc folding (`APIFY_EXPORTER_AD_HOC=fold`, a later issue) plugs in
-    /// here: a folded series set stands for many short-lived webhooks, so it
-    /// gets no baseline and the gauge stays absent for it.
+    /// A folded ad-hoc series set stands for many short-lived webhooks and
+    /// carries no count of Apify's, so it gets no baseline and the gauge
+    /// stays absent for it.
     pub(crate) fn take_baselines(&mut self, read_at: Millis) {
         for (id, webhook) in &mut self.webhooks {
             let Some(reported) = webhook.reported_dispatches else {
@@ -129,8 +129,8 @@ impl State {
 
     /// The one place `apify_webhook_unaccounted_dispatches` is computed:
     /// after the dispatch lists that follow a metadata read were read in
-    /// full (today metadata is read every refresh, so after every such
-    /// refresh). Absent while Apify reports no count.
+    /// full (metadata is read every `APIFY_EXPORTER_METADATA_INTERVAL`).
+    /// Absent while Apify reports no count.
     pub(crate) fn reconcile(&mut self) {
         for webhook in self.webhooks.values_mut() {
             webhook.unaccounted_dispatches = match (&webhook.baseline, webhook.reported_dispatches)
