@@ -34,15 +34,15 @@ fn ad_hoc_webhook(id: &str, run: &str) -> Value {
 /// The dispatch of run `n`'s ad-hoc webhook: the run is of `actor`, and of
 /// `task` when given; `summary` adds the dispatch's own `webhook` summary.
 fn ad_hoc_dispatch(n: usize, actor: &str, task: Option<&str>, summary: bool, at: i64) -> Value {
-    let status = if n % 4 == 0 { "FAILED" } else { "SUCCEEDED" };
-    let event = if n % 4 == 0 { RUN_FAILED } else { RUN_OK };
+    let status = if n.is_multiple_of(4) { "FAILED" } else { "SUCCEEDED" };
+    let event = if n.is_multiple_of(4) { RUN_FAILED } else { RUN_OK };
     let mut d = dispatch(
         &format!("adhocD{n}"),
         &format!("adhocW{n}"),
         event,
         status,
         at,
-        vec![answered(at, 100, if n % 4 == 0 { 500 } else { 200 })],
+        vec![answered(at, 100, if n.is_multiple_of(4) { 500 } else { 200 })],
     );
     d["eventData"] =
         json!({"actorId": actor, "actorTaskId": task, "actorRunId": format!("run{n}")});

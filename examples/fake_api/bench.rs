@@ -93,8 +93,10 @@ impl Runs {
     /// account's webhooks.
     pub fn new_dispatches(&mut self, fake: &FakeApify, n: u64) {
         let webhooks = fake.webhooks().len().max(1) as u64;
-        let now = now_millis();
-        for _ in 0..n {
+        // One millisecond apart, as real dispatches are.
+        let now = now_millis() - n as i64;
+        for k in 0..n {
+            let now = now + k as i64;
             let i = self.added;
             self.added += 1;
             fake.put_dispatch(json!({
@@ -116,8 +118,9 @@ impl Runs {
     /// ad-hoc webhook (listed, as regular ones are) and one dispatch, which
     /// carries its webhook's summary when asked.
     pub fn ad_hoc_runs(&mut self, fake: &FakeApify, n: u64, summary: bool) {
-        let now = now_millis();
-        for _ in 0..n {
+        let now = now_millis() - n as i64;
+        for k in 0..n {
+            let now = now + k as i64;
             let i = self.ad_hoc;
             self.ad_hoc += 1;
             let webhook_id = format!("adhoc{i:012}");
@@ -135,13 +138,13 @@ impl Runs {
                 "id": format!("adhocD{i:012}"),
                 "webhookId": &webhook_id,
                 "createdAt": format_timestamp(now),
-                "status": if i % 5 == 0 { "FAILED" } else { "SUCCEEDED" },
+                "status": if i.is_multiple_of(5) { "FAILED" } else { "SUCCEEDED" },
                 "eventType": EVENT_TYPES[(i % 2) as usize],
                 "eventData": {"actorId": &actor, "actorRunId": format!("run{i:012}")},
                 "calls": [{
                     "startedAt": format_timestamp(now),
                     "finishedAt": format_timestamp(now + 300),
-                    "responseStatus": if i % 5 == 0 { 500 } else { 200 },
+                    "responseStatus": if i.is_multiple_of(5) { 500 } else { 200 },
                 }],
             });
             if summary {
