@@ -34,15 +34,27 @@ fn ad_hoc_webhook(id: &str, run: &str) -> Value {
 /// The dispatch of run `n`'s ad-hoc webhook: the run is of `actor`, and of
 /// `task` when given; `summary` adds the dispatch's own `webhook` summary.
 fn ad_hoc_dispatch(n: usize, actor: &str, task: Option<&str>, summary: bool, at: i64) -> Value {
-    let status = if n.is_multiple_of(4) { "FAILED" } else { "SUCCEEDED" };
-    let event = if n.is_multiple_of(4) { RUN_FAILED } else { RUN_OK };
+    let status = if n.is_multiple_of(4) {
+        "FAILED"
+    } else {
+        "SUCCEEDED"
+    };
+    let event = if n.is_multiple_of(4) {
+        RUN_FAILED
+    } else {
+        RUN_OK
+    };
     let mut d = dispatch(
         &format!("adhocD{n}"),
         &format!("adhocW{n}"),
         event,
         status,
         at,
-        vec![answered(at, 100, if n.is_multiple_of(4) { 500 } else { 200 })],
+        vec![answered(
+            at,
+            100,
+            if n.is_multiple_of(4) { 500 } else { 200 },
+        )],
     );
     d["eventData"] =
         json!({"actorId": actor, "actorTaskId": task, "actorRunId": format!("run{n}")});
@@ -275,14 +287,14 @@ async fn idle_refresh(h: &Harness) -> std::collections::BTreeMap<String, usize> 
     by_route(&h.take_requests())
 }
 
+/// Narrows a configuration to some of the webhooks `ids` names.
+type Select = fn(&mut apify_webhook_exporter::config::Config, &[String]);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_refresh_costs_one_request_plus_one_per_active_dispatch_whatever_is_selected() {
     const WATCHED: usize = 60;
     let ids: Vec<String> = (0..WATCHED).map(|i| format!("Wsel{i:013}")).collect();
-    let selections: [(
-        &str,
-        fn(&mut apify_webhook_exporter::config::Config, &[String]),
-    ); 4] = [
+    let selections: [(&str, Select); 4] = [
         ("everything", |_, _| {}),
         ("webhook ids", |c, ids| {
             c.selection.webhook_ids = ids.to_vec()
