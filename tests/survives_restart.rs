@@ -125,3 +125,56 @@ async fn a_state_file_of_another_apify_user_is_not_applied() {
     assert_eq!(kept["state"]["user_id"], "u1");
     assert!(kept["state"]["webhooks"].get(W1).is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selection_widened_across_a_restart_reads_the_new_webhook_back_once() {
+    let dir = temp_dir("restart-widen");
+    let state_file = dir.path().join("state.json");
+    let fake = account_with_one_webhook();
+    fake.put_webhook(webhook(W2, &[RUN_OK]));
+    let now = now_ms();
+    fake.put_dispatch(succeeded("a1", W1, now - 60_000));
+    fake.put_dispatch(succeeded("b1", W2, now - 50_000));
+    let h = Harness::start(fake, |c| {
+        c.state_file = Some(state_file.clone());
+        c.selection.webhook_ids = vec![W1.to_string()];
+    })
+    .await;
+    let m = h.scrape().await;
+    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 1.0);
+    assert!(!m.mentions(W2));
+
+    // While it is down, W2 dispatches again; then W2 is selected too. Its
+    // old dispatch, passed over by the account-wide list, is read back from
+    // its own list; the new one comes from the account-wide list: each once.
+    h.fake.put_dispatch(succeeded("b2", W2, now_ms()));
+    let h = h
+        .restart(|c| {
+            c.state_file = Some(state_file.clone());
+            c.selection.webhook_ids = vec![W1.to_string(), W2.to_string()];
+        })
+        .await;
+    let startup = by_route(&h.take_requests());
+    assert_eq!(
+        startup.get(route::WEBHOOK_DISPATCHES),
+        Some(&1),
+        "{startup:?}"
+    );
+    let m = h.scrape().await;
+    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 1.0);
+    assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 2.0);
+    // Read back once only, also across another restart.
+    let h = h
+        .restart(|c| {
+            c.state_file = Some(state_file.clone());
+            c.selection.webhook_ids = vec![W1.to_string(), W2.to_string()];
+        })
+        .await;
+    let m = h.scrape().await;
+    assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 2.0);
+    assert_eq!(
+        by_route(&h.take_requests()).get(route::WEBHOOK_DISPATCHES),
+        None
+    );
+    h.stop().await;
+}

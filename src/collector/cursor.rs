@@ -285,6 +285,17 @@ impl Cursor {
         }
     }
 
+    /// Whether a pass over this list would leave `id`, created at `at`, as
+    /// handled before: below the watermark (or at it, with a known id), or
+    /// inside a span an unfinished pass read.
+    pub(crate) fn has_passed(&self, id: &str, at: Millis) -> bool {
+        let below = self
+            .watermark
+            .as_ref()
+            .is_some_and(|w| at < w.at || (at == w.at && w.ids.contains(id)));
+        below || self.partial.iter().any(|s| s.contains(id, at))
+    }
+
     /// The newest instant this cursor has counted up to, finished or not.
     pub(crate) fn counted_up_to(&self) -> Option<Millis> {
         let tops = self
@@ -472,6 +483,27 @@ mod tests {
             at,
             Vec::new(),
         )
+    }
+
+    #[test]
+    fn has_passed_what_is_below_the_watermark_or_in_a_partial_span() {
+        let mut c = Cursor::new(0);
+        pass_over(&mut c, &[("b", 20), ("a", 10)]);
+        c.begin();
+        c.admit("e", 50);
+        c.admit("d", 40);
+        c.abandon();
+        assert!(c.has_passed("a", 10) && c.has_passed("x", 15) && c.has_passed("b", 20));
+        assert!(
+            !c.has_passed("y", 20),
+            "a new id at the watermark's instant"
+        );
+        assert!(
+            !c.has_passed("f", 30),
+            "between the watermark and the partial span"
+        );
+        assert!(c.has_passed("d", 40) && c.has_passed("x", 45) && c.has_passed("e", 50));
+        assert!(!c.has_passed("g", 60));
     }
 
     #[test]

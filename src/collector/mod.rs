@@ -34,7 +34,7 @@ use crate::config::{AdHoc, Config, Selection};
 use cursor::Cursor;
 use route::Routing;
 use skipped::Skip;
-use state::{Details, State, ACCOUNT_CURSOR};
+use state::{Details, State, ACCOUNT_CURSOR, READ_BACK_PREFIX};
 
 /// Why an API item was left out of counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -220,7 +220,9 @@ impl Collector {
         }
         let errors_before = errors.len();
         let webhooks = self.with_details(webhooks, errors).await;
+        let known: BTreeSet<String> = self.state.webhooks.keys().cloned().collect();
         self.state.sync_selected(&webhooks, Some(&self.routing));
+        self.start_read_backs(&known, now);
         self.state.ignored_webhooks.clear();
         self.state.take_baselines(now);
         let complete = errors.len() == errors_before;
@@ -228,6 +230,42 @@ impl Collector {
             self.metadata_read_at = Some(now);
         }
         Ok(complete)
+    }
+
+    /// A webhook newly selected (a selection widened across a restart) had
+    /// its dispatches passed over by the account-wide list while it was not
+    /// watched: its own list is read back once, the lookback from now,
+    /// counting what that list had passed (it counts the rest). Not needed
+    /// at a first start (the first pass reads the lookback for all), for
+    /// the whole account (nothing was passed over) or with per-webhook
+    /// lists (a new webhook's list starts at the lookback).
+    fn start_read_backs(&mut self, known: &BTreeSet<String>, now: Millis) {
+        if self.selection.is_everything() || self.state.account_list_refused {
+            return;
+        }
+        let Some(mut account) = self.state.cursors.get(ACCOUNT_CURSOR).cloned() else {
+            return;
+        };
+        if account.watermark.is_none() && account.partial.is_empty() {
+            return;
+        }
+        account.current = None;
+        let floor =
+            now.saturating_sub(i64::try_from(self.lookback.as_millis()).unwrap_or(i64::MAX));
+        let new: Vec<String> = self
+            .state
+            .webhooks
+            .keys()
+            .filter(|id| !known.contains(*id) && !id.starts_with(route::AD_HOC_PREFIX))
+            .cloned()
+            .collect();
+        for id in new {
+            tracing::info!(webhook_id = %id, "newly selected: reading its dispatches back once");
+            self.state.read_back.insert(id.clone(), account.clone());
+            self.state
+                .cursors
+                .insert(format!("{READ_BACK_PREFIX}{id}"), Cursor::new(floor));
+        }
     }
 
     /// Pages the dispatch source down to its watermarks. The account-wide
@@ -458,7 +496,7 @@ impl Collector {
     ) -> Vec<(String, DispatchList)> {
         let lookback_floor =
             now.saturating_sub(i64::try_from(self.lookback.as_millis()).unwrap_or(i64::MAX));
-        let lists: Vec<(String, DispatchList)> = if self.state.account_list_refused {
+        let mut lists: Vec<(String, DispatchList)> = if self.state.account_list_refused {
             self.state
                 .webhooks
                 .keys()
@@ -470,6 +508,9 @@ impl Collector {
         };
         let mut inherited: Option<Millis> = None;
         self.state.cursors.retain(|key, cursor| {
+            if key.starts_with(READ_BACK_PREFIX) {
+                return true;
+            }
             let keep = lists.iter().any(|(k, _)| k == key);
             if !keep {
                 // Finished or not: what a dropped cursor counted must not be
@@ -495,6 +536,13 @@ impl Collector {
                 .entry(key.clone())
                 .or_insert_with(|| Cursor::new(floor));
         }
+        let read_backs = self.state.read_back.keys().map(|id| {
+            (
+                format!("{READ_BACK_PREFIX}{id}"),
+                DispatchList::Webhook(id.clone()),
+            )
+        });
+        lists.extend(read_backs);
         lists
     }
 

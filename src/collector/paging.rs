@@ -13,9 +13,10 @@ use std::sync::Mutex;
 
 use futures::stream::{self, StreamExt};
 
+use super::cursor::Cursor;
 use super::route::Routing;
 use super::skipped::Skip;
-use super::state::State;
+use super::state::{State, READ_BACK_PREFIX};
 use crate::api::decode::{item_key, Millis};
 use crate::api::dispatches::{Dispatch, DispatchList};
 use crate::api::{ApiError, Client, Page, MAX_PAGE_LIMIT};
@@ -85,11 +86,24 @@ async fn read_list(
         None => return Ok(()),
     };
     let result = read_pages(client, state, &key, &list, limit).await;
-    if let Some(cursor) = lock(state).state.cursors.get_mut(&key) {
-        match result {
-            Ok(()) => cursor.complete(),
-            Err(_) => cursor.abandon(),
+    let mut shared = lock(state);
+    let state = &mut shared.state;
+    match (&result, key.strip_prefix(READ_BACK_PREFIX)) {
+        // A read-back is done once it reached its floor.
+        (Ok(()), Some(id)) => {
+            state.cursors.remove(&key);
+            state.read_back.remove(id);
         }
+        (Ok(()), None) => state
+            .cursors
+            .get_mut(&key)
+            .into_iter()
+            .for_each(Cursor::complete),
+        (Err(_), _) => state
+            .cursors
+            .get_mut(&key)
+            .into_iter()
+            .for_each(Cursor::abandon),
     }
     result
 }
@@ -151,8 +165,9 @@ async fn read_pages(
             return Ok(());
         };
         let verdict = cursor.admit_page(&admissible);
-        for d in verdict.new {
-            state.take_new(d, routing);
+        match key.strip_prefix(READ_BACK_PREFIX) {
+            Some(id) => verdict.new.iter().for_each(|d| state.take_read_back(id, d)),
+            None => verdict.new.iter().for_each(|d| state.take_new(d, routing)),
         }
         // A short page is the end of the list, whatever `total` says.
         if verdict.reached_watermark || last {

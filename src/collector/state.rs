@@ -26,6 +26,9 @@ const MAX_ORPHANS: usize = 10_000;
 /// The key of the account-wide cursor (per-webhook cursors use the id).
 pub(crate) const ACCOUNT_CURSOR: &str = "*";
 
+/// Keys of read-back cursors: this, then the webhook id.
+pub(crate) const READ_BACK_PREFIX: &str = "read-back:";
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct State {
     /// The Apify user whose webhooks these are (from `userId`), so that a
@@ -52,6 +55,12 @@ pub(crate) struct State {
     /// that a restart does not switch sources back and forth.
     #[serde(default)]
     pub(crate) account_list_refused: bool,
+    /// Webhooks newly selected while the account-wide list had already
+    /// passed their dispatches (a selection widened across a restart), by
+    /// id: what that list had passed when they joined. Their own list is
+    /// read back once (cursor `read-back:<id>`), counting only those.
+    #[serde(default)]
+    pub(crate) read_back: BTreeMap<String, Cursor>,
     /// Webhooks read by id and found not watched: their dispatches are
     /// left alone until the next metadata read.
     #[serde(skip)]
@@ -171,8 +180,11 @@ impl State {
             .collect();
         self.webhooks.retain(|id, _| keep.contains(id));
         self.active.retain(|_, a| keep.contains(&a.webhook_id));
-        self.cursors
-            .retain(|key, _| key == ACCOUNT_CURSOR || keep.contains(key));
+        self.cursors.retain(|key, _| {
+            let id = key.strip_prefix(READ_BACK_PREFIX).unwrap_or(key);
+            key == ACCOUNT_CURSOR || keep.contains(id)
+        });
+        self.read_back.retain(|id, _| keep.contains(id));
         for (w, details) in webhooks {
             self.upsert_webhook(w, details.as_ref());
         }
@@ -267,6 +279,19 @@ impl State {
                 tracing::warn!(dispatch_id = %d.id, "too many dispatches of unknown webhooks; dropping one")
             }
             Route::Ignore => {}
+        }
+    }
+
+    /// Takes a dispatch new to the read-back of webhook `id`: counts it
+    /// when the account-wide list had passed it before the webhook joined
+    /// (that list counts the others).
+    pub(crate) fn take_read_back(&mut self, id: &str, d: &Dispatch) {
+        let passed = self
+            .read_back
+            .get(id)
+            .is_some_and(|account| account.has_passed(&d.id, d.created_at));
+        if passed && d.webhook_id == id {
+            self.count_under(d, id);
         }
     }
 
