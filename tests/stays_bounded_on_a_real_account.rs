@@ -399,3 +399,45 @@ async fn metadata_is_read_on_its_period_and_at_once_for_an_unknown_webhook() {
     assert_eq!(routes.get(route::WEBHOOKS), Some(&1), "{routes:?}");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_list_is_tried_again_on_the_metadata_period_and_taken_back() {
+    let fake = account_with_one_webhook();
+    fake.put_webhook(webhook(W2, &[RUN_OK]));
+    let now = now_ms();
+    fake.put_dispatch(succeeded("a1", W1, now - 3_000));
+    fake.put_dispatch(succeeded("b1", W2, now - 2_000));
+    fake.refuse_route(route::DISPATCHES, true);
+    // Metadata at every refresh, so that each refresh probes.
+    let h = Harness::start(fake, |_| {}).await;
+    h.scrape().await;
+    h.take_requests();
+    let m = h.scrape().await;
+    let routes = by_route(&h.take_requests());
+    assert_eq!(
+        routes.get(route::DISPATCHES),
+        Some(&1),
+        "the probe: {routes:?}"
+    );
+    assert_eq!(
+        routes.get(route::WEBHOOK_DISPATCHES),
+        Some(&2),
+        "{routes:?}"
+    );
+    assert_eq!(m.up(), 1.0);
+
+    // The scope widens: the next refresh's probe succeeds and the
+    // account-wide list serves again, counting nothing twice.
+    h.fake.refuse_route(route::DISPATCHES, false);
+    h.fake.put_dispatch(succeeded("a2", W1, now_ms()));
+    h.scrape().await;
+    h.take_requests();
+    h.fake.put_dispatch(succeeded("b2", W2, now_ms() + 1));
+    let m = h.scrape().await;
+    let routes = by_route(&h.take_requests());
+    assert_eq!(routes.get(route::DISPATCHES), Some(&1), "{routes:?}");
+    assert_eq!(routes.get(route::WEBHOOK_DISPATCHES), None, "{routes:?}");
+    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 2.0);
+    assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 2.0);
+    h.stop().await;
+}

@@ -86,17 +86,25 @@ pub fn account(args: &[String]) -> FakeApify {
 pub struct Runs {
     added: u64,
     ad_hoc: u64,
+    /// The newest `createdAt` given: each new one is later, as Apify's are.
+    last: i64,
 }
 
 impl Runs {
+    /// Now, or a millisecond after the last one given: a batch is spread
+    /// one millisecond apart (a little ahead of the clock for a big batch,
+    /// well within what the exporter believes), never back in time.
+    fn next_created_at(&mut self) -> i64 {
+        self.last = now_millis().max(self.last + 1);
+        self.last
+    }
+
     /// `new <n>`: `n` SUCCEEDED dispatches created now, spread over the
     /// account's webhooks.
     pub fn new_dispatches(&mut self, fake: &FakeApify, n: u64) {
         let webhooks = fake.webhooks().len().max(1) as u64;
-        // One millisecond apart, as real dispatches are.
-        let now = now_millis() - n as i64;
-        for k in 0..n {
-            let now = now + k as i64;
+        for _ in 0..n {
+            let now = self.next_created_at();
             let i = self.added;
             self.added += 1;
             fake.put_dispatch(json!({
@@ -118,9 +126,8 @@ impl Runs {
     /// ad-hoc webhook (listed, as regular ones are) and one dispatch, which
     /// carries its webhook's summary when asked.
     pub fn ad_hoc_runs(&mut self, fake: &FakeApify, n: u64, summary: bool) {
-        let now = now_millis() - n as i64;
-        for k in 0..n {
-            let now = now + k as i64;
+        for _ in 0..n {
+            let now = self.next_created_at();
             let i = self.ad_hoc;
             self.ad_hoc += 1;
             let webhook_id = format!("adhoc{i:012}");

@@ -199,6 +199,7 @@ impl Collector {
         errors: &mut Vec<ApiError>,
     ) -> Result<bool, ApiError> {
         let listing = self.resolve_webhooks(skips).await?;
+        self.probe_account_list().await;
         if self.check_owner(&listing.webhooks) {
             self.foreign_state_dropped = true;
         }
@@ -230,6 +231,31 @@ impl Collector {
             self.metadata_read_at = Some(now);
         }
         Ok(complete)
+    }
+
+    /// While the account-wide list is refused, asks for one item of it at
+    /// each metadata read: readable again (the token's scope widened), it
+    /// serves every selection again, starting where the per-webhook lists
+    /// stopped. Any other failure is left to the next period.
+    async fn probe_account_list(&mut self) {
+        if !self.state.account_list_refused {
+            return;
+        }
+        match self
+            .client
+            .dispatch_page(&DispatchList::Account, 0, 1)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(
+                    "the account-wide dispatch list is readable again: one request per idle refresh from now on"
+                );
+                self.state.account_list_refused = false;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "the account-wide dispatch list is still not readable")
+            }
+        }
     }
 
     /// A webhook newly selected (a selection widened across a restart) had
