@@ -95,6 +95,7 @@ scrape() {
 
 api_requests() { curl -sf "$url/metrics" | awk '/^apify_exporter_api_requests_total/ { s += $2 } END { printf "%d", s }'; }
 series() { curl -sf "$url/metrics" | grep -c '^apify_webhook_'; }
+counted() { curl -sf "$url/metrics" | awk '/^apify_webhook_dispatches_total/ { s += $2 } END { printf "%d", s }'; }
 
 # requests_of <command...>: API requests of the one refresh after the
 # command (on-scrape mode: each scrape is one refresh, and it serves the
@@ -148,11 +149,11 @@ churn() {
     start_exporter --mode on-scrape --min-interval 1ms --ad-hoc "$ad_hoc"
     curl -sf "$url/metrics" >/dev/null
     echo "--- AD_HOC=$ad_hoc, dispatches $([ -n "$summary" ] && echo with || echo without) the webhook summary"
-    printf '%-6s %-7s %-21s %s\n' runs series requests_per_refresh rss_mib
+    printf '%-6s %-8s %-7s %-21s %s\n' runs counted series requests_per_refresh rss_mib
     for batch in $(seq 1 10); do
       local requests
       requests=$(requests_of fake_cmd "adhoc 1000$summary")
-      printf '%-6s %-7s %-21s %.1f\n' "$((batch * 1000))" "$(series)" "$requests" \
+      printf '%-6s %-8s %-7s %-21s %.1f\n' "$((batch * 1000))" "$(counted)" "$(series)" "$requests" \
         "$(awk '/VmRSS/ { print $2 / 1024 }' "/proc/$exporter_pid/status")"
     done
     cleanup; pids=()
