@@ -9,8 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked --quiet
 cargo build --release --locked --quiet --example fake_api
-bin=target/release/apify-webhook-exporter
-fake_bin=target/release/examples/fake_api
+target_dir=${CARGO_TARGET_DIR:-target}
+bin=$target_dir/release/apify-webhook-exporter
+fake_bin=$target_dir/release/examples/fake_api
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
