@@ -16,7 +16,7 @@ use crate::api::webhooks::Webhook;
 use super::counts::{Counts, FAILED, SUCCEEDED};
 use super::cursor::Cursor;
 use super::reconcile::Baseline;
-use super::route::{Route, Routing, AD_HOC_DESCRIPTION};
+use super::route::{Route, Routing, AD_HOC_DESCRIPTION, AD_HOC_PREFIX};
 use super::skipped::RecentKeys;
 
 /// More orphans than this are dropped (with a warning): a bound on memory
@@ -169,10 +169,14 @@ impl State {
                 listed.contains(id.as_str())
                     || (w.info.is_ad_hoc == "true"
                         && routing.is_some_and(|r| {
-                            r.selects_run(
-                                non_empty(&w.info.actor_id),
-                                non_empty(&w.info.actor_task_id),
-                            )
+                            // Folded sets under `fold`, ad-hoc webhooks of
+                            // their own under `each`: a change of mode
+                            // drops the other's.
+                            r.folds() == id.starts_with(AD_HOC_PREFIX)
+                                && r.selects_run(
+                                    non_empty(&w.info.actor_id),
+                                    non_empty(&w.info.actor_task_id),
+                                )
                         }))
             })
             .map(|(id, _)| id.clone())
@@ -597,6 +601,49 @@ mod tests {
             ..w
         };
         assert!(s.needs_details(&changed));
+    }
+
+    #[test]
+    fn unlisted_ad_hoc_sets_stay_while_selected_and_go_with_a_change_of_mode() {
+        use crate::config::{AdHoc, Selection};
+        let mut s = state_with(&[W]);
+        let mut run = dispatch("d1", DispatchStatus::Succeeded, 1_000, vec![]);
+        run.webhook_id = "X1".into();
+        run.event_data.actor_id = Some("A1".into());
+        run.webhook = Some(crate::api::dispatches::WebhookSummary {
+            is_ad_hoc: Some(true),
+        });
+        let fold = Routing::new(&Selection::default(), AdHoc::Fold);
+        s.take_new(&run, &fold);
+        assert_eq!(
+            s.webhooks["ad-hoc:A1"].counts.dispatches[RUN_FAILED][SUCCEEDED],
+            1
+        );
+        assert_eq!(
+            s.webhooks["ad-hoc:A1"].counts.dispatches[RUN_FAILED][FAILED],
+            0
+        );
+        // `each`: a webhook of its own, read by id, listed nowhere.
+        let mut own = webhook("X2", &[RUN_OK]);
+        own.is_ad_hoc = Some(true);
+        s.upsert_webhook(&own, None);
+        let listed = [(webhook(W, &[RUN_OK]), None)];
+        s.sync_selected(&listed, Some(&fold));
+        assert_eq!(
+            s.webhooks.keys().collect::<Vec<_>>(),
+            vec!["W1", "ad-hoc:A1"]
+        );
+        // Another selection drops the folded set of an Actor it leaves out.
+        let other = Selection {
+            actor_ids: vec!["A2".into()],
+            ..Selection::default()
+        };
+        s.sync_selected(&listed, Some(&Routing::new(&other, AdHoc::Fold)));
+        assert_eq!(s.webhooks.keys().collect::<Vec<_>>(), vec!["W1"]);
+        s.upsert_webhook(&own, None);
+        let each = Routing::new(&Selection::default(), AdHoc::Each);
+        s.sync_selected(&listed, Some(&each));
+        assert_eq!(s.webhooks.keys().collect::<Vec<_>>(), vec!["W1", "X2"]);
     }
 
     #[test]
