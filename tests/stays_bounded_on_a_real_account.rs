@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use apify_webhook_exporter::demo::FakeApify;
+use apify_webhook_exporter::demo::{FakeApify, Fault};
 use serde_json::{json, Value};
 use support::*;
 
@@ -439,5 +439,107 @@ async fn the_account_list_is_tried_again_on_the_metadata_period_and_taken_back()
     assert_eq!(routes.get(route::WEBHOOK_DISPATCHES), None, "{routes:?}");
     assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 2.0);
     assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 2.0);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folded_active_dispatch_is_followed_to_its_end_once() {
+    let fake = account_with_one_webhook();
+    let at = now_ms() - 5_000;
+    let mut d = ad_hoc_dispatch(1, "actorA", None, true, at);
+    d["status"] = json!("ACTIVE");
+    d["calls"] = json!([answered(at, 100, 503)]);
+    fake.put_dispatch(d.clone());
+    let h = Harness::start(fake, |_| {}).await;
+    let m = h.scrape().await;
+    assert_eq!(m.active("ad-hoc:actorA", RUN_OK), 1.0);
+    assert_eq!(m.calls_total("ad-hoc:actorA", RUN_OK, "503"), Some(1.0));
+    d["status"] = json!("SUCCEEDED");
+    d["calls"] = json!([answered(at, 100, 503), answered(at + 1_000, 100, 200)]);
+    h.fake.put_dispatch(d);
+    let m = h.scrape().await;
+    let m2 = h.scrape().await;
+    for m in [m, m2] {
+        assert_eq!(m.active("ad-hoc:actorA", RUN_OK), 0.0);
+        assert_eq!(
+            m.dispatches_total("ad-hoc:actorA", RUN_OK, "SUCCEEDED"),
+            1.0
+        );
+        assert_eq!(m.calls_total("ad-hoc:actorA", RUN_OK, "503"), Some(1.0));
+        assert_eq!(m.calls_total("ad-hoc:actorA", RUN_OK, "200"), Some(1.0));
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taking_the_account_list_back_misses_nothing_a_lagging_webhook_list_had_not_read() {
+    let fake = account_with_one_webhook();
+    fake.put_webhook(webhook(W2, &[RUN_OK]));
+    let now = now_ms();
+    fake.put_dispatch(succeeded("a1", W1, now - 60_000));
+    fake.put_dispatch(succeeded("b1", W2, now - 50_000));
+    fake.refuse_route(route::DISPATCHES, true);
+    // One list at a time, W1's first: the fault below is W1's.
+    let h = Harness::start(fake, |c| c.concurrency = 1).await;
+    h.scrape().await;
+    // W1's list fails this refresh, W2's reads b2: W1's a2, older than
+    // b2, is not read yet when the account-wide list is taken back.
+    h.fake.put_dispatch(succeeded("a2", W1, now_ms() - 5_000));
+    h.fake.put_dispatch(succeeded("b2", W2, now_ms()));
+    h.fake.inject(
+        route::WEBHOOK_DISPATCHES,
+        Fault::status(400, "invalid-input", "no"),
+    );
+    let m = h.scrape().await;
+    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 1.0);
+    assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 2.0);
+    h.fake.refuse_route(route::DISPATCHES, false);
+    h.take_requests();
+    for _ in 0..2 {
+        let m = h.scrape().await;
+        assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 2.0);
+        assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 2.0);
+        assert_eq!(m.up(), 1.0);
+    }
+    assert_eq!(
+        by_route(&h.take_requests()).get(route::WEBHOOK_DISPATCHES),
+        None
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatch_read_back_is_not_counted_again_when_its_webhook_is_adopted() {
+    let fake = account_with_one_webhook();
+    fake.put_dispatch(succeeded("a1", W1, now_ms() - 60_000));
+    let h = Harness::start(fake, |c| c.selection.actor_ids = vec!["actor1".into()]).await;
+    h.take_requests();
+    // W2 of actor1 appears with a dispatch while the account-wide list is
+    // read, after the webhook lists were: the dispatch waits for W2's read
+    // by id, which fails.
+    h.fake
+        .inject(route::DISPATCHES, Fault::Delay(Duration::from_millis(300)));
+    h.fake
+        .inject(route::WEBHOOK, Fault::status(400, "invalid-input", "no"));
+    let appears = async {
+        wait_until("the refresh asks for dispatches", async || {
+            h.fake
+                .requests()
+                .iter()
+                .any(|r| r.route == route::DISPATCHES)
+        })
+        .await;
+        h.fake.put_webhook(webhook(W2, &[RUN_OK]));
+        h.fake.put_dispatch(succeeded("x1", W2, now_ms()));
+    };
+    let (m, ()) = tokio::join!(h.scrape(), appears);
+    assert_eq!(m.refresh_errors("http"), 1.0);
+    // The next metadata read lists W2: its list is read back (x1 was
+    // passed over), and the read by id that then succeeds counts nothing more.
+    for _ in 0..2 {
+        let m = h.scrape().await;
+        assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 1.0);
+        assert_eq!(m.up(), 1.0);
+    }
     h.stop().await;
 }

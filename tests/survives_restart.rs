@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,10 +74,16 @@ async fn falling_back_to_per_webhook_lists_does_not_recount_and_survives_a_resta
     assert_eq!(routes.get(route::DISPATCHES), Some(&1));
     assert_eq!(routes.get(route::WEBHOOK_DISPATCHES), Some(&2));
 
-    // A restart keeps to the per-webhook lists: no refused request again,
-    // nothing read back again.
+    // A restart keeps to the per-webhook lists, asking the account-wide
+    // list once only (the probe of the first metadata read), and reads
+    // nothing back again.
     h.fake.put_dispatch(succeeded("a3", W1, now_ms() + 1));
-    let h = h.restart(|c| c.state_file = Some(state_file.clone())).await;
+    let h = h
+        .restart(|c| {
+            c.state_file = Some(state_file.clone());
+            c.metadata_interval = Duration::from_secs(300);
+        })
+        .await;
     let m = h.scrape().await;
     assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 3.0);
     assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 1.0);
@@ -84,7 +92,7 @@ async fn falling_back_to_per_webhook_lists_does_not_recount_and_survives_a_resta
         .iter()
         .filter(|r| r.route == route::DISPATCHES)
         .count();
-    assert_eq!(refused, 0);
+    assert_eq!(refused, 1);
     h.stop().await;
 }
 

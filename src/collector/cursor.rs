@@ -296,6 +296,13 @@ impl Cursor {
         below || self.partial.iter().any(|s| s.contains(id, at))
     }
 
+    /// Every dispatch created before this instant has been handled (or
+    /// lies below the lookback): the watermark, or the floor before the
+    /// first complete pass.
+    pub(crate) fn passed_below(&self) -> Millis {
+        self.watermark.as_ref().map_or(self.floor, |w| w.at)
+    }
+
     /// The newest instant this cursor has counted up to, finished or not.
     pub(crate) fn counted_up_to(&self) -> Option<Millis> {
         let tops = self

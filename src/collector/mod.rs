@@ -58,6 +58,10 @@ impl SkipReason {
     }
 }
 
+/// Handed-over cursors kept per webhook: one per change of source not
+/// yet passed by the current one.
+const MAX_HANDED_OVER: usize = 4;
+
 /// What one refresh did.
 #[derive(Debug, Default)]
 pub(crate) struct RefreshReport {
@@ -150,7 +154,7 @@ impl Collector {
                 .read_metadata(now, &mut skips, &mut report.errors)
                 .await
             {
-                Ok(complete) => read_metadata = complete,
+                Ok(()) => read_metadata = true,
                 // Without a webhook set read once, nothing can be updated
                 // safely; with one, counting goes on and the metadata is
                 // read again next refresh.
@@ -190,14 +194,13 @@ impl Collector {
     }
 
     /// Reads what the selection names, the full webhook where needed, and
-    /// syncs the watched set. `Ok(true)` when all of it was read (the
-    /// period starts again), `Ok(false)` when some descriptions failed.
+    /// syncs the watched set; the period starts again.
     async fn read_metadata(
         &mut self,
         now: Millis,
         skips: &mut Vec<Skip>,
         errors: &mut Vec<ApiError>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<(), ApiError> {
         let listing = self.resolve_webhooks(skips).await?;
         self.probe_account_list().await;
         if self.check_owner(&listing.webhooks) {
@@ -219,18 +222,17 @@ impl Collector {
                 !ad_hoc
             });
         }
-        let errors_before = errors.len();
         let webhooks = self.with_details(webhooks, errors).await;
         let known: BTreeSet<String> = self.state.webhooks.keys().cloned().collect();
         self.state.sync_selected(&webhooks, Some(&self.routing));
         self.start_read_backs(&known, now);
         self.state.ignored_webhooks.clear();
         self.state.take_baselines(now);
-        let complete = errors.len() == errors_before;
-        if complete {
-            self.metadata_read_at = Some(now);
-        }
-        Ok(complete)
+        // A description that failed is read again at the next period (the
+        // refresh reports the error): one webhook's failing read must not
+        // make every refresh re-read all the metadata.
+        self.metadata_read_at = Some(now);
+        Ok(())
     }
 
     /// While the account-wide list is refused, asks for one item of it at
@@ -275,7 +277,8 @@ impl Collector {
         if account.watermark.is_none() && account.partial.is_empty() {
             return;
         }
-        account.current = None;
+        // A pass cut short counted its span: it was passed too.
+        account.abandon();
         let floor =
             now.saturating_sub(i64::try_from(self.lookback.as_millis()).unwrap_or(i64::MAX));
         let new: Vec<String> = self
@@ -285,6 +288,9 @@ impl Collector {
             .filter(|id| !known.contains(*id) && !id.starts_with(route::AD_HOC_PREFIX))
             .cloned()
             .collect();
+        // Its dispatches waiting for its read by id came from the account
+        // list, which passed them: the read-back counts them.
+        self.state.orphans.retain(|d| !new.contains(&d.webhook_id));
         for id in new {
             tracing::info!(webhook_id = %id, "newly selected: reading its dispatches back once");
             self.state.read_back.insert(id.clone(), account.clone());
@@ -318,6 +324,7 @@ impl Collector {
                 if *endpoint == DispatchList::Account.endpoint())
         };
         if self.state.account_list_refused || !errors.iter().any(refused) {
+            self.prune_handed_over();
             return (errors, skips);
         }
         tracing::warn!(
@@ -337,6 +344,7 @@ impl Collector {
         .await;
         errors.extend(more_errors);
         skips.extend(more_skips);
+        self.prune_handed_over();
         (errors, skips)
     }
 
@@ -506,15 +514,16 @@ impl Collector {
 
     /// The lists to page, each with its cursor created on first sight
     /// (reading back `lookback` from now): the account-wide one, or, once
-    /// it was refused, each watched webhook's own (folded series sets have
-    /// none).
+    /// it was refused, each watched webhook's own (folded series sets and,
+    /// with `each`, ad-hoc webhooks have none: a list per run would grow
+    /// without bound).
     ///
-    /// When the source changes (the fallback, or a state file written by
-    /// a version that read per-webhook lists), the new cursors start where
-    /// the dropped ones had read up to for webhooks already counted: their
-    /// newest dispatches were all counted, and anything created since is
-    /// newer than every dropped watermark. Re-reading the lookback would
-    /// count them again.
+    /// When the source changes (the fallback and back, or a state file
+    /// written by a version that read per-webhook lists), the dropped
+    /// cursors are handed over ([`State::handed_over`]): the new ones start
+    /// at the lowest point below which the dropped ones had handled
+    /// everything, and skip what those passed, so that nothing is counted
+    /// twice or lost, whichever list lagged behind.
     fn dispatch_lists(
         &mut self,
         known_before: &BTreeSet<String>,
@@ -525,42 +534,65 @@ impl Collector {
         let mut lists: Vec<(String, DispatchList)> = if self.state.account_list_refused {
             self.state
                 .webhooks
-                .keys()
-                .filter(|id| !id.starts_with(route::AD_HOC_PREFIX))
-                .map(|id| (id.clone(), DispatchList::Webhook(id.clone())))
+                .iter()
+                .filter(|(id, w)| {
+                    !id.starts_with(route::AD_HOC_PREFIX) && w.info.is_ad_hoc != "true"
+                })
+                .map(|(id, _)| (id.clone(), DispatchList::Webhook(id.clone())))
                 .collect()
         } else {
             vec![(ACCOUNT_CURSOR.to_string(), DispatchList::Account)]
         };
-        let mut inherited: Option<Millis> = None;
+        let mut dropped: Vec<(String, Cursor)> = Vec::new();
         self.state.cursors.retain(|key, cursor| {
-            if key.starts_with(READ_BACK_PREFIX) {
-                return true;
-            }
-            let keep = lists.iter().any(|(k, _)| k == key);
+            let keep = key.starts_with(READ_BACK_PREFIX) || lists.iter().any(|(k, _)| k == key);
             if !keep {
-                // Finished or not: what a dropped cursor counted must not be
-                // counted again (a gap in an unfinished pass is lost instead).
-                if let Some(at) = cursor.counted_up_to() {
-                    inherited = Some(inherited.map_or(at, |known| known.max(at)));
-                }
+                dropped.push((key.clone(), cursor.clone()));
             }
             keep
         });
-        for (key, _) in &lists {
-            let counted_before = if key == ACCOUNT_CURSOR {
-                !known_before.is_empty()
+        for (key, mut cursor) in dropped {
+            // A pass cut short counted its span: keep it as passed.
+            cursor.abandon();
+            let ids: Vec<String> = if key == ACCOUNT_CURSOR {
+                known_before
+                    .iter()
+                    .filter(|id| !id.starts_with(route::AD_HOC_PREFIX))
+                    .cloned()
+                    .collect()
             } else {
-                known_before.contains(key)
+                vec![key]
             };
-            let floor = match inherited {
-                Some(at) if counted_before => lookback_floor.max(at.saturating_add(1)),
-                _ => lookback_floor,
+            for id in ids {
+                let kept = self.state.handed_over.entry(id).or_default();
+                kept.push(cursor.clone());
+                if kept.len() > MAX_HANDED_OVER {
+                    kept.remove(0);
+                }
+            }
+        }
+        for (key, _) in &lists {
+            if self.state.cursors.contains_key(key) {
+                continue;
+            }
+            let handed = &self.state.handed_over;
+            let lowest = if key == ACCOUNT_CURSOR {
+                handed.values().flatten().map(Cursor::passed_below).min()
+            } else {
+                handed
+                    .get(key)
+                    .and_then(|c| c.iter().map(Cursor::passed_below).min())
             };
-            self.state
-                .cursors
-                .entry(key.clone())
-                .or_insert_with(|| Cursor::new(floor));
+            let floor = match lowest {
+                Some(at) => lookback_floor.max(at),
+                None => {
+                    // Read from the lookback: it counts this webhook's
+                    // dispatches waiting for its read by id too.
+                    self.state.orphans.retain(|d| d.webhook_id != *key);
+                    lookback_floor
+                }
+            };
+            self.state.cursors.insert(key.clone(), Cursor::new(floor));
         }
         let read_backs = self.state.read_back.keys().map(|id| {
             (
@@ -570,6 +602,28 @@ impl Collector {
         });
         lists.extend(read_backs);
         lists
+    }
+
+    /// Forgets the handed-over cursors the current source has passed: the
+    /// dispatches they passed are all below its watermark now.
+    fn prune_handed_over(&mut self) {
+        let state = &mut self.state;
+        let refused = state.account_list_refused;
+        let cursors = &state.cursors;
+        let account = cursors.get(ACCOUNT_CURSOR).map(Cursor::passed_below);
+        state.handed_over.retain(|id, kept| {
+            let current = if refused {
+                cursors.get(id).map(Cursor::passed_below)
+            } else {
+                account
+            };
+            kept.retain(|h| match (current, h.counted_up_to()) {
+                (Some(at), Some(top)) => top >= at,
+                (None, _) => true,
+                (Some(_), None) => false,
+            });
+            !kept.is_empty()
+        });
     }
 
     /// A dispatch can name a webhook that no list named: created since the

@@ -16,7 +16,7 @@ use futures::stream::{self, StreamExt};
 use super::cursor::Cursor;
 use super::route::Routing;
 use super::skipped::Skip;
-use super::state::{State, READ_BACK_PREFIX};
+use super::state::{State, MAX_ORPHANS, READ_BACK_PREFIX};
 use crate::api::decode::{item_key, Millis};
 use crate::api::dispatches::{Dispatch, DispatchList};
 use crate::api::{ApiError, Client, Page, MAX_PAGE_LIMIT};
@@ -161,6 +161,16 @@ async fn read_pages(
             .filter(|d| !state.skipped.contains(&item_key(&d.id)))
             .partition(|d| d.created_at > horizon);
         skipped.extend(future.iter().map(Skip::future));
+        // Dispatches of webhooks not read yet wait in memory: past the
+        // bound, this pass stops here (before the cursor takes the page)
+        // and goes on once they were read, rather than drop any.
+        if state.orphans.len() >= MAX_ORPHANS {
+            return Err(ApiError::Paging {
+                endpoint: list.endpoint(),
+                offset,
+                reason: "too many dispatches of webhooks not read yet",
+            });
+        }
         let Some(cursor) = state.cursors.get_mut(key) else {
             return Ok(());
         };

@@ -21,7 +21,7 @@ use super::skipped::RecentKeys;
 
 /// More orphans than this are dropped (with a warning): a bound on memory
 /// should the API keep listing dispatches of webhooks it cannot return.
-const MAX_ORPHANS: usize = 10_000;
+pub(crate) const MAX_ORPHANS: usize = 10_000;
 
 /// The key of the account-wide cursor (per-webhook cursors use the id).
 pub(crate) const ACCOUNT_CURSOR: &str = "*";
@@ -61,6 +61,13 @@ pub(crate) struct State {
     /// read back once (cursor `read-back:<id>`), counting only those.
     #[serde(default)]
     pub(crate) read_back: BTreeMap<String, Cursor>,
+    /// Cursors of a dispatch source given up (the account-wide list for
+    /// per-webhook lists, or back), by the webhook they counted for: a
+    /// dispatch one of them passed is not counted again by the new source,
+    /// which starts low enough to miss nothing. Dropped once the new
+    /// source's watermark is above them.
+    #[serde(default)]
+    pub(crate) handed_over: BTreeMap<String, Vec<Cursor>>,
     /// Webhooks read by id and found not watched: their dispatches are
     /// left alone until the next metadata read.
     #[serde(skip)]
@@ -189,6 +196,7 @@ impl State {
             key == ACCOUNT_CURSOR || keep.contains(id)
         });
         self.read_back.retain(|id, _| keep.contains(id));
+        self.handed_over.retain(|id, _| keep.contains(id));
         for (w, details) in webhooks {
             self.upsert_webhook(w, details.as_ref());
         }
@@ -267,9 +275,22 @@ impl State {
         }
     }
 
+    /// Whether another cursor counts (or counted) `d`: one of a source given
+    /// up, or the snapshot a read-back counts from.
+    fn counted_elsewhere(&self, d: &Dispatch) -> bool {
+        let by = |c: &Cursor| c.has_passed(&d.id, d.created_at);
+        self.handed_over
+            .get(&d.webhook_id)
+            .is_some_and(|cursors| cursors.iter().any(by))
+            || self.read_back.get(&d.webhook_id).is_some_and(by)
+    }
+
     /// Takes a dispatch new to a list: counts it where `routing` says, or
     /// keeps it as an orphan until its webhook has been read.
     pub(crate) fn take_new(&mut self, d: &Dispatch, routing: &Routing) {
+        if self.counted_elsewhere(d) {
+            return;
+        }
         match routing.route(self, d) {
             Route::Count(key) => self.count_under(d, &key),
             Route::Fold(key) => {
@@ -278,7 +299,9 @@ impl State {
                 }
                 self.count_under(d, &key);
             }
-            Route::Unknown if self.orphans.len() < MAX_ORPHANS => self.orphans.push(d.clone()),
+            // Paging stops at MAX_ORPHANS before a page; a page can add
+            // its items on top.
+            Route::Unknown if self.orphans.len() < 2 * MAX_ORPHANS => self.orphans.push(d.clone()),
             Route::Unknown => {
                 tracing::warn!(dispatch_id = %d.id, "too many dispatches of unknown webhooks; dropping one")
             }
