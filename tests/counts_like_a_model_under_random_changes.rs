@@ -1,7 +1,8 @@
 //! A property test: random sequences of upstream changes (new dispatches,
 //! ACTIVE ones getting calls and ending, deletions by retention, 500s,
 //! 429s and malformed answers, dispatches arriving while a list is paged,
-//! restarts from the state file) against the real exporter and the fake
+//! restarts from the state file, the account-wide list refused and taken
+//! back) against the real exporter and the fake
 //! API; once the account is left alone and a refresh succeeds, the
 //! exporter's counters must equal a simple model's: each dispatch counted
 //! once under its terminal status, each finished call once, by webhook,
@@ -99,6 +100,9 @@ enum Step {
     Refresh,
     /// A graceful stop and a start from the state file.
     Restart,
+    /// The token's scope changes: the account-wide list is refused (and
+    /// each webhook's own list read instead), or readable again.
+    ToggleAccountList,
 }
 
 fn call_status() -> impl Strategy<Value = Option<u16>> {
@@ -161,6 +165,7 @@ fn step() -> impl Strategy<Value = Step> {
         }),
         5 => Just(Step::Refresh),
         1 => Just(Step::Restart),
+        1 => Just(Step::ToggleAccountList),
     ]
 }
 
@@ -339,13 +344,18 @@ async fn run_case(per_webhook: bool, steps: Vec<Step>) -> (Counts, Counts) {
             c.selection.webhook_ids = WEBHOOKS.iter().map(|w| w.to_string()).collect();
         }
     };
-    let list_route = if per_webhook {
-        // Per-webhook lists are the fallback when the account-wide one is
-        // refused, as with a scoped token.
-        fake.refuse_route(route::DISPATCHES, true);
-        route::WEBHOOK_DISPATCHES
-    } else {
-        route::DISPATCHES
+    // Per-webhook lists are the fallback when the account-wide one is
+    // refused, as with a scoped token; the exporter takes the account-wide
+    // one back at the next metadata read (every refresh here) that finds it
+    // readable.
+    let mut refused = per_webhook;
+    fake.refuse_route(route::DISPATCHES, refused);
+    let list_route = |refused: bool| {
+        if refused {
+            route::WEBHOOK_DISPATCHES
+        } else {
+            route::DISPATCHES
+        }
     };
     let mut h = Harness::start(fake, configure).await;
 
@@ -403,7 +413,7 @@ async fn run_case(per_webhook: bool, steps: Vec<Step>) -> (Counts, Counts) {
             }
             Step::Fault(at, kind, skip) => {
                 let route = match at {
-                    FaultRoute::List => list_route,
+                    FaultRoute::List => list_route(refused),
                     FaultRoute::Dispatch => route::DISPATCH,
                 };
                 for _ in 0..skip {
@@ -443,20 +453,29 @@ async fn run_case(per_webhook: bool, steps: Vec<Step>) -> (Counts, Counts) {
                     .collect();
                 // The second list request, a later page when the burst is
                 // more than the first one holds, meets the arrival.
-                h.fake.inject(list_route, Fault::Delay(Duration::ZERO));
-                h.fake.inject(list_route, Fault::Arrive(late));
+                h.fake
+                    .inject(list_route(refused), Fault::Delay(Duration::ZERO));
+                h.fake.inject(list_route(refused), Fault::Arrive(late));
                 // Until the arrival has happened: nothing may be created
                 // meanwhile, or it would be newer than what arrives.
                 for _ in 0..20 {
-                    if h.fake.pending_faults(list_route) == 0 {
+                    if h.fake.pending_faults(list_route(refused)) == 0 {
                         break;
                     }
                     refresh(&h, &mut model).await;
                 }
-                assert_eq!(h.fake.pending_faults(list_route), 0, "arrival not taken");
+                assert_eq!(
+                    h.fake.pending_faults(list_route(refused)),
+                    0,
+                    "arrival not taken"
+                );
             }
             Step::Refresh => {
                 refresh(&h, &mut model).await;
+            }
+            Step::ToggleAccountList => {
+                refused = !refused;
+                h.fake.refuse_route(route::DISPATCHES, refused);
             }
             Step::Restart => {
                 h = h.restart(configure).await;
@@ -471,9 +490,10 @@ async fn run_case(per_webhook: bool, steps: Vec<Step>) -> (Counts, Counts) {
     // with apify_up 1) and counts it at the next, so a refresh that met one
     // is not the end state the model describes.
     h.fake.clear_faults(route::DISPATCH);
+    h.fake.clear_faults(list_route(!refused));
     let mut last = None;
     for _ in 0..30 {
-        let clean = h.fake.pending_faults(list_route) == 0;
+        let clean = h.fake.pending_faults(list_route(refused)) == 0;
         let m = refresh(&h, &mut model).await;
         if clean && m.up() == 1.0 {
             last = Some(m);
