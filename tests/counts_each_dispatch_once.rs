@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use apify_webhook_exporter::demo::{FakeApify, Fault};
+use apify_webhook_exporter::demo::FakeApify;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,22 +238,9 @@ async fn a_narrowed_selection_reads_the_account_list_and_skips_the_others() {
 async fn a_webhook_created_during_a_refresh_has_its_dispatches_counted() {
     let h = Harness::start(account_with_one_webhook(), |_| {}).await;
     h.take_requests();
-    // Hold the dispatch list while W2 and its first dispatch appear: the
+    // W2 and its first dispatch appear while the dispatch list is held: the
     // webhook list this refresh read does not have W2.
-    h.fake
-        .inject(route::DISPATCHES, Fault::Delay(Duration::from_millis(500)));
-    let w2_appears_mid_refresh = async {
-        wait_until("the refresh asks for dispatches", async || {
-            h.fake
-                .requests()
-                .iter()
-                .any(|r| r.route == route::DISPATCHES)
-        })
-        .await;
-        h.fake.put_webhook(webhook(W2, &[RUN_OK]));
-        h.fake.put_dispatch(succeeded("x1", W2, now_ms()));
-    };
-    let (m, ()) = tokio::join!(h.scrape(), w2_appears_mid_refresh);
+    let m = scrape_while_w2_appears(&h, Duration::from_millis(500)).await;
     assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 1.0);
     assert_eq!(m.webhooks(), 2.0);
     assert_eq!(h.take_routes().get(route::WEBHOOK), Some(&1));

@@ -116,6 +116,18 @@ fn expected_per_key(runs: std::ops::Range<usize>) -> Vec<(&'static str, f64, f64
     out
 }
 
+/// Each folded id's (succeeded, failed) dispatches, exactly.
+fn assert_counted(m: &Scrape, expected: impl IntoIterator<Item = (&'static str, f64, f64)>) {
+    for (key, ok, failed) in expected {
+        assert_eq!(m.dispatches_total(key, RUN_OK, "SUCCEEDED"), ok, "{key}");
+        assert_eq!(
+            m.dispatches_total(key, RUN_FAILED, "FAILED"),
+            failed,
+            "{key}"
+        );
+    }
+}
+
 fn assert_folded(m: &Scrape, runs: std::ops::Range<usize>) {
     let expected: BTreeSet<String> = ["ad-hoc:actorA", "ad-hoc:taskOfB", "ad-hoc:actorC", W1]
         .iter()
@@ -210,14 +222,7 @@ async fn thousands_of_ad_hoc_webhooks_fold_into_one_series_set_per_task_or_actor
             total[i].1 += ok;
             total[i].2 += failed;
         }
-        for (key, ok, failed) in total {
-            assert_eq!(m.dispatches_total(key, RUN_OK, "SUCCEEDED"), ok, "{key}");
-            assert_eq!(
-                m.dispatches_total(key, RUN_FAILED, "FAILED"),
-                failed,
-                "{key}"
-            );
-        }
+        assert_counted(&m, total);
         assert_eq!(
             by_route(&h.take_requests()),
             [(route::DISPATCHES.to_string(), 1)].into_iter().collect(),
@@ -263,14 +268,7 @@ async fn a_selection_by_actor_or_task_takes_its_runs_ad_hoc_webhooks() {
         .map(|s| s.to_string())
         .collect();
     assert_eq!(ids, expected, "W1 is actor1's, C is not selected");
-    for (key, ok, failed) in expected_per_key(0..300).into_iter().take(2) {
-        assert_eq!(m.dispatches_total(key, RUN_OK, "SUCCEEDED"), ok, "{key}");
-        assert_eq!(
-            m.dispatches_total(key, RUN_FAILED, "FAILED"),
-            failed,
-            "{key}"
-        );
-    }
+    assert_counted(&m, expected_per_key(0..300).into_iter().take(2));
     assert_eq!(
         by_route(&h.take_requests()),
         [(route::DISPATCHES.to_string(), 1)].into_iter().collect(),
@@ -518,21 +516,8 @@ async fn a_dispatch_read_back_is_not_counted_again_when_its_webhook_is_adopted()
     // read, after the webhook lists were: the dispatch waits for W2's read
     // by id, which fails.
     h.fake
-        .inject(route::DISPATCHES, Fault::Delay(Duration::from_millis(300)));
-    h.fake
         .inject(route::WEBHOOK, Fault::status(400, "invalid-input", "no"));
-    let appears = async {
-        wait_until("the refresh asks for dispatches", async || {
-            h.fake
-                .requests()
-                .iter()
-                .any(|r| r.route == route::DISPATCHES)
-        })
-        .await;
-        h.fake.put_webhook(webhook(W2, &[RUN_OK]));
-        h.fake.put_dispatch(succeeded("x1", W2, now_ms()));
-    };
-    let (m, ()) = tokio::join!(h.scrape(), appears);
+    let m = scrape_while_w2_appears(&h, Duration::from_millis(300)).await;
     assert_eq!(m.refresh_errors("http"), 1.0);
     // The next metadata read lists W2: its list is read back (x1 was
     // passed over), and the read by id that then succeeds counts nothing more.

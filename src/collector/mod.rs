@@ -309,16 +309,7 @@ impl Collector {
         known_before: &BTreeSet<String>,
         now: Millis,
     ) -> (Vec<ApiError>, Vec<Skip>) {
-        let lists = self.dispatch_lists(known_before, now);
-        let (mut errors, mut skips) = paging::read_lists(
-            &self.client,
-            &mut self.state,
-            lists,
-            &self.routing,
-            self.concurrency,
-            &*self.clock,
-        )
-        .await;
+        let (mut errors, mut skips) = self.read_source(known_before, now).await;
         let refused = |e: &ApiError| {
             matches!(e, ApiError::Status { status: 403, endpoint, .. }
                 if *endpoint == DispatchList::Account.endpoint())
@@ -332,8 +323,21 @@ impl Collector {
         );
         self.state.account_list_refused = true;
         errors.retain(|e| !refused(e));
+        let (more_errors, more_skips) = self.read_source(known_before, now).await;
+        errors.extend(more_errors);
+        skips.extend(more_skips);
+        self.prune_handed_over();
+        (errors, skips)
+    }
+
+    /// One pass over each list of the current source.
+    async fn read_source(
+        &mut self,
+        known_before: &BTreeSet<String>,
+        now: Millis,
+    ) -> (Vec<ApiError>, Vec<Skip>) {
         let lists = self.dispatch_lists(known_before, now);
-        let (more_errors, more_skips) = paging::read_lists(
+        paging::read_lists(
             &self.client,
             &mut self.state,
             lists,
@@ -341,11 +345,7 @@ impl Collector {
             self.concurrency,
             &*self.clock,
         )
-        .await;
-        errors.extend(more_errors);
-        skips.extend(more_skips);
-        self.prune_handed_over();
-        (errors, skips)
+        .await
     }
 
     /// Reports each item left out the first time only (a list shows it

@@ -251,3 +251,26 @@ pub fn temp_dir(name: &str) -> tempfile::TempDir {
         .tempdir()
         .unwrap()
 }
+
+/// One refresh during which webhook W2 of actor1 and its first dispatch,
+/// `x1`, appear: after the webhook lists were read, while the account-wide
+/// dispatch list is held for `hold`.
+pub async fn scrape_while_w2_appears(h: &Harness, hold: Duration) -> Scrape {
+    h.fake.inject(
+        route::DISPATCHES,
+        apify_webhook_exporter::demo::Fault::Delay(hold),
+    );
+    let appears = async {
+        wait_until("the refresh asks for dispatches", async || {
+            h.fake
+                .requests()
+                .iter()
+                .any(|r| r.route == route::DISPATCHES)
+        })
+        .await;
+        h.fake.put_webhook(webhook(W2, &[RUN_OK]));
+        h.fake.put_dispatch(succeeded("x1", W2, now_ms()));
+    };
+    let (m, ()) = tokio::join!(h.scrape(), appears);
+    m
+}
