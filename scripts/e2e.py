@@ -5,7 +5,8 @@
 
 On 127.0.0.1 only, on free ports, it runs: the crate's fake Apify API as its
 own process (examples/fake_api e2e: four webhooks, each a case the alerts
-must tell apart, described in examples/fake_api/e2e.rs), the exporter
+must tell apart, and a run a second of one Actor, each with its own new
+ad-hoc webhook, described in examples/fake_api/e2e.rs), the exporter
 reading it (--interval 1s), a real Prometheus scraping it every second with
 the bundled rules, a real Alertmanager, and a webhook receiver for
 Alertmanager's notifications. It then proves, in order (CHECKS, below):
@@ -15,13 +16,19 @@ Alertmanager's notifications. It then proves, in order (CHECKS, below):
   3. each failing webhook of the fake fires exactly the alerts it should, the
      healthy one fires none, Alertmanager delivers a webhook alert to the
      receiver, and the inhibit rules of deploy/alertmanager.yml suppress the
-     failure-ratio alert that a 4xx receiver explains;
+     failure-ratio alert that a 4xx receiver explains; the ad-hoc runs'
+     webhooks, folded into one id (ad-hoc:<Actor id>), fire, are delivered
+     and are inhibited the same way, however many runs there were;
   4. after the fake is told (on its stdin) to refuse the token, so that every
      answer is a 401, ApifyApiAuthFailing and ApifyRefreshFailing fire and
      the auth alert is delivered; once it accepts the token again, apify_up
      is 1 again;
   5. every query of every dashboard panel, with its variables resolved from
-     this Prometheus, returns data (at least one finite value);
+     this Prometheus, returns data (at least one finite value), the
+     drill-down also for the folded ad-hoc id, where only the panels of
+     Apify's own count (FOLDED_EMPTY_PANELS) must be empty; and however many
+     ad-hoc runs the fake has made, the exporter shows exactly the regular
+     webhooks' ids and the folded one;
   6. the exporter exits 0 on SIGTERM;
   7. a second exporter (--demo) behind a web config (TLS with a certificate
      made by openssl, basic auth) is scraped by a second Prometheus over
@@ -65,13 +72,22 @@ FAKE_TOKEN = "e2e-token"
 FOR_IN_TEST = "2s"
 RATE_INTERVAL = "4s"  # what Grafana derives from a 1s scrape interval (4 x)
 
+# The id the exporter folds the fake's ad-hoc webhooks into: one per Actor
+# (examples/fake_api/e2e.rs: every run of e2eAdHocActor01 has its own).
+AD_HOC_ACTOR = "e2eAdHocActor01"
+AD_HOC_ID = "ad-hoc:" + AD_HOC_ACTOR
 # What each webhook of the fake must fire (and nothing else).
 EXPECTED_WEBHOOK_ALERTS = {
     "wh-healthy": set(),
     "wh-misconfigured": {"ApifyWebhookReceiverMisconfigured", "ApifyWebhookFailureRatioHigh"},
     "wh-flaky": {"ApifyWebhookReceiverUnavailable", "ApifyWebhookFailureRatioHigh"},
     "wh-stalled": {"ApifyWebhookDispatchStuck", "ApifyWebhookNoRecentSuccess"},
+    AD_HOC_ID: {"ApifyWebhookReceiverUnavailable", "ApifyWebhookFailureRatioHigh"},
 }
+# Drill-down panels with no data for a folded id, by design: Apify keeps no
+# count for it (apify_webhook_reported_dispatches_total). Empty for it, they
+# must have data for every other webhook.
+FOLDED_EMPTY_PANELS = {("webhook.json", "Reported by Apify")}
 EXPORTER_ALERTS = {"ApifyExporterDown", "ApifyExporterAbsent", "ApifyRefreshFailing",
                    "ApifyExporterRefreshStale", "ApifyApiAuthFailing", "ApifyApiRateLimited"}
 
@@ -402,7 +418,9 @@ class Context:
         self.prometheus_bin = prometheus_bin
         self.alertmanager_bin = alertmanager_bin
         self.fake = None
+        self.api = None
         self.exporter = None
+        self.exporter_url = None
         self.prom = None
         self.am_port = None
 
@@ -439,7 +457,7 @@ def fake_command(ctx, command, ack):
 
 def start_stack(ctx):
     """The fake, the exporter reading it, Alertmanager, Prometheus; all ready."""
-    api = start_fake(ctx)
+    api = ctx.api = start_fake(ctx)
     receiver_port = ctx.stack.receiver()
     exporter_port, prom_port, ctx.am_port = free_port(), free_port(), free_port()
     shortened = write_configs(ctx.tmp, exporter_port, ctx.am_port, receiver_port)
@@ -460,7 +478,8 @@ def start_stack(ctx):
                                                 "--storage.tsdb.path=%s" % (tmp / "tsdb"),
                                                 "--web.listen-address=127.0.0.1:%d" % prom_port])
     ctx.prom = Prom("http://127.0.0.1:%d" % prom_port)
-    ctx.ready("exporter", ctx.exporter, "http://127.0.0.1:%d/readyz" % exporter_port)
+    ctx.exporter_url = "http://127.0.0.1:%d" % exporter_port
+    ctx.ready("exporter", ctx.exporter, ctx.exporter_url + "/readyz")
     ctx.ready("alertmanager", am, "http://127.0.0.1:%d/-/ready" % ctx.am_port)
     ctx.ready("prometheus", prometheus, ctx.prom.base + "/-/ready")
 
@@ -498,8 +517,22 @@ def check_labels(ctx):
     wrong = {k: flaky.get(k) for k, v in want.items() if flaky.get(k) != v}
     if wrong:
         raise Failure("apify_webhook_info{webhook_id=wh-flaky} has %s, want %s" % (wrong, want))
-    if prom.value('apify_exporter_webhooks{job="%s"}' % JOB) != 4:
-        raise Failure("apify_exporter_webhooks is not 4")
+    # The folded id's info: no host (each run's webhook may have its own),
+    # its Actor from the dispatches' eventData, no task. An empty label
+    # value is no label in Prometheus.
+    folded = {k: v for k, v in info[AD_HOC_ID].items() if k not in ("job", "instance", "__name__")}
+    want = {"webhook_id": AD_HOC_ID, "is_ad_hoc": "true", "description": "ad-hoc webhooks",
+            "actor_id": AD_HOC_ACTOR}
+    if {k: v for k, v in folded.items() if k in want or k in ("request_host", "actor_task_id")} != want:
+        raise Failure("apify_webhook_info{webhook_id=%s} has %s, want %s and no request_host or actor_task_id"
+                      % (AD_HOC_ID, folded, want))
+    not_regular = sorted(w for w, m in info.items() if m.get("is_ad_hoc") != "false")
+    if not_regular != [AD_HOC_ID]:
+        raise Failure("is_ad_hoc is not \"false\" for %s" % not_regular)
+    # The folded id counts once, as one series set, however many runs.
+    watched = prom.value('apify_exporter_webhooks{job="%s"}' % JOB)
+    if watched != len(EXPECTED_WEBHOOK_ALERTS):
+        raise Failure("apify_exporter_webhooks is %s, not %d" % (watched, len(EXPECTED_WEBHOOK_ALERTS)))
     statuses = {r["metric"]["response_status"] for r in prom.query(
         'apify_webhook_dispatch_calls_total{job="%s", webhook_id="wh-flaky"}' % JOB)}
     if not {"200", "503", "none"} <= statuses:
@@ -571,23 +604,39 @@ def check_delivered_webhook_alert(ctx):
     if a["labels"].get("description") != "Slack alerts (old URL)" \
             or not a["annotations"].get("runbook_url", "").endswith("#apifywebhookreceivermisconfigured"):
         raise Failure("delivered alert lacks its description label or runbook: %s" % shorten(a))
-    return "severity=%s summary=%r" % (a["labels"].get("severity"), a["annotations"].get("summary"))
+    # The folded ad-hoc webhooks' receiver alert: its summary names them and
+    # the Actor (in the folded id), with no host (none is theirs alone).
+    got = poll("ApifyWebhookReceiverUnavailable of %s delivered to the receiver" % AD_HOC_ID,
+               lambda: ctx.stack.delivered("ApifyWebhookReceiverUnavailable", webhook_id=AD_HOC_ID), timeout=30)
+    folded = got[0]
+    summary = folded["annotations"].get("summary", "")
+    want = 'Receiver of webhook "ad-hoc webhooks" %s is failing (5xx or no answer)' % AD_HOC_ID
+    if summary != want or folded["labels"].get("description") != "ad-hoc webhooks" \
+            or "request_host" in folded["labels"]:
+        raise Failure("delivered alert of %s: summary %r, want %r; labels %s"
+                      % (AD_HOC_ID, summary, want, folded["labels"]))
+    return "severity=%s summary=%r; %r" % (a["labels"].get("severity"), a["annotations"].get("summary"), summary)
 
 
 def check_inhibited(ctx):
-    def suppressed():
+    """wh-misconfigured's by its 4xx alert; the folded ad-hoc id's by its
+    5xx one."""
+    def suppressed(webhook_id):
         url = "http://127.0.0.1:%d/api/v2/alerts?%s" % (ctx.am_port, urllib.parse.urlencode(
-            {"filter": ['alertname="ApifyWebhookFailureRatioHigh"', 'webhook_id="wh-misconfigured"']}, doseq=True))
+            {"filter": ['alertname="ApifyWebhookFailureRatioHigh"', 'webhook_id="%s"' % webhook_id]}, doseq=True))
         status, body = http_get(url)
         if status != 200:
             raise Failure("GET %s: HTTP %s" % (url, status))
         alerts = json.loads(body)
         if not alerts:
-            raise Failure("Alertmanager has no ApifyWebhookFailureRatioHigh for wh-misconfigured")
+            raise Failure("Alertmanager has no ApifyWebhookFailureRatioHigh for %s" % webhook_id)
         st = alerts[0]["status"]
         return st if st["state"] == "suppressed" and st.get("inhibitedBy") else None
-    st = poll("FailureRatioHigh of wh-misconfigured inhibited", suppressed, timeout=20)
-    return "suppressed, inhibited by %d alert(s)" % len(st["inhibitedBy"])
+    out = []
+    for webhook_id in ("wh-misconfigured", AD_HOC_ID):
+        st = poll("FailureRatioHigh of %s inhibited" % webhook_id, lambda w=webhook_id: suppressed(w), timeout=20)
+        out.append("%s suppressed, inhibited by %d alert(s)" % (webhook_id, len(st["inhibitedBy"])))
+    return "; ".join(out)
 
 
 # 4. The API rejects the token, then accepts it again.
@@ -617,23 +666,102 @@ def check_recovers(ctx):
 
 # 5. Every dashboard query returns data.
 def check_dashboard_queries(ctx):
+    """Each dashboard for wh-flaky, and one with a single $webhook_id (the
+    drill-down) for the folded ad-hoc id too: there exactly the panels of
+    FOLDED_EMPTY_PANELS must be empty, every other must have data."""
     prom = ctx.prom
     total = 0
     empty = []
+    has_data = []
     for path, d in dashboards.load():
-        values = resolve_variables(prom, d, prefer={"webhook_id": "wh-flaky"})
-        if "webhook_id" in (v["name"] for v in d["templating"]["list"]):
-            if set(values["_found_webhook_id"]) != set(EXPECTED_WEBHOOK_ALERTS):
-                raise Failure("%s: $webhook_id values %s" % (path.name, values["_found_webhook_id"]))
-        for panel, t in dashboards.queries(d):
-            expr = substitute(t["expr"], values)
-            total += 1
-            result = prom.query(expr) if t.get("instant") else prom.query_range(expr, 60, 2)
-            if not finite_values(result):
-                empty.append("%s / %s [%s]: %s" % (path.name, panel["title"], t["refId"], expr))
-    if empty:
-        raise Failure("%d of %d queries returned no finite value:\n  %s" % (len(empty), total, "\n  ".join(empty)))
-    return "%d queries over %d dashboards, all with data" % (total, len(dashboards.load()))
+        variables = {v["name"]: v for v in d["templating"]["list"]}
+        webhook_ids = ["wh-flaky"]
+        if "webhook_id" in variables and not variables["webhook_id"].get("includeAll"):
+            webhook_ids.append(AD_HOC_ID)
+        for webhook_id in webhook_ids:
+            values = resolve_variables(prom, d, prefer={"webhook_id": webhook_id})
+            if "webhook_id" in variables:
+                if set(values["_found_webhook_id"]) != set(EXPECTED_WEBHOOK_ALERTS):
+                    raise Failure("%s: $webhook_id values %s" % (path.name, values["_found_webhook_id"]))
+                if len(webhook_ids) > 1 and values["webhook_id"] != webhook_id:
+                    raise Failure("%s: $webhook_id resolved to %s, not %s"
+                                  % (path.name, values["webhook_id"], webhook_id))
+            for panel, t in dashboards.queries(d):
+                expr = substitute(t["expr"], values)
+                total += 1
+                result = prom.query(expr) if t.get("instant") else prom.query_range(expr, 60, 2)
+                where = "%s / %s [%s] for %s: %s" % (path.name, panel["title"], t["refId"], webhook_id, expr)
+                folded_empty = webhook_id == AD_HOC_ID and (path.name, panel["title"]) in FOLDED_EMPTY_PANELS
+                if folded_empty and result:
+                    has_data.append(where)
+                elif not folded_empty and not finite_values(result):
+                    empty.append(where)
+    if empty or has_data:
+        raise Failure("of %d queries, %d returned no finite value:\n  %s\nand %d returned series for the folded id, "
+                      "where Apify has no count:\n  %s"
+                      % (total, len(empty), "\n  ".join(empty), len(has_data), "\n  ".join(has_data)))
+    return "%d queries over %d dashboards (the drill-down for %s too), all with data but %s for %s" % (
+        total, len(dashboards.load()), AD_HOC_ID, sorted(t for _, t in FOLDED_EMPTY_PANELS), AD_HOC_ID)
+
+
+def fake_ad_hoc_webhooks(ctx):
+    """How many ad-hoc webhooks the fake lists now (one per run so far)."""
+    count, offset = 0, 0
+    for _ in range(1000):
+        req = urllib.request.Request("%s/v2/webhooks?limit=1000&offset=%d" % (ctx.api, offset),
+                                     headers={"Authorization": "Bearer " + FAKE_TOKEN})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                data = json.loads(r.read())["data"]
+            items, total = data["items"], data["total"]
+        except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as e:
+            raise Failure("GET %s/v2/webhooks: %s" % (ctx.api, e))
+        count += sum(1 for w in items if w.get("isAdHoc") is True)
+        offset += len(items)
+        if not items or offset >= total:
+            return count
+    raise Failure("the fake's webhook list does not end")
+
+
+def exporter_series(ctx):
+    status, body = http_get(ctx.exporter_url + "/metrics")
+    if status != 200:
+        raise Failure("GET %s/metrics: HTTP %s" % (ctx.exporter_url, status))
+    return body
+
+
+def folded_dispatches(text):
+    """Dispatches of the folded id the exposition counts: ended + ACTIVE."""
+    pattern = (r'(?m)^apify_webhook_dispatches_(?:total|active)\{[^}]*webhook_id="%s"[^}]*\} (\S+)$'
+               % re.escape(AD_HOC_ID))
+    return sum(float(v) for v in re.findall(pattern, text))
+
+
+# 5b. However many runs with ad-hoc webhooks, one webhook_id for them.
+def check_folded_bounded(ctx):
+    runs = fake_ad_hoc_webhooks(ctx)
+    text = exporter_series(ctx)
+    ids = set(re.findall(r'webhook_id="([^"]*)"', text))
+    if ids != set(EXPECTED_WEBHOOK_ALERTS):
+        raise Failure("the exporter shows %d webhook_id values %s, want %s"
+                      % (len(ids), sorted(ids), sorted(EXPECTED_WEBHOOK_ALERTS)))
+    if runs < 10:
+        raise Failure("only %d ad-hoc runs in the fake: too few to tell folding from one series set a run" % runs)
+    counted = folded_dispatches(text)
+    # /metrics was read after the fake's list: at most the runs it listed,
+    # and all but the last few (made since the exporter's last refresh).
+    if not runs - 5 <= counted <= runs:
+        raise Failure("%s counts %s dispatches (ended + ACTIVE), the fake has %d ad-hoc runs"
+                      % (AD_HOC_ID, counted, runs))
+    for family in ("apify_webhook_reported_dispatches_total", "apify_webhook_unaccounted_dispatches"):
+        with_it = set(re.findall(r'(?m)^%s\{[^}]*webhook_id="([^"]*)"' % family, text))
+        if with_it != set(EXPECTED_WEBHOOK_ALERTS) - {AD_HOC_ID}:
+            raise Failure("%s for %s, want every regular webhook and not %s" % (family, sorted(with_it), AD_HOC_ID))
+    watched = re.findall(r"(?m)^apify_exporter_webhooks (\S+)$", text)
+    if watched != [str(len(EXPECTED_WEBHOOK_ALERTS))]:
+        raise Failure("apify_exporter_webhooks %s, want %d" % (watched, len(EXPECTED_WEBHOOK_ALERTS)))
+    return "%d ad-hoc runs -> %d webhook_id values, %s counting %d dispatches; apify_exporter_webhooks %s" % (
+        runs, len(ids), AD_HOC_ID, counted, watched[0])
 
 
 # 6. Graceful stop.
@@ -710,11 +838,13 @@ CHECKS = [
     ("series carry the expected labels", check_labels),
     ("the bundled rule groups load and evaluate", check_rules_loaded),
     ("failing webhooks fire their alerts, the healthy one none", check_webhook_alerts),
-    ("Alertmanager delivers the webhook alert", check_delivered_webhook_alert),
-    ("the bundled inhibit rules suppress the consequence of a 4xx receiver", check_inhibited),
+    ("Alertmanager delivers the webhook alerts, the folded id's naming ad-hoc webhooks",
+     check_delivered_webhook_alert),
+    ("the bundled inhibit rules suppress the consequence of a failing receiver", check_inhibited),
     ("a 401 from Apify fires and delivers ApifyApiAuthFailing", check_auth_alerts),
     ("the exporter recovers when the token works again", check_recovers),
     ("every dashboard panel query returns data", check_dashboard_queries),
+    ("ad-hoc runs fold into one webhook_id, however many", check_folded_bounded),
     ("the exporter exits 0 on SIGTERM", check_stops_cleanly),
     ("Prometheus scrapes over TLS with basic auth, and not with a wrong password", check_tls_scrape),
 ]

@@ -1,6 +1,7 @@
 //! The `e2e` scenario: the four webhooks of the end-to-end test
-//! (`scripts/e2e.py`), each a case the bundled alerts must tell apart, and a
-//! driver that keeps their dispatches moving with the clock.
+//! (`scripts/e2e.py`) and the runs of one Actor with ad-hoc webhooks, each a
+//! case the bundled alerts must tell apart, and a driver that keeps their
+//! dispatches moving with the clock.
 //!
 //!   wh-healthy        every dispatch SUCCEEDED at the first call (200): quiet.
 //!   wh-misconfigured  the receiver answers 404, doNotRetry: every dispatch
@@ -13,6 +14,13 @@
 //!   wh-stalled        last SUCCEEDED 8h ago, FAILED since, one dispatch
 //!                     ACTIVE for 3h -> DispatchStuck, NoRecentSuccess. No
 //!                     live traffic.
+//!   ad-hoc runs       every second a run of the Actor e2eAdHocActor01 gets its
+//!                     own new ad-hoc webhook (listed, `isAdHoc: true`) and
+//!                     one dispatch: 500, then 500 (2 of 3, FAILED) or 200
+//!                     (1 of 3); every other dispatch carries the `webhook`
+//!                     summary. The exporter folds them all into
+//!                     `ad-hoc:e2eAdHocActor01` -> ReceiverUnavailable,
+//!                     FailureRatioHigh, however many runs there were.
 //!
 //! This file holds the scenario as data: the webhooks, the history before
 //! the run, and each dispatch's [`Plan`] (its calls and status as a
@@ -92,6 +100,29 @@ fn flaky(n: i64) -> Plan {
         end: Some((4_800, outcome)),
     }
 }
+
+/// The `n`th ad-hoc run's dispatch: its receiver answers 500, then, a
+/// second later, 200 (every third run) or 500 again. ACTIVE ~2 s.
+pub(super) fn ad_hoc(n: i64) -> Plan {
+    let (last, outcome) = if n % 3 == 0 {
+        (200, "SUCCEEDED")
+    } else {
+        (500, "FAILED")
+    };
+    Plan {
+        calls: vec![call(200, 100, Some(500)), call(1_500, 200, Some(last))],
+        end: Some((2_000, outcome)),
+    }
+}
+
+/// The Actor whose runs each get an ad-hoc webhook.
+pub(super) const AD_HOC_ACTOR_ID: &str = "e2eAdHocActor01";
+/// Where the ad-hoc webhooks deliver (userinfo and query stay out of the
+/// metrics, as for the others).
+pub(super) const AD_HOC_REQUEST_URL: &str =
+    "https://runner:t0ken@pipeline.example.com/run-done?key=s3cret";
+/// The events an ad-hoc webhook is made for, in turn.
+pub(super) const AD_HOC_EVENT_TYPES: [&str; 2] = [RUN_SUCCEEDED, RUN_FAILED];
 
 /// A receiver that answers 500 to `attempts` retries backing off from a
 /// minute, as Apify's do.

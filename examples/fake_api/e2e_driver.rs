@@ -1,5 +1,6 @@
 //! The driver of the `e2e` scenario (`e2e.rs`): puts its history into the
-//! fake, then makes one dispatch a second per webhook with live traffic and,
+//! fake, then makes one dispatch a second per webhook with live traffic, and
+//! one ad-hoc run (a new ad-hoc webhook and its dispatch) a second, and,
 //! every 100 ms, puts into the fake each dispatch and webhook whose answer
 //! the clock has changed.
 
@@ -11,7 +12,10 @@ use apify_webhook_exporter::demo::FakeApify;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::e2e::{history, Plan, ARRIVAL_MS, DAY_MS, USER_ID, WEBHOOKS};
+use crate::e2e::{
+    ad_hoc, history, Plan, AD_HOC_ACTOR_ID, AD_HOC_EVENT_TYPES, AD_HOC_REQUEST_URL, ARRIVAL_MS,
+    DAY_MS, USER_ID, WEBHOOKS,
+};
 
 /// How often the driver reveals what the clock has passed.
 const STEP: Duration = Duration::from_millis(100);
@@ -31,9 +35,28 @@ pub fn start(fake: FakeApify, shutdown: CancellationToken) {
     });
 }
 
+/// Whose dispatch it is.
+#[derive(Clone, Copy)]
+enum Owner {
+    /// One of `WEBHOOKS`, by index.
+    Webhook(usize),
+    /// The `n`th ad-hoc run, whose webhook exists for it alone.
+    AdHocRun(i64),
+}
+
+/// The id of the run the dispatch `seq` reports on.
+fn run_id(seq: u64) -> String {
+    format!("run{seq:011}")
+}
+
+/// The id of the `n`th ad-hoc run's own webhook.
+fn ad_hoc_webhook_id(n: i64) -> String {
+    format!("e2eAdHocWh{n:07}")
+}
+
 struct Dispatch {
     seq: u64,
-    webhook: usize,
+    owner: Owner,
     created: i64,
     event_type: &'static str,
     plan: Plan,
@@ -45,6 +68,10 @@ struct Dispatch {
 impl Dispatch {
     fn id(&self) -> String {
         format!("disp{:012}", self.seq)
+    }
+
+    fn run_id(&self) -> String {
+        run_id(self.seq)
     }
 
     /// The dispatch as the API returns it at `now`.
@@ -72,23 +99,45 @@ impl Dispatch {
             Some((at, outcome)) if age >= at => outcome,
             _ => "ACTIVE",
         };
-        let spec = &WEBHOOKS[self.webhook];
-        json!({
+        let (webhook_id, actor_id, summary) = match self.owner {
+            Owner::Webhook(webhook) => {
+                let spec = &WEBHOOKS[webhook];
+                let summary = json!({
+                    "actionType": "HTTP_REQUEST",
+                    "condition": spec.condition(),
+                    "requestUrl": spec.request_url,
+                    "isAdHoc": false,
+                });
+                (spec.id.to_owned(), spec.actor_id, Some(summary))
+            }
+            // Every other run's dispatch carries no summary: the exporter
+            // must learn it is ad-hoc from the webhook list.
+            Owner::AdHocRun(n) => {
+                let summary = (n % 2 == 0).then(|| {
+                    json!({
+                        "actionType": "HTTP_REQUEST",
+                        "condition": { "actorRunId": self.run_id() },
+                        "requestUrl": AD_HOC_REQUEST_URL,
+                        "isAdHoc": true,
+                    })
+                });
+                (ad_hoc_webhook_id(n), AD_HOC_ACTOR_ID, summary)
+            }
+        };
+        let mut view = json!({
             "id": self.id(),
             "userId": USER_ID,
-            "webhookId": spec.id,
+            "webhookId": webhook_id,
             "createdAt": format_timestamp(self.created),
             "status": status,
             "eventType": self.event_type,
-            "eventData": { "actorId": spec.actor_id, "actorRunId": format!("run{:011}", self.seq) },
-            "webhook": {
-                "actionType": "HTTP_REQUEST",
-                "condition": spec.condition(),
-                "requestUrl": spec.request_url,
-                "isAdHoc": false,
-            },
+            "eventData": { "actorId": actor_id, "actorRunId": self.run_id() },
             "calls": calls,
-        })
+        });
+        if let Some(summary) = summary {
+            view["webhook"] = summary;
+        }
+        view
     }
 
     /// Past its last call and its end, nothing about it changes.
@@ -124,23 +173,26 @@ impl Scenario {
             webhooks_shown: [(); WEBHOOKS.len()].map(|()| Value::Null),
         };
         for (webhook, created, event_type, plan) in history(now) {
-            scenario.add(webhook, created, event_type, plan);
+            scenario.add(Owner::Webhook(webhook), created, event_type, plan);
         }
         scenario.step(now);
         scenario
     }
 
-    fn add(&mut self, webhook: usize, created: i64, event_type: &'static str, plan: Plan) {
+    fn add(&mut self, owner: Owner, created: i64, event_type: &'static str, plan: Plan) {
         let index = self.dispatches.len();
         self.dispatches.push(Dispatch {
             seq: index as u64 + 1,
-            webhook,
+            owner,
             created,
             event_type,
             plan,
             shown: None,
             settled: false,
         });
+        let Owner::Webhook(webhook) = owner else {
+            return;
+        };
         self.totals[webhook] += 1;
         let newer = match self.newest[webhook] {
             Some(newest) => created >= self.dispatches[newest].created,
@@ -162,9 +214,15 @@ impl Scenario {
                 if let Some(plan) = spec.live {
                     let events = spec.event_types;
                     let event_type = events[self.ticks as usize % events.len()];
-                    self.add(webhook, created, event_type, plan(self.ticks));
+                    self.add(
+                        Owner::Webhook(webhook),
+                        created,
+                        event_type,
+                        plan(self.ticks),
+                    );
                 }
             }
+            self.add_ad_hoc_run(self.ticks, created);
         }
         for dispatch in self.dispatches.iter_mut().filter(|d| !d.settled) {
             let view = dispatch.render(now);
@@ -181,6 +239,32 @@ impl Scenario {
                 self.webhooks_shown[webhook] = view;
             }
         }
+    }
+
+    /// The `n`th ad-hoc run: its own webhook, listed as Apify lists them,
+    /// and its one dispatch.
+    fn add_ad_hoc_run(&mut self, n: i64, created: i64) {
+        // Its dispatch is the next one `add` numbers.
+        let run_id = run_id(self.dispatches.len() as u64 + 1);
+        // Put before its dispatch is (at the end of this step): the fake
+        // counts the dispatch into the webhook's stats.
+        self.fake.put_webhook(json!({
+            "id": ad_hoc_webhook_id(n),
+            "createdAt": format_timestamp(created),
+            "modifiedAt": format_timestamp(created),
+            "userId": USER_ID,
+            "isAdHoc": true,
+            "shouldInterpolateStrings": false,
+            "eventTypes": AD_HOC_EVENT_TYPES,
+            "condition": { "actorRunId": run_id },
+            "ignoreSslErrors": false,
+            "doNotRetry": false,
+            "requestUrl": AD_HOC_REQUEST_URL,
+            "payloadTemplate": "{\"resource\": {{resource}}}",
+            "stats": { "totalDispatches": 0 },
+        }));
+        let event_type = AD_HOC_EVENT_TYPES[(n / 2) as usize % AD_HOC_EVENT_TYPES.len()];
+        self.add(Owner::AdHocRun(n), created, event_type, ad_hoc(n));
     }
 
     /// The full webhook, with the stats and last dispatch the API adds.
