@@ -6,7 +6,7 @@
 //!     fake_api e2e
 //!
 //! `bench` fills an account of the chosen size once (see `bench.rs`); `e2e`
-//! serves the end-to-end test's four webhooks and keeps their dispatches
+//! serves the end-to-end test's four webhooks and ad-hoc runs, and keeps their dispatches
 //! moving with the clock (see `e2e.rs` and `e2e_driver.rs`). Either prints
 //! `listening <base url>` on stdout once ready, then serves until killed.
 //!
