@@ -10,12 +10,15 @@ cd "$(dirname "$0")/.."
 cargo build --release --locked --quiet
 cargo build --release --locked --quiet --example fake_api
 target_dir=${CARGO_TARGET_DIR:-target}
-bin=$target_dir/release/apify-webhook-exporter
-fake_bin=$target_dir/release/examples/fake_api
+# Private copies: a build from another checkout sharing CARGO_TARGET_DIR may replace the originals mid-run.
+bin_dir=$(mktemp -d)
+cp "$target_dir/release/apify-webhook-exporter" "$target_dir/release/examples/fake_api" "$bin_dir/"
+bin=$bin_dir/apify-webhook-exporter
+fake_bin=$bin_dir/fake_api
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
+trap 'cleanup; rm -rf "$bin_dir"' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -26,7 +29,7 @@ start_fake() {
   pids+=($!)
   local deadline=$((SECONDS + 600))
   until grep -q '^listening ' "$out"; do
-    [ "$SECONDS" -lt "$deadline" ] || { echo "fake API did not start" >&2; exit 1; }
+    if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "${pids[-1]}" 2>/dev/null; then echo "fake API did not start" >&2; exit 1; fi
     sleep 0.2
   done
   api=$(sed -n 's/^listening //p' "$out")
@@ -42,7 +45,7 @@ start_exporter() {
   url="http://127.0.0.1:$port"
   local deadline=$((SECONDS + 1200))
   until curl -sf "$url/readyz" >/dev/null; do
-    [ "$SECONDS" -lt "$deadline" ] || { echo "exporter not ready" >&2; exit 1; }
+    if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$exporter_pid" 2>/dev/null; then echo "exporter not ready" >&2; exit 1; fi
     sleep 0.2
   done
 }
@@ -187,6 +190,7 @@ peers() {
   done
 
   # 4. Check all three before measuring any, then wrk each at 1 and 50 scrapers.
+  echo "exporter $(grep '^apify_exporter_build_info' "$work/body.prom")"
   echo "saved body: $(grep -vc '^#' "$work/body.prom") samples; apify_webhook_dispatches_total series/sum $want"
   local names=(exporter go-pushgateway python-prometheus_client) urls=("$exporter_url" "$go_url" "$py_url")
   local sizes=() i
