@@ -127,24 +127,40 @@ check_peer() {
 # The known series: how many apify_webhook_dispatches_total samples, and their sum.
 dispatch_totals() { awk '$1 ~ /^apify_webhook_dispatches_total[{]/ { n++; s += $NF } END { printf "%d/%.0f", n, s }'; }
 
-# wrk_row <name> <url> <threads> <connections>: one gzip wrk run, one table row.
+# cpu_now <pid>: one line of CPU seconds so far: the whole machine's (busy), <pid>'s, and this shell's
+# waited children's (wrk), to tell what the server used from what else ran on the shared cores meanwhile.
+# Not for $(...): `times` in a subshell would count the subshell's children.
+cpu_now() {
+  local hz; hz=$(getconf CLK_TCK)
+  times >"$work/times"
+  awk -v hz="$hz" '$1 == "cpu" { printf "%.2f ", ($2 + $3 + $4 + $7 + $8) / hz }' /proc/stat
+  awk -v hz="$hz" '{ printf "%.2f ", ($14 + $15) / hz }' "/proc/$1/stat"
+  awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } printf "%.2f\n", s }' "$work/times"
+}
+
+# wrk_row <name> <url> <threads> <connections> <server pid>: one gzip wrk run, one table row.
 wrk_row() {
-  local name=$1 u=$2 load out
-  load=$(cut -d' ' -f1 /proc/loadavg)
+  local name=$1 u=$2 out before after
   out="$work/wrk-$name-c$4.txt"
+  cpu_now "$5" >"$work/cpu.before"
   wrk -t"$3" -c"$4" -d"$PEERS_DURATION" --timeout "$PEERS_TIMEOUT" --latency \
     -s scripts/bench_wrk_report.lua -H 'Accept-Encoding: gzip' "$u/metrics" >"$out"
+  cpu_now "$5" >"$work/cpu.after"
+  before=$(cat "$work/cpu.before") after=$(cat "$work/cpu.after")
   grep -q '^wrk ' "$out" || { echo "wrk against $name gave no report: $(cat "$out")" >&2; exit 1; }
-  grep '^wrk ' "$out" | awk -v name="$name" -v c="$4" -v load="$load" -v plain="$plain_bytes" -v gz="$gzip_bytes" \
-    -v rpsfile="$work/rps-$name-c$4" '
+  grep '^wrk ' "$out" | awk -v name="$name" -v c="$4" -v plain="$plain_bytes" -v gz="$gzip_bytes" \
+    -v before="$before" -v after="$after" -v rpsfile="$work/rps-$name-c$4" '
     function ms(us) { if (v["requests"] == 0) return "-"; return us >= 1e6 ? sprintf("%.2f s", us / 1e6) : sprintf("%.2f ms", us / 1e3) }
     {
       for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
       errors = v["connect"] + v["read"] + v["write"] + v["status"] + v["timeout"]
-      rps = v["requests"] / (v["duration_us"] / 1e6)
+      secs = v["duration_us"] / 1e6
+      rps = v["requests"] / secs
+      split(before, b, " "); split(after, a, " ")
+      server = (a[2] - b[2]) / secs; client = (a[3] - b[3]) / secs; rest = (a[1] - b[1]) / secs - server - client
       printf "%.1f\n", rps > rpsfile
-      printf "| %s | %d | %.1f | %s | %s | %d (%d timeouts) | %d | %d | %s |\n", name, c,
-        rps, ms(v["p50_us"]), ms(v["p99_us"]), errors, v["timeout"], plain, gz, load
+      printf "| %s | %d | %.1f | %s | %s | %d (%d timeouts) | %d | %d | %.2f / %.2f / %.2f |\n", name, c,
+        rps, ms(v["p50_us"]), ms(v["p99_us"]), errors, v["timeout"], plain, gz, server, client, rest
     }' | tee -a "$work/table.md"
 }
 
@@ -168,7 +184,8 @@ peers() {
   # 2. Go: the pushgateway (client_golang's promhttp handler), no persistence, serving the body PUT to it.
   local port; port=$(free_port)
   prometheus-pushgateway --web.listen-address="127.0.0.1:$port" >"$work/pushgateway.log" 2>&1 &
-  pids+=($!)
+  local go_pid=$!
+  pids+=("$go_pid")
   local go_url="http://127.0.0.1:$port" deadline=$((SECONDS + 60))
   until curl -sf "$go_url/-/ready" >/dev/null; do
     [ "$SECONDS" -lt "$deadline" ] || { echo "pushgateway did not start" >&2; exit 1; }
@@ -181,7 +198,8 @@ peers() {
   # 3. Python: prometheus_client re-encoding the parsed families on every scrape.
   port=$(free_port)
   "$venv/bin/python" scripts/bench_python_peer.py "$work/body.prom" "$port" >"$work/python.log" 2>&1 &
-  pids+=($!)
+  local py_pid=$!
+  pids+=("$py_pid")
   local py_url="http://127.0.0.1:$port"
   deadline=$((SECONDS + 120))
   until grep -q '^listening ' "$work/python.log"; do
@@ -193,21 +211,23 @@ peers() {
   echo "exporter $(grep '^apify_exporter_build_info' "$work/body.prom")"
   echo "saved body: $(grep -vc '^#' "$work/body.prom") samples; apify_webhook_dispatches_total series/sum $want"
   local names=(exporter go-pushgateway python-prometheus_client) urls=("$exporter_url" "$go_url" "$py_url")
+  local server_pids=("$exporter_pid" "$go_pid" "$py_pid")
   local sizes=() i
   for i in 0 1 2; do
     check_peer "${names[$i]}" "${urls[$i]}"
     sizes+=("$plain_bytes $gzip_bytes")
     echo "${names[$i]}: 200, gzip, $(grep -vc '^#' "$work/${names[$i]}.prom") samples, $plain_bytes bytes plain, $gzip_bytes gzip"
   done
-  echo "wrk -d$PEERS_DURATION --timeout $PEERS_TIMEOUT -H 'Accept-Encoding: gzip', one server at a time"
+  echo "wrk -d$PEERS_DURATION --timeout $PEERS_TIMEOUT -H 'Accept-Encoding: gzip', one server at a time;" \
+    "CPU in cores over the run: the server's process, wrk, and everything else on the machine"
   {
-    echo "| server | scrapers | requests/s | p50 | p99 | errors | body bytes | gzip bytes | load avg |"
+    echo "| server | scrapers | requests/s | p50 | p99 | errors | body bytes | gzip bytes | CPU cores: server / wrk / rest |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   } | tee "$work/table.md"
   for i in 0 1 2; do
     read -r plain_bytes gzip_bytes <<<"${sizes[$i]}"
-    wrk_row "${names[$i]}" "${urls[$i]}" 1 1
-    wrk_row "${names[$i]}" "${urls[$i]}" 2 50
+    wrk_row "${names[$i]}" "${urls[$i]}" 1 1 "${server_pids[$i]}"
+    wrk_row "${names[$i]}" "${urls[$i]}" 2 50 "${server_pids[$i]}"
   done
   local e g p
   e=$(cat "$work/rps-exporter-c50") g=$(cat "$work/rps-go-pushgateway-c50") p=$(cat "$work/rps-python-prometheus_client-c50")
