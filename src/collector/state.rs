@@ -152,17 +152,18 @@ pub(crate) struct ActiveDispatch {
 }
 
 impl State {
-    /// Makes the watched set exactly `webhooks`: adds the new ones, updates
-    /// labels, creates their zero series, and drops every trace of webhooks
-    /// no longer there (deleted upstream, or no longer selected).
+    /// [`State::sync_selected`] with no ad-hoc series set kept: the watched
+    /// set is exactly `webhooks`.
     #[cfg(test)]
     pub(crate) fn sync_webhooks(&mut self, webhooks: &[(Webhook, Option<Details>)]) {
         self.sync_selected(webhooks, None);
     }
 
-    /// [`State::sync_webhooks`], keeping the ad-hoc series sets that no
-    /// list names (folded ones, or, with `each`, webhooks read by id) while
-    /// `routing` still selects their Actor or task.
+    /// Makes the watched set `webhooks`, as a metadata read found it: adds
+    /// the new ones, updates labels, creates their zero series, and drops
+    /// every trace of webhooks no longer there; the ad-hoc series sets that
+    /// no list names (folded ones, or, with `each`, webhooks read by id)
+    /// stay while `routing` still selects their Actor or task.
     pub(crate) fn sync_selected(
         &mut self,
         webhooks: &[(Webhook, Option<Details>)],
