@@ -16,118 +16,17 @@ use crate::secret::Secret;
 
 mod cli;
 pub mod defaults;
+mod kinds;
 mod parse;
 pub mod web;
 
 pub use cli::Cli;
+pub use kinds::{AdHoc, HttpLimits, LogFormat, Mode, Selection};
 use parse::{
-    flag_name, parse_base_url, parse_bounded, parse_duration, parse_ids, read_token, IdForm, Raw,
+    flag_name, parse_base_url, parse_bounded, parse_choice, parse_duration, parse_ids, read_token,
+    IdForm, Raw,
 };
 pub use web::WebConfig;
-
-/// Where the dispatches come from: all of the user's webhooks, or a selection.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Selection {
-    /// Actors whose webhooks are watched.
-    pub actor_ids: Vec<String>,
-    /// Actor tasks whose webhooks are watched.
-    pub actor_task_ids: Vec<String>,
-    /// Webhooks watched by id.
-    pub webhook_ids: Vec<String>,
-}
-
-impl Selection {
-    /// True when nothing narrows the selection: every webhook of the user is
-    /// watched, so the account-wide dispatch list can be used.
-    pub fn is_everything(&self) -> bool {
-        self.actor_ids.is_empty() && self.actor_task_ids.is_empty() && self.webhook_ids.is_empty()
-    }
-}
-
-/// What becomes of ad-hoc webhooks (the ones Apify creates for one run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdHoc {
-    /// One synthetic webhook per task or Actor: series grow with Actors
-    /// and tasks, never with runs.
-    Fold,
-    /// One series set per ad-hoc webhook.
-    Each,
-}
-
-impl AdHoc {
-    /// The value as `APIFY_EXPORTER_AD_HOC` spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AdHoc::Fold => "fold",
-            AdHoc::Each => "each",
-        }
-    }
-}
-
-/// When refreshes run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// A background loop refreshes every `interval`; scrapes read the cache.
-    Interval,
-    /// Each scrape refreshes, unless a refresh finished within `min_interval`.
-    OnScrape,
-}
-
-impl Mode {
-    /// The value as `APIFY_EXPORTER_MODE` spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Interval => "interval",
-            Mode::OnScrape => "on-scrape",
-        }
-    }
-}
-
-/// How log lines are written to stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
-impl LogFormat {
-    /// The value as `APIFY_EXPORTER_LOG_FORMAT` spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogFormat::Text => "text",
-            LogFormat::Json => "json",
-        }
-    }
-}
-
-/// Limits of the HTTP server. Not read from the environment: the defaults
-/// (in [`defaults`]) are the contract, and tests shrink them here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpLimits {
-    /// Request headers (and the next request on an idle keep-alive
-    /// connection) must arrive within this.
-    pub header_read_timeout: Duration,
-    /// A response write that makes no progress for this long ends the
-    /// connection.
-    pub write_stall_timeout: Duration,
-    /// Connections open at once; more are closed as soon as accepted.
-    pub max_connections: usize,
-    /// The longest a password check waits in the queue before a 503.
-    pub auth_queue_wait: Duration,
-}
-
-impl Default for HttpLimits {
-    fn default() -> Self {
-        HttpLimits {
-            header_read_timeout: defaults::HEADER_READ_TIMEOUT,
-            write_stall_timeout: defaults::WRITE_STALL_TIMEOUT,
-            max_connections: defaults::MAX_CONNECTIONS,
-            auth_queue_wait: defaults::AUTH_QUEUE_WAIT,
-        }
-    }
-}
 
 /// The validated configuration. `Debug` is safe to log: the token is a
 /// [`Secret`].
@@ -304,11 +203,7 @@ impl Config {
             &env.log_format,
         ) {
             None => defaults::LOG_FORMAT,
-            Some(raw) => match raw.value.trim() {
-                "text" => LogFormat::Text,
-                "json" => LogFormat::Json,
-                _ => return Err(raw.invalid("expected `text` or `json`")),
-            },
+            Some(raw) => parse_choice(&raw)?,
         };
 
         let (web, web_config_path) = match pick(
@@ -368,11 +263,7 @@ impl Config {
 
         let mode = match pick(&cli.mode, "APIFY_EXPORTER_MODE", &env.mode) {
             None => defaults::MODE,
-            Some(raw) => match raw.value.trim() {
-                "interval" => Mode::Interval,
-                "on-scrape" => Mode::OnScrape,
-                _ => return Err(raw.invalid("expected `interval` or `on-scrape`")),
-            },
+            Some(raw) => parse_choice(&raw)?,
         };
 
         let duration = |raw: Option<Raw>, default: Duration| match raw {
@@ -405,11 +296,7 @@ impl Config {
         )?;
         let ad_hoc = match pick(&cli.ad_hoc, "APIFY_EXPORTER_AD_HOC", &env.ad_hoc) {
             None => defaults::AD_HOC,
-            Some(raw) => match raw.value.trim() {
-                "fold" => AdHoc::Fold,
-                "each" => AdHoc::Each,
-                _ => return Err(raw.invalid("expected `fold` or `each`")),
-            },
+            Some(raw) => parse_choice(&raw)?,
         };
         let timeout = duration(
             pick(&cli.timeout, "APIFY_EXPORTER_TIMEOUT", &env.timeout),

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::kinds::Choice;
 use super::ConfigError;
 use crate::secret::Secret;
 
@@ -27,6 +28,24 @@ impl Raw {
             message: message.to_string(),
         }
     }
+}
+
+/// One of the words `T` is spelled with, like `interval` or `on-scrape`.
+pub(super) fn parse_choice<T: Choice>(raw: &Raw) -> Result<T, ConfigError> {
+    let value = raw.value.trim();
+    if let Some(choice) = T::ALL.iter().copied().find(|c| c.spelled() == value) {
+        return Ok(choice);
+    }
+    let words: Vec<String> = T::ALL
+        .iter()
+        .map(|c| format!("`{}`", c.spelled()))
+        .collect();
+    let expected = match words.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    Err(raw.invalid(&format!("expected {expected}")))
 }
 
 /// `APIFY_EXPORTER_MAX_RPS` -> `--max-rps (APIFY_EXPORTER_MAX_RPS)`.
