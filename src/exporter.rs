@@ -190,7 +190,7 @@ impl Exporter {
         let Some(file) = &self.state_file else {
             return;
         };
-        match file.set_aside(self.clock.now_millis().div_euclid(1000)) {
+        match file.set_aside(self.clock.now_millis()) {
             Ok(aside) => tracing::warn!(
                 set_aside = %aside.display(),
                 "kept the other Apify user's state file aside"
@@ -299,9 +299,7 @@ fn initial_state(file: Option<&StateFile>, clock: &dyn Clock) -> Result<State, R
         }
         Ok(None) => Ok(State::default()),
         Err(error) => {
-            let aside = file
-                .set_aside(clock.now_millis().div_euclid(1000))
-                .map_err(fatal)?;
+            let aside = file.set_aside(clock.now_millis()).map_err(fatal)?;
             tracing::warn!(
                 %error,
                 set_aside = %aside.display(),

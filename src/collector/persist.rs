@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::counts::{Histogram, ATTEMPTS_BUCKETS, CALL_DURATION_BUCKETS, DELIVERY_BUCKETS};
 use super::state::State;
+use crate::clock::Millis;
 
 const FORMAT: &str = "apify-webhook-exporter/state";
 const VERSION: u32 = 1;
@@ -86,11 +87,12 @@ impl StateFile {
         load(&self.path, &self.origin)
     }
 
-    /// Moves a rejected file out of the way (`<name>.rejected-<unix time>`)
-    /// so that the next save cannot overwrite it; returns the new path.
-    pub(crate) fn set_aside(&self, now_unix_seconds: i64) -> Result<PathBuf, PersistError> {
+    /// Moves a rejected file out of the way (`<name>.rejected-<unix time>`,
+    /// in seconds, from the clock's `now`) so that the next save cannot
+    /// overwrite it; returns the new path.
+    pub(crate) fn set_aside(&self, now: Millis) -> Result<PathBuf, PersistError> {
         let mut name = self.path.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".rejected-{now_unix_seconds}"));
+        name.push(format!(".rejected-{}", now.div_euclid(1000)));
         let aside = self.path.with_file_name(name);
         if aside.exists() {
             return Err(PersistError::SetAside {
@@ -358,13 +360,13 @@ mod tests {
         let path = dir.path().join("state.json");
         fs::write(&path, b"corrupt").unwrap();
         let file = StateFile::new(&path, "http://a");
-        let aside = file.set_aside(1_764_000_000).unwrap();
+        let aside = file.set_aside(1_764_000_000_250).unwrap();
         assert_eq!(aside, dir.path().join("state.json.rejected-1764000000"));
         assert_eq!(fs::read(&aside).unwrap(), b"corrupt");
         assert!(!path.exists());
         // A second rejection in the same second must not replace the first.
         fs::write(&path, b"other").unwrap();
-        let err = file.set_aside(1_764_000_000).unwrap_err().to_string();
+        let err = file.set_aside(1_764_000_000_250).unwrap_err().to_string();
         assert!(err.contains("rejected-1764000000"), "{err}");
         assert_eq!(fs::read(&aside).unwrap(), b"corrupt");
     }
