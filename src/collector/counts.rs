@@ -87,6 +87,15 @@ impl Histogram {
 }
 
 impl Counts {
+    /// Creates the zero series of `event_type`: SUCCEEDED and FAILED, so
+    /// that `rate()` and `increase()` work before its first dispatch.
+    pub(crate) fn open_event_type(&mut self, event_type: &str) {
+        let by_status = self.dispatches.entry(event_type.to_string()).or_default();
+        for status in [SUCCEEDED, FAILED] {
+            by_status.entry(status.to_string()).or_insert(0);
+        }
+    }
+
     /// Counts the calls from index `from` that have finished, stopping at
     /// the first still in flight. Returns the new number counted.
     pub(crate) fn count_finished_calls(

@@ -13,7 +13,7 @@ use crate::api::decode::Millis;
 use crate::api::dispatches::Dispatch;
 use crate::api::webhooks::Webhook;
 
-use super::counts::{Counts, FAILED, SUCCEEDED};
+use super::counts::Counts;
 use super::cursor::Cursor;
 use super::reconcile::Baseline;
 use super::route::{Route, Routing, AD_HOC_DESCRIPTION, AD_HOC_PREFIX};
@@ -229,13 +229,7 @@ impl State {
         entry.info = info;
         entry.reported_dispatches = w.stats.as_ref().and_then(|s| s.total_dispatches);
         for event_type in &w.event_types {
-            let by_status = entry
-                .counts
-                .dispatches
-                .entry(event_type.clone())
-                .or_default();
-            by_status.entry(SUCCEEDED.to_string()).or_insert(0);
-            by_status.entry(FAILED.to_string()).or_insert(0);
+            entry.counts.open_event_type(event_type);
         }
     }
 
@@ -257,13 +251,7 @@ impl State {
         });
         if !entry.info.event_types.contains(&d.event_type) {
             entry.info.event_types.push(d.event_type.clone());
-            let by_status = entry
-                .counts
-                .dispatches
-                .entry(d.event_type.clone())
-                .or_default();
-            by_status.entry(SUCCEEDED.to_string()).or_insert(0);
-            by_status.entry(FAILED.to_string()).or_insert(0);
+            entry.counts.open_event_type(&d.event_type);
         }
     }
 
@@ -416,7 +404,7 @@ mod tests {
     use super::*;
     use crate::api::dispatches::{Call, DispatchStatus};
     use crate::api::webhooks::Condition;
-    use crate::collector::counts::NO_RESPONSE;
+    use crate::collector::counts::{FAILED, NO_RESPONSE, SUCCEEDED};
     use crate::collector::cursor::Cursor;
     use crate::collector::test_data::{self, call};
 
