@@ -151,7 +151,7 @@ impl Collector {
         let mut read_metadata = false;
         if metadata_due {
             match self
-                .read_metadata(now, &mut skips, &mut report.errors)
+                .read_metadata(now, &known_before, &mut skips, &mut report.errors)
                 .await
             {
                 Ok(()) => read_metadata = true,
@@ -194,10 +194,12 @@ impl Collector {
     }
 
     /// Reads what the selection names, the full webhook where needed, and
-    /// syncs the watched set; the period starts again.
+    /// syncs the watched set (`known_before`: the webhooks watched until
+    /// now); the period starts again.
     async fn read_metadata(
         &mut self,
         now: Millis,
+        known_before: &BTreeSet<String>,
         skips: &mut Vec<Skip>,
         errors: &mut Vec<ApiError>,
     ) -> Result<(), ApiError> {
@@ -223,9 +225,8 @@ impl Collector {
             });
         }
         let webhooks = self.with_details(webhooks, errors).await;
-        let known: BTreeSet<String> = self.state.webhooks.keys().cloned().collect();
         self.state.sync_selected(&webhooks, Some(&self.routing));
-        self.start_read_backs(&known, now);
+        self.start_read_backs(known_before, now);
         self.state.ignored_webhooks.clear();
         self.state.take_baselines(now);
         // A description that failed is read again at the next period (the
@@ -279,8 +280,7 @@ impl Collector {
         }
         // A pass cut short counted its span: it was passed too.
         account.abandon();
-        let floor =
-            now.saturating_sub(i64::try_from(self.lookback.as_millis()).unwrap_or(i64::MAX));
+        let floor = self.lookback_floor(now);
         let new: Vec<String> = self
             .state
             .webhooks
@@ -328,6 +328,11 @@ impl Collector {
         skips.extend(more_skips);
         self.prune_handed_over();
         (errors, skips)
+    }
+
+    /// The oldest instant a new list reads back to.
+    fn lookback_floor(&self, now: Millis) -> Millis {
+        now.saturating_sub(i64::try_from(self.lookback.as_millis()).unwrap_or(i64::MAX))
     }
 
     /// One pass over each list of the current source.
@@ -529,8 +534,7 @@ impl Collector {
         known_before: &BTreeSet<String>,
         now: Millis,
     ) -> Vec<(String, DispatchList)> {
-        let lookback_floor =
-            now.saturating_sub(i64::try_from(self.lookback.as_millis()).unwrap_or(i64::MAX));
+        let lookback_floor = self.lookback_floor(now);
         let mut lists: Vec<(String, DispatchList)> = if self.state.account_list_refused {
             self.state
                 .webhooks
@@ -664,14 +668,10 @@ impl Collector {
                         orphans.iter().find(|d| d.webhook_id == id),
                     ) {
                         let run = &d.event_data;
-                        for (label, value) in [
-                            (&mut entry.info.actor_id, &run.actor_id),
-                            (&mut entry.info.actor_task_id, &run.actor_task_id),
-                        ] {
-                            if label.is_empty() {
-                                *label = value.clone().unwrap_or_default();
-                            }
-                        }
+                        entry.info.fill_owner(
+                            run.actor_id.as_deref().unwrap_or_default(),
+                            run.actor_task_id.as_deref().unwrap_or_default(),
+                        );
                     }
                 }
                 Ok(_) => {

@@ -131,6 +131,21 @@ fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
+impl WebhookInfo {
+    /// Sets the Actor and task ids where they are still empty (an ad-hoc
+    /// webhook's condition names only its run).
+    pub(crate) fn fill_owner(&mut self, actor_id: &str, actor_task_id: &str) {
+        for (label, value) in [
+            (&mut self.actor_id, actor_id),
+            (&mut self.actor_task_id, actor_task_id),
+        ] {
+            if label.is_empty() {
+                *label = value.to_string();
+            }
+        }
+    }
+}
+
 /// Only the host of a URL: never its path, query or userinfo, which may
 /// carry secrets of the receiver.
 fn host_of(url: &str) -> String {
@@ -217,14 +232,7 @@ impl State {
         // An ad-hoc webhook's condition names the run, not its Actor: keep
         // the Actor and task its dispatches told.
         if w.is_ad_hoc == Some(true) {
-            for (fresh, known) in [
-                (&mut info.actor_id, &entry.info.actor_id),
-                (&mut info.actor_task_id, &entry.info.actor_task_id),
-            ] {
-                if fresh.is_empty() {
-                    fresh.clone_from(known);
-                }
-            }
+            info.fill_owner(&entry.info.actor_id, &entry.info.actor_task_id);
         }
         entry.info = info;
         entry.reported_dispatches = w.stats.as_ref().and_then(|s| s.total_dispatches);
