@@ -128,14 +128,15 @@ pub async fn run(
         tracing::info!(api = %demo.base_url, "demo mode: reading a simulated Apify account");
         config.api_base_url = demo.base_url;
         config.token = secret::Secret::new(demo.token);
+        config.state_origin = Some(demo::DEMO_ORIGIN.to_owned());
     }
     let limits = config.http_limits;
     let web = server::Web::from_config(config.web.as_ref(), limits.auth_queue_wait).await?;
     let settings = Arc::new(server::Settings::new(web));
-    let state_file = config
-        .state_file
-        .as_ref()
-        .map(|path| StateFile::new(path, config.api_base_url.clone()));
+    let state_file = config.state_file.as_ref().map(|path| {
+        let origin = config.state_origin.as_ref().unwrap_or(&config.api_base_url);
+        StateFile::new(path, origin.clone())
+    });
     let exporter = Arc::new(Exporter::new(&config, state_file, clock::system())?);
     let refresher = tokio::spawn(Arc::clone(&exporter).keep_fresh(shutdown.clone()));
     reload::Reloader::new(&config, Arc::clone(&exporter), Arc::clone(&settings))

@@ -29,8 +29,8 @@
 //! what the clock has revealed goes into the fake, so the exporter sees
 //! ACTIVE dispatches turn terminal and calls appear while it re-reads them.
 //! Nothing is random: two runs differ only in when they started. (The
-//! `--demo` engine is seeded-random with weighted arrivals, retention and
-//! API faults; this scenario needs exact lives.)
+//! `--demo` account is seeded-random history as a function of time, with
+//! retention and API faults; this scenario needs exact lives.)
 
 use serde_json::{json, Value};
 

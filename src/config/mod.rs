@@ -73,6 +73,9 @@ pub struct Config {
     pub http_limits: HttpLimits,
     /// `--demo`: read the built-in simulated account.
     pub demo: bool,
+    /// The account the state file belongs to, when `api_base_url` does not
+    /// name it: `--demo` serves its fixed account on a new port each start.
+    pub state_origin: Option<String>,
 }
 
 impl Config {
@@ -100,6 +103,7 @@ impl Config {
             token_file: None,
             http_limits: HttpLimits::default(),
             demo: false,
+            state_origin: None,
         }
     }
 }
@@ -346,6 +350,7 @@ impl Config {
             token_file,
             http_limits: HttpLimits::default(),
             demo: cli.demo,
+            state_origin: None,
         })
     }
 

@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 use super::receivers::PlannedCall;
 use super::times::timestamp;
 
-/// A dispatch not yet terminal in the fake.
+/// A dispatch of the demo account, with its whole life planned.
+#[derive(Clone)]
 pub(super) struct LiveDispatch {
     pub(super) webhook: usize,
     pub(super) id: String,
@@ -21,6 +22,32 @@ pub(super) struct LiveDispatch {
 }
 
 impl LiveDispatch {
+    /// A dispatch whose life is planned: `skeleton` carries its id.
+    pub(super) fn new(
+        webhook: usize,
+        created_at: OffsetDateTime,
+        skeleton: Value,
+        calls: Vec<PlannedCall>,
+        outcome: &'static str,
+    ) -> LiveDispatch {
+        let id = skeleton["id"].as_str().unwrap_or_default().to_owned();
+        LiveDispatch {
+            webhook,
+            id,
+            created_at,
+            skeleton,
+            calls,
+            outcome,
+            shown: None,
+        }
+    }
+
+    /// When the API starts showing it: with its first call, so that no
+    /// dispatch is ever shown without one.
+    pub(super) fn shown_from(&self) -> OffsetDateTime {
+        self.calls.first().map_or(self.created_at, |c| c.started_at)
+    }
+
     /// (calls started, calls finished) at `now`: what the fake shows changes
     /// only when this does.
     pub(super) fn stage(&self, now: OffsetDateTime) -> (usize, usize) {
@@ -31,6 +58,17 @@ impl LiveDispatch {
 
     pub(super) fn is_terminal(&self, now: OffsetDateTime) -> bool {
         self.stage(now).1 == self.calls.len()
+    }
+
+    /// `lastDispatch` of its webhook, while it is the newest: its status
+    /// and, once terminal, when its last call finished.
+    pub(super) fn last_dispatch(&self, now: OffsetDateTime) -> Value {
+        let finished_at = self
+            .calls
+            .last()
+            .filter(|_| self.is_terminal(now))
+            .map(|c| timestamp(c.finished_at));
+        json!({ "status": self.status(now), "finishedAt": finished_at })
     }
 
     fn status(&self, now: OffsetDateTime) -> &'static str {

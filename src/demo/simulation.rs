@@ -1,17 +1,18 @@
-//! The `--demo` account: a [`FakeApify`] on 127.0.0.1 filled with a day of
-//! history and kept busy by a simulation, so that a newcomer sees every
-//! metric family move without an Apify token.
+//! The `--demo` account: a [`FakeApify`] on 127.0.0.1 that shows, at every
+//! moment, the account [`Schedule`] computes for that moment, so that a
+//! newcomer sees every metric family move without an Apify token, and an
+//! exporter restarted with its state file carries on exactly.
 //!
-//! It owns the engine: the clock-driven life of each dispatch of the cast
-//! (`cast`), created ACTIVE with a call in flight, then calls
-//! finishing and retries following, as its receiver planned them
-//! (`receivers`), until it is SUCCEEDED or FAILED. Retries are
-//! seconds apart, not the hours Apify takes, so that whole lives fit between
-//! two refreshes or three. It also seeds a day of history, keeps the account
-//! within retention and queues the occasional slow answer or API hiccup.
-//! Everything random comes from one seeded RNG, so runs look alike.
+//! The engine here keeps the fake in step with the clock: it shows each
+//! dispatch once its first call has started, reveals its calls as they
+//! finish until it is SUCCEEDED or FAILED, drops dispatches older than
+//! [`WINDOW`] as Apify's retention would, and publishes the webhooks with
+//! their lifetime counts. Retries are seconds apart, not the hours Apify
+//! takes, so that whole lives fit between two refreshes or three; only the
+//! stuck dispatches wait hours. It also queues the occasional slow answer
+//! or API hiccup: those are not history, so they come from their own RNG.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
 
 use rand::rngs::StdRng;
@@ -21,38 +22,34 @@ use time::{Duration, OffsetDateTime};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::cast::{Condition, ACTOR_PRICES, USER_ID, WEBHOOKS};
-use super::draws::{apify_id, millis, pick_weighted};
+use super::cast::{USER_ID, WEBHOOKS};
+use super::draws::millis;
 use super::fake_api::{route, FakeApify, Fault};
 use super::live_dispatch::LiveDispatch;
-use super::receivers::{misconfigured_call, Receiver};
+use super::schedule::{slot_of, Schedule, ANCHOR};
 use super::times::{day_start, timestamp, whole_millis};
 
 /// The demo API's token: not a secret, the fake only checks that it is sent.
 pub const DEMO_TOKEN: &str = "apify_api_DEMO0000000000000000000000000000";
 
+/// What the state file records as the API origin in `--demo`: the demo's
+/// port changes at every start, its account does not.
+pub const DEMO_ORIGIN: &str = "demo:acme";
+
 const SEED: u64 = 0x00A9_1F7D;
 
 /// The simulation's clock resolution; arrivals and call ends fall between ticks.
 const TICK: std::time::Duration = std::time::Duration::from_millis(500);
-/// Milliseconds between two new dispatches (uniform): something every ~4 s.
-const ARRIVAL_GAP_MS: std::ops::RangeInclusive<i64> = 2_000..=6_000;
 /// Milliseconds between two slow answers queued on `GET /v2/webhook-dispatches/:id`.
 const SLOW_ANSWER_GAP_MS: std::ops::RangeInclusive<i64> = 20_000..=60_000;
 /// Milliseconds between two API hiccups (a 429 with `Retry-After: 1`, or a
 /// 503) on the dispatch list: the client retries them, and the exporter's
 /// own API panels have something to show.
 const API_HICCUP_GAP_MS: std::ops::RangeInclusive<i64> = 45_000..=90_000;
-/// How many terminal dispatches the seeded history holds.
-const HISTORY_DISPATCHES: std::ops::RangeInclusive<usize> = 160..=220;
-/// Dispatches older than this (by `createdAt`) are removed, as Apify's
-/// retention would.
-const RETENTION: Duration = Duration::hours(48);
-/// Cap on terminal dispatches kept, so that a demo left running for days
-/// stays small: at one dispatch every ~4 s this keeps the last ~4-5 hours.
-const MAX_DISPATCHES: usize = 4_000;
-/// A stopped process (laptop asleep) does not replay the arrivals it missed.
-const MAX_CATCH_UP: Duration = Duration::minutes(1);
+/// Dispatches created longer ago than this are gone, as after Apify's
+/// retention; longer than any dispatch's life, so only terminal ones go.
+/// About 5,400 dispatches.
+pub const WINDOW: Duration = Duration::hours(6);
 /// How many requests the fake keeps in its log during a demo.
 const REQUEST_LOG_LIMIT: usize = 1_000;
 
@@ -68,24 +65,26 @@ pub struct DemoApi {
     pub simulation: tokio::task::JoinHandle<()>,
 }
 
-/// Binds 127.0.0.1 on a free port, serves a seeded [`FakeApify`] there and
-/// keeps it changing until `shutdown` is cancelled.
+/// Binds 127.0.0.1 on a free port, serves the demo account there and
+/// keeps it in step with the clock until `shutdown` is cancelled.
 pub async fn start(shutdown: CancellationToken) -> std::io::Result<DemoApi> {
-    start_with(shutdown.clone(), shutdown).await
+    start_with(shutdown.clone(), shutdown, true).await
 }
 
-/// Like [`start`], with the simulation stopped by its own token: a test can
-/// freeze the account and keep serving it, to compare the exporter's
-/// numbers with the account's.
+/// Like [`start`], with the simulation stopped by its own token, and
+/// retention only if `retention`: a test can freeze the account and keep
+/// serving it, to compare the exporter's numbers with all the account held.
 pub async fn start_with(
     server: CancellationToken,
     simulation: CancellationToken,
+    retention: bool,
 ) -> std::io::Result<DemoApi> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let base_url = format!("http://{}", listener.local_addr()?);
     let fake = FakeApify::new(DEMO_TOKEN);
     fake.set_request_log_limit(Some(REQUEST_LOG_LIMIT));
-    let sim = Simulation::new(SEED, fake.clone(), OffsetDateTime::now_utc());
+    let mut sim = Simulation::new(SEED, fake.clone(), OffsetDateTime::now_utc());
+    sim.retention = retention;
     fake.spawn(listener, server);
     let simulation = tokio::spawn(sim.run(simulation));
     tracing::info!(%base_url, "demo: serving a simulated Apify account");
@@ -97,42 +96,72 @@ pub async fn start_with(
     })
 }
 
-/// The account's life. Pure over the clock it is given, so tests step it
+/// The demo account as it stands at `at`, not moving and not served: what
+/// `--demo` would show at that moment (its faults aside).
+pub fn account_at(at: OffsetDateTime) -> FakeApify {
+    let fake = FakeApify::new(DEMO_TOKEN);
+    Simulation::new(SEED, fake.clone(), at);
+    fake
+}
+
+/// Every dispatch of the demo account created at or after `from` and shown
+/// by `at`, as the API shows it at `at`, oldest first; retention aside, so
+/// that a test can tell what an exporter watching since `from` has seen.
+pub fn history(from: OffsetDateTime, at: OffsetDateTime) -> Vec<Value> {
+    history_of(SEED, from, at)
+}
+
+fn history_of(seed: u64, from: OffsetDateTime, at: OffsetDateTime) -> Vec<Value> {
+    let at = whole_millis(at);
+    Schedule::new(seed)
+        .shown_between(from, at)
+        .iter()
+        .map(|d| d.render(at))
+        .collect()
+}
+
+/// Keeps a [`FakeApify`] showing the account of a [`Schedule`] at the time
+/// it is stepped to. Pure over the clock it is given, so tests step it
 /// through hours in microseconds.
 struct Simulation {
+    schedule: Schedule,
+    /// For the faults only: history does not draw from it.
     rng: StdRng,
     fake: FakeApify,
-    totals: [u64; WEBHOOKS.len()],
-    last_dispatch: [Value; WEBHOOKS.len()],
+    /// The next slot whose dispatches are not in `upcoming` yet.
+    next_slot: i64,
+    /// Created, not shown yet, oldest first.
+    upcoming: VecDeque<LiveDispatch>,
+    /// Shown and not yet terminal.
     live: Vec<LiveDispatch>,
-    /// Terminal dispatches, oldest first, for retention.
-    terminal: VecDeque<(OffsetDateTime, String)>,
-    max_dispatches: usize,
-    next_arrival: OffsetDateTime,
+    /// Every dispatch shown, by creation: what retention removes.
+    shown: BTreeSet<(OffsetDateTime, String)>,
+    /// Off, nothing shown is removed (for tests).
+    retention: bool,
+    /// The newest dispatch shown per webhook, for its `lastDispatch`.
+    newest: [Option<LiveDispatch>; WEBHOOKS.len()],
     next_slow_answer: OffsetDateTime,
     next_api_hiccup: OffsetDateTime,
-    started_at: OffsetDateTime,
 }
 
 impl Simulation {
-    /// A simulation whose fake already holds the webhooks and a day of history
-    /// ending at `now`.
+    /// A simulation whose fake already holds the webhooks and the account's
+    /// last [`WINDOW`] as of `now`.
     fn new(seed: u64, fake: FakeApify, now: OffsetDateTime) -> Simulation {
         let now = whole_millis(now);
         let mut simulation = Simulation {
+            schedule: Schedule::new(seed),
             rng: StdRng::seed_from_u64(seed),
             fake,
-            totals: WEBHOOKS.map(|w| w.earlier_dispatches),
-            last_dispatch: [(); WEBHOOKS.len()].map(|()| Value::Null),
+            next_slot: slot_of(now - WINDOW),
+            upcoming: VecDeque::new(),
             live: Vec::new(),
-            terminal: VecDeque::new(),
-            max_dispatches: MAX_DISPATCHES,
-            next_arrival: now + Duration::seconds(1),
+            shown: BTreeSet::new(),
+            retention: true,
+            newest: [(); WEBHOOKS.len()].map(|()| None),
             next_slow_answer: now + Duration::seconds(10),
             next_api_hiccup: now + Duration::seconds(20),
-            started_at: now,
         };
-        simulation.seed_history(now);
         simulation.step(now);
         simulation
     }
@@ -148,100 +177,60 @@ impl Simulation {
         }
     }
 
-    fn seed_history(&mut self, now: OffsetDateTime) {
-        let count = self.rng.random_range(HISTORY_DISPATCHES);
-        let mut ages_ms: Vec<i64> = (0..count)
-            // Old enough that even the slowest life (~1 min) has ended.
-            .map(|_| self.rng.random_range(3 * 60_000..24 * 3_600_000))
-            .collect();
-        ages_ms.sort_unstable_by(|a, b| b.cmp(a));
-        for age_ms in ages_ms {
-            let webhook = self.pick_webhook();
-            let created_at = now - Duration::milliseconds(age_ms);
-            let first_call = created_at + self.millis(50..=500);
-            let dispatch = self.new_dispatch(webhook, created_at, first_call);
-            self.totals[webhook] += 1;
-            self.live.push(dispatch);
-        }
-        let stuck = self.stuck_dispatch(now);
-        self.totals[stuck.webhook] += 1;
-        self.live.push(stuck);
-        // Published by the first step, once these dispatches are in the
-        // fake: its count adds the dispatches put after a webhook.
-    }
-
-    /// A dispatch of the misconfigured webhook that has been ACTIVE for two
-    /// hours, waiting for its last retry, as a failing delivery does for up
-    /// to 32 hours on Apify: it shows the oldest-active gauge and the stuck
-    /// alert, then fails a few minutes into the demo.
-    fn stuck_dispatch(&mut self, now: OffsetDateTime) -> LiveDispatch {
-        let webhook = WEBHOOKS
-            .iter()
-            .position(|w| w.receiver == Receiver::Misconfigured)
-            .unwrap_or_default();
-        let created_at = now - Duration::minutes(133) - self.millis(0..=59_000);
-        let first_call = created_at + self.millis(100..=400);
-        let mut dispatch = self.new_dispatch(webhook, created_at, first_call);
-        let retries = [
-            created_at + Duration::minutes(37) + self.millis(0..=30_000),
-            now + Duration::minutes(4) + self.millis(0..=120_000),
-        ];
-        dispatch.calls.truncate(1);
-        for started_at in retries {
-            let call = misconfigured_call(&mut self.rng, started_at);
-            dispatch.calls.push(call);
-        }
-        dispatch.outcome = "FAILED";
-        dispatch
-    }
-
-    /// Advances the account to `now`: new arrivals, calls that finished,
-    /// retention, an occasional slow answer.
+    /// Advances the account to `now`: dispatches whose first call started,
+    /// calls that started or finished, retention, an occasional fault.
     fn step(&mut self, now: OffsetDateTime) {
         let now = whole_millis(now);
-        if now - self.next_arrival > MAX_CATCH_UP {
-            self.next_arrival = now;
+        let oldest_kept = now - WINDOW;
+        // After a long sleep, the slots already past retention are skipped.
+        self.next_slot = self.next_slot.max(slot_of(oldest_kept));
+        while self.next_slot <= slot_of(now) {
+            let created = self.schedule.slot_dispatches(self.next_slot);
+            self.upcoming.extend(created);
+            self.next_slot += 1;
         }
-        while self.next_arrival <= now {
-            let webhook = self.pick_webhook();
-            // Created a moment ago, first call starting now: it is in flight
-            // when first shown.
-            let created_at = now - self.millis(40..=300);
-            let dispatch = self.new_dispatch(webhook, created_at, now);
-            self.totals[webhook] += 1;
-            self.last_dispatch[webhook] = json!({ "status": "ACTIVE", "finishedAt": null });
+        while let Some(dispatch) = self.upcoming.pop_front() {
+            if dispatch.shown_from() > now {
+                self.upcoming.push_front(dispatch);
+                break;
+            }
+            if dispatch.created_at < oldest_kept {
+                continue;
+            }
+            self.shown
+                .insert((dispatch.created_at, dispatch.id.clone()));
+            self.newest[dispatch.webhook] = Some(dispatch.clone());
             self.live.push(dispatch);
-            let gap = self.millis(ARRIVAL_GAP_MS);
-            self.next_arrival += gap;
         }
 
-        let mut changed_webhooks = false;
-        let mut still_live = Vec::with_capacity(self.live.len());
-        for mut dispatch in std::mem::take(&mut self.live) {
+        let mut changed = false;
+        self.live.retain_mut(|dispatch| {
             let stage = dispatch.stage(now);
             if dispatch.shown != Some(stage) {
                 self.fake.put_dispatch(dispatch.render(now));
                 dispatch.shown = Some(stage);
-                changed_webhooks = true;
+                changed = true;
             }
-            if dispatch.is_terminal(now) {
-                let finished_at = dispatch.calls.last().map(|c| timestamp(c.finished_at));
-                self.last_dispatch[dispatch.webhook] =
-                    json!({ "status": dispatch.outcome, "finishedAt": finished_at });
-                self.terminal.push_back((dispatch.created_at, dispatch.id));
-            } else {
-                still_live.push(dispatch);
+            !dispatch.is_terminal(now)
+        });
+        if changed {
+            self.publish_webhooks(now);
+        }
+        while let Some((created_at, id)) = self.shown.first() {
+            if *created_at >= oldest_kept || !self.retention {
+                break;
             }
+            self.fake.remove_dispatch(id);
+            self.shown.pop_first();
         }
-        self.live = still_live;
-        if changed_webhooks {
-            self.publish_webhooks();
-        }
-        self.apply_retention(now);
+        self.queue_faults(now);
+    }
 
+    /// The occasional slow answer on the dispatch route and hiccup on the
+    /// dispatch list, one at a time: a queue the exporter never drains (no
+    /// ACTIVE dispatch to re-read) must not grow.
+    fn queue_faults(&mut self, now: OffsetDateTime) {
         if self.next_slow_answer <= now {
-            // One at a time: a queue the exporter never drains (no ACTIVE
-            // dispatch to re-read) must not grow.
             if self.fake.pending_faults(route::DISPATCH) == 0 {
                 let delay = self.rng.random_range(200..=800);
                 self.fake.inject(
@@ -249,12 +238,11 @@ impl Simulation {
                     Fault::Delay(std::time::Duration::from_millis(delay)),
                 );
             }
-            self.next_slow_answer = now + self.millis(SLOW_ANSWER_GAP_MS);
+            self.next_slow_answer = now + millis(&mut self.rng, SLOW_ANSWER_GAP_MS);
         }
-
         if self.next_api_hiccup <= now {
-            // One at a time, as above; a single fault is retried away, so
-            // the demo's refreshes still succeed.
+            // A single fault is retried away, so the demo's refreshes
+            // still succeed.
             if self.fake.pending_faults(route::DISPATCHES) == 0 {
                 let fault = if self.rng.random_bool(0.5) {
                     Fault::rate_limited(1)
@@ -267,30 +255,22 @@ impl Simulation {
                 };
                 self.fake.inject(route::DISPATCHES, fault);
             }
-            self.next_api_hiccup = now + self.millis(API_HICCUP_GAP_MS);
+            self.next_api_hiccup = now + millis(&mut self.rng, API_HICCUP_GAP_MS);
         }
     }
 
-    fn apply_retention(&mut self, now: OffsetDateTime) {
-        let oldest_kept = now - RETENTION;
-        while let Some((created_at, id)) = self.terminal.front() {
-            if *created_at >= oldest_kept && self.terminal.len() <= self.max_dispatches {
-                break;
-            }
-            self.fake.remove_dispatch(id);
-            self.terminal.pop_front();
-        }
-    }
-
-    fn publish_webhooks(&self) {
+    fn publish_webhooks(&self, now: OffsetDateTime) {
         for (index, spec) in WEBHOOKS.iter().enumerate() {
-            // From the start of the demo, not from `now`: a `modifiedAt` that
-            // moved would make the exporter re-read the webhook every refresh.
-            let created_at = self.started_at - Duration::days(spec.created_days_ago);
+            // Fixed dates: a `modifiedAt` that moved would make the exporter
+            // re-read the webhook every refresh.
+            let created_at = day_start(ANCHOR - Duration::days(spec.created_days_ago));
+            let last_dispatch = self.newest[index]
+                .as_ref()
+                .map_or(Value::Null, |d| d.last_dispatch(now));
             self.fake.put_webhook(json!({
                 "id": spec.id,
-                "createdAt": timestamp(day_start(created_at) + Duration::hours(9) + Duration::minutes(index as i64 * 7)),
-                "modifiedAt": timestamp(day_start(created_at) + Duration::days(2) + Duration::hours(14)),
+                "createdAt": timestamp(created_at + Duration::hours(9) + Duration::minutes(index as i64 * 7)),
+                "modifiedAt": timestamp(created_at + Duration::days(2) + Duration::hours(14)),
                 "userId": USER_ID,
                 "isAdHoc": false,
                 "isApifyIntegration": false,
@@ -305,77 +285,16 @@ impl Simulation {
                 "payloadTemplate": spec.payload_template,
                 "headersTemplate": spec.headers_template,
                 "description": spec.description,
-                "lastDispatch": self.last_dispatch[index],
-                "stats": { "totalDispatches": self.totals[index] },
+                "lastDispatch": last_dispatch,
+                "stats": { "totalDispatches": self.schedule.total(index, now) },
             }));
         }
-    }
-
-    fn new_dispatch(
-        &mut self,
-        webhook: usize,
-        created_at: OffsetDateTime,
-        first_call: OffsetDateTime,
-    ) -> LiveDispatch {
-        let spec = &WEBHOOKS[webhook];
-        let event_type = pick_weighted(&mut self.rng, spec.event_types);
-        let id = self.apify_id();
-        let event_data = match (&spec.condition, event_type.starts_with("ACTOR.BUILD.")) {
-            (Condition::Actor(actor), true) => {
-                json!({ "actorId": actor, "actorBuildId": self.apify_id() })
-            }
-            (Condition::Actor(actor), false) => {
-                json!({ "actorId": actor, "actorRunId": self.apify_id() })
-            }
-            (Condition::Task(task), _) => {
-                json!({ "actorId": ACTOR_PRICES, "actorTaskId": task, "actorRunId": self.apify_id() })
-            }
-        };
-        let skeleton = json!({
-            "id": id,
-            "userId": USER_ID,
-            "webhookId": spec.id,
-            "createdAt": timestamp(created_at),
-            "eventType": event_type,
-            "eventData": event_data,
-            "webhook": {
-                "actionType": "HTTP_REQUEST",
-                "condition": spec.condition_json(),
-                "requestUrl": spec.request_url,
-                "isAdHoc": false,
-            },
-        });
-        let (calls, outcome) = spec.receiver.plan_calls(&mut self.rng, first_call);
-        LiveDispatch {
-            webhook,
-            id,
-            created_at,
-            skeleton,
-            calls,
-            outcome,
-            shown: None,
-        }
-    }
-    fn pick_webhook(&mut self) -> usize {
-        let weights: Vec<(usize, u32)> = WEBHOOKS
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (i, w.weight))
-            .collect();
-        pick_weighted(&mut self.rng, &weights)
-    }
-
-    fn millis(&mut self, range: std::ops::RangeInclusive<i64>) -> Duration {
-        millis(&mut self.rng, range)
-    }
-
-    fn apify_id(&mut self) -> String {
-        apify_id(&mut self.rng)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::receivers::Receiver;
     use super::*;
     use std::collections::{HashMap, HashSet};
     use time::format_description::well_known::Rfc3339;
@@ -441,43 +360,50 @@ mod tests {
         assert_eq!(dispatch["status"], expected, "{dispatch}");
     }
 
+    fn total_of(simulation: &Simulation, at: OffsetDateTime) -> Vec<u64> {
+        (0..WEBHOOKS.len())
+            .map(|i| simulation.schedule.total(i, at))
+            .collect()
+    }
+
     #[test]
-    fn seeds_a_day_of_history_and_one_stuck_dispatch() {
+    fn shows_the_last_six_hours_and_always_a_stuck_dispatch() {
         let (_, fake) = simulation();
         let dispatches = fake.dispatches();
-        let (active, terminal): (Vec<&Value>, Vec<&Value>) =
-            dispatches.iter().partition(|d| d["status"] == "ACTIVE");
-        assert!(
-            (160..=220).contains(&terminal.len()),
-            "{} terminal",
-            terminal.len()
-        );
+        // 12:00 is a slot's start: 5,400 slots from 06:00 (the one starting
+        // at 12:00 not shown yet) and a stuck dispatch each hour, 06:00 to 11:00.
+        assert_eq!(dispatches.len(), 5_406);
         for dispatch in &dispatches {
             let created = created_at(dispatch);
-            assert!(
-                created >= now() - Duration::hours(24) && created <= now(),
-                "{dispatch}"
-            );
+            assert!(created >= now() - WINDOW && created <= now(), "{dispatch}");
             let id = dispatch["id"].as_str().expect("id");
             assert!(
                 id.len() == 17 && id.chars().all(|c| c.is_ascii_alphanumeric()),
                 "{id}"
             );
         }
+        let (active, terminal): (Vec<&Value>, Vec<&Value>) =
+            dispatches.iter().partition(|d| d["status"] == "ACTIVE");
         terminal.iter().for_each(|d| assert_terminal_shape(d));
 
-        assert_eq!(active.len(), 1);
-        let stuck = active[0];
-        assert_eq!(
-            WEBHOOKS[webhook_index(stuck)].receiver,
-            Receiver::Misconfigured
-        );
-        let age = now() - created_at(stuck);
-        assert!(
-            age >= Duration::minutes(133) && age <= Duration::minutes(134),
-            "{age}"
-        );
-        assert_eq!(statuses(stuck), [Some(404), Some(404)]);
+        // Those of 09:00, 10:00 and 11:00 wait for retries; 06:00's to
+        // 08:00's have failed after four 404s.
+        let stuck: Vec<&&Value> = active
+            .iter()
+            .filter(|d| now() - created_at(d) > Duration::minutes(10))
+            .collect();
+        let ages: Vec<i64> = stuck
+            .iter()
+            .map(|d| (now() - created_at(d)).whole_minutes())
+            .collect();
+        assert_eq!(ages, [179, 119, 59]);
+        for dispatch in &stuck {
+            let receiver = WEBHOOKS[webhook_index(dispatch)].receiver;
+            assert_eq!(receiver, Receiver::Misconfigured);
+        }
+        assert_eq!(statuses(stuck[0]), [Some(404); 3]);
+        let failed_stuck = terminal.iter().filter(|d| statuses(d).len() == 4).count();
+        assert_eq!(failed_stuck, 3);
 
         let webhooks = fake.webhooks();
         assert_eq!(webhooks.len(), 5);
@@ -486,24 +412,62 @@ mod tests {
                 .iter()
                 .find(|w| webhook["id"] == w.id)
                 .expect("a demo webhook");
-            let seeded = dispatches
-                .iter()
-                .filter(|d| d["webhookId"] == spec.id)
-                .count() as u64;
-            assert_eq!(
-                webhook["stats"]["totalDispatches"],
-                spec.earlier_dispatches + seeded
-            );
             assert_eq!(webhook["doNotRetry"], spec.receiver == Receiver::BestEffort);
         }
     }
 
     #[test]
-    fn the_same_seed_builds_the_same_account() {
-        let (_, first) = simulation();
-        let (_, second) = simulation();
-        assert_eq!(first.dispatches(), second.dispatches());
-        assert_eq!(first.webhooks(), second.webhooks());
+    fn the_account_is_a_function_of_time_not_of_the_start() {
+        let later = now() + Duration::minutes(10);
+        let (mut started_early, fake_early) = simulation();
+        let mut clock = now();
+        while clock < later {
+            clock += Duration::milliseconds(500);
+            started_early.step(clock);
+        }
+        let fake_late = FakeApify::new("t");
+        Simulation::new(7, fake_late.clone(), later);
+        assert_eq!(fake_early.dispatches(), fake_late.dispatches());
+        assert_eq!(fake_early.webhooks(), fake_late.webhooks());
+        assert_eq!(
+            fake_late.dispatches(),
+            history_of(7, later - WINDOW, later),
+            "history() is what --demo shows"
+        );
+    }
+
+    #[test]
+    fn lifetime_counts_add_exactly_the_dispatches_shown() {
+        let (simulation, _) = simulation();
+        // Deck 0 is slots 0-99: each webhook had its weight of them by the
+        // time slot 100 starts, and the misconfigured one its first stuck one.
+        let after_first_deck = ANCHOR + Duration::milliseconds(400_000);
+        for (index, spec) in WEBHOOKS.iter().enumerate() {
+            let stuck = u64::from(spec.receiver == Receiver::Misconfigured);
+            assert_eq!(
+                simulation.schedule.total(index, after_first_deck),
+                spec.earlier_dispatches + u64::from(spec.weight) + stuck,
+                "{}",
+                spec.id
+            );
+            assert_eq!(
+                simulation.schedule.total(index, ANCHOR),
+                spec.earlier_dispatches
+            );
+        }
+
+        let (from, to) = (now(), now() + Duration::hours(2));
+        let before = total_of(&simulation, from);
+        let after = total_of(&simulation, to);
+        let mut shown = vec![0u64; WEBHOOKS.len()];
+        for dispatch in Schedule::new(7).shown_between(from - Duration::minutes(1), to) {
+            if dispatch.shown_from() > from {
+                shown[dispatch.webhook] += 1;
+            }
+        }
+        let added: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+        assert_eq!(added, shown);
+        assert_eq!(added.iter().sum::<u64>(), 1_800 + 2);
     }
 
     #[test]
@@ -514,9 +478,17 @@ mod tests {
             .iter()
             .map(|d| d["id"].to_string())
             .collect();
-        let totals_before = simulation.totals;
+        let totals_before = total_of(&simulation, now());
+        let next = simulation
+            .upcoming
+            .front()
+            .expect("the next dispatch")
+            .clone();
+        let shown_at = next.shown_from();
+        simulation.step(shown_at - Duration::milliseconds(1));
+        assert_eq!(fake.dispatches().len(), before.len());
 
-        simulation.step(now() + Duration::seconds(1));
+        simulation.step(shown_at);
 
         let new: Vec<Value> = fake
             .dispatches()
@@ -525,11 +497,12 @@ mod tests {
             .collect();
         assert_eq!(new.len(), 1);
         let dispatch = &new[0];
+        assert_eq!(dispatch["id"], next.id.as_str());
         assert_eq!(dispatch["status"], "ACTIVE");
         assert_eq!(
             dispatch["calls"],
             json!([{
-                "startedAt": "2026-11-26T12:00:01.000Z",
+                "startedAt": timestamp(shown_at),
                 "finishedAt": null,
                 "errorMessage": null,
                 "responseStatus": null,
@@ -537,7 +510,6 @@ mod tests {
             }])
         );
         let index = webhook_index(dispatch);
-        assert_eq!(simulation.totals[index], totals_before[index] + 1);
         let webhook = fake.webhook(WEBHOOKS[index].id).expect("webhook");
         assert_eq!(
             webhook["stats"]["totalDispatches"],
@@ -558,8 +530,8 @@ mod tests {
         while clock < end {
             clock += Duration::milliseconds(500);
             simulation.step(clock);
-            for dispatch in fake.dispatches().iter().filter(|d| d["status"] == "ACTIVE") {
-                match calls(dispatch).last() {
+            for dispatch in simulation.live.iter().map(|d| d.render(clock)) {
+                match calls(&dispatch).last() {
                     Some(call) if call["finishedAt"].is_null() => saw_in_flight = true,
                     Some(_) => saw_waiting_for_retry = true,
                     None => panic!("an ACTIVE dispatch without a call: {dispatch}"),
@@ -573,17 +545,24 @@ mod tests {
             .iter()
             .filter(|d| created_at(d) > now())
             .collect();
-        // Arrivals 2-6 s apart: about 225 in 15 minutes.
-        assert!((150..=450).contains(&live.len()), "{} arrivals", live.len());
+        // One a slot (4 s) and the stuck one of 12:00.
+        assert_eq!(live.len(), 225 + 1);
         for pair in live.windows(2) {
-            assert!(created_at(pair[1]) - created_at(pair[0]) <= Duration::milliseconds(6_500));
+            assert!(created_at(pair[1]) - created_at(pair[0]) <= Duration::milliseconds(7_000));
         }
 
         let mut per_receiver: HashMap<String, usize> = HashMap::new();
-        for dispatch in dispatches
+        let (waiting, ended): (Vec<&Value>, Vec<&Value>) = dispatches
             .iter()
             .filter(|d| created_at(d) < end - Duration::minutes(2))
-        {
+            .partition(|d| d["status"] == "ACTIVE");
+        // Only the stuck ones, created on the hour, wait longer than a minute.
+        let waiting_minutes: Vec<i64> = waiting
+            .iter()
+            .map(|d| (end - created_at(d)).whole_minutes())
+            .collect();
+        assert_eq!(waiting_minutes, [194, 134, 74, 14]);
+        for dispatch in ended {
             assert_terminal_shape(dispatch);
             let receiver = WEBHOOKS[webhook_index(dispatch)].receiver;
             *per_receiver.entry(format!("{receiver:?}")).or_default() += 1;
@@ -597,7 +576,9 @@ mod tests {
                         .all(|s| *s == Some(503)));
                     assert_eq!(statuses[statuses.len() - 1], Some(200));
                 }
-                Receiver::Misconfigured => assert_eq!(statuses, [Some(404); 3]),
+                Receiver::Misconfigured => {
+                    assert!(statuses == [Some(404); 3] || statuses == [Some(404); 4])
+                }
                 Receiver::TimesOut => {
                     assert!((1..=3).contains(&statuses.len()), "{dispatch}");
                     assert!(statuses[..statuses.len() - 1].iter().all(|s| s.is_none()));
@@ -606,14 +587,6 @@ mod tests {
             }
         }
         assert_eq!(per_receiver.len(), 5, "{per_receiver:?}");
-
-        for (index, spec) in WEBHOOKS.iter().enumerate() {
-            let count = dispatches
-                .iter()
-                .filter(|d| d["webhookId"] == spec.id)
-                .count() as u64;
-            assert_eq!(simulation.totals[index], spec.earlier_dispatches + count);
-        }
     }
 
     #[test]
@@ -639,29 +612,21 @@ mod tests {
     }
 
     #[test]
-    fn retention_keeps_the_account_bounded() {
+    fn retention_keeps_the_last_six_hours_even_after_a_long_sleep() {
         let (mut simulation, fake) = simulation();
-        simulation.max_dispatches = 50;
-        simulation.step(now() + Duration::seconds(1));
-        let terminal = fake
-            .dispatches()
-            .iter()
-            .filter(|d| d["status"] != "ACTIVE")
-            .count();
-        assert_eq!(terminal, 50);
-
-        // Two days later (a long sleep): everything seeded is past retention,
-        // and the missed arrivals are not replayed.
-        let later = now() + Duration::hours(49);
+        // Two days later (a laptop asleep): the account is what a demo
+        // started then would show, nothing older.
+        let later = now() + Duration::hours(49) + Duration::milliseconds(1_500);
         simulation.step(later);
         let dispatches = fake.dispatches();
         assert!(
-            dispatches
-                .iter()
-                .all(|d| created_at(d) >= later - RETENTION),
+            dispatches.iter().all(|d| created_at(d) >= later - WINDOW),
             "{dispatches:?}"
         );
-        assert!(dispatches.len() <= 3, "{} dispatches", dispatches.len());
+        let fresh = FakeApify::new("t");
+        Simulation::new(7, fresh.clone(), later);
+        assert_eq!(dispatches, fresh.dispatches());
+        assert_eq!(fake.webhooks(), fresh.webhooks());
     }
 
     #[test]
@@ -728,7 +693,7 @@ mod tests {
                 .collect()
         };
         let before = metadata(fake.webhooks());
-        let total_before: u64 = simulation.totals.iter().sum();
+        let total_before: u64 = total_of(&simulation, now()).iter().sum();
         for minute in 1..=30 {
             simulation.step(now() + Duration::hours(12) + Duration::minutes(minute));
         }
@@ -782,7 +747,7 @@ mod tests {
             .await
             .expect("JSON");
         let total = dispatches["data"]["total"].as_u64().expect("total");
-        assert!(total >= 161, "{total}");
+        assert!((5_400..=5_407).contains(&total), "{total}");
         assert_eq!(dispatches["data"]["count"], 10);
         assert_eq!(demo.fake.requests().len(), 2);
         shutdown.cancel();
