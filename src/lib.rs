@@ -185,23 +185,23 @@ fn log_start(config: &Config) {
     };
     match config.mode {
         config::Mode::Interval => tracing::info!(
-            api,
+            %api,
             watching,
-            ad_hoc,
-            mode,
+            %ad_hoc,
+            %mode,
             interval = %humantime::format_duration(config.interval),
             %metadata_interval,
-            state_file,
+            %state_file,
             "reading Apify webhook dispatches"
         ),
         config::Mode::OnScrape => tracing::info!(
-            api,
+            %api,
             watching,
-            ad_hoc,
-            mode,
+            %ad_hoc,
+            %mode,
             min_interval = %humantime::format_duration(config.min_interval),
             %metadata_interval,
-            state_file,
+            %state_file,
             "reading Apify webhook dispatches"
         ),
     }

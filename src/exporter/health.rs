@@ -55,8 +55,8 @@ impl Health {
                 let down = Duration::from_millis(u64::try_from(now - since).unwrap_or(0));
                 tracing::info!(
                     failed_for = %humantime::format_duration(round_to_seconds(down)),
-                    last_reason = reason.as_str(),
-                    origin,
+                    last_reason = %reason.as_str(),
+                    %origin,
                     "apify_up 1: the API answers again"
                 );
             }
@@ -75,17 +75,17 @@ impl Health {
                 let since = *since;
                 if *before == reason {
                     tracing::debug!(
-                        reason = reason.as_str(),
-                        origin,
+                        reason = %reason.as_str(),
+                        %origin,
                         errors = failing,
                         error = %cause,
                         "apify_up 0: the refresh failed again"
                     );
                 } else {
                     tracing::warn!(
-                        reason = reason.as_str(),
-                        before = before.as_str(),
-                        origin,
+                        reason = %reason.as_str(),
+                        before = %before.as_str(),
+                        %origin,
                         errors = failing,
                         error = %cause,
                         "apify_up 0: the refresh fails for another reason"
@@ -99,8 +99,8 @@ impl Health {
             }
             Last::Waiting | Last::Ok { .. } => {
                 tracing::warn!(
-                    reason = reason.as_str(),
-                    origin,
+                    reason = %reason.as_str(),
+                    %origin,
                     errors = failing,
                     error = %cause,
                     "apify_up 0: the refresh failed"
