@@ -1,11 +1,16 @@
 //! The wired exporter: one [`Collector`] behind a lock, the [`Metrics`],
 //! and the encoded `/metrics` body cached once per refresh. It decides when
 //! a refresh runs (the interval loop, or a scrape in on-scrape mode, with
-//! concurrent scrapes sharing one refresh) and saves the state after each.
+//! concurrent scrapes sharing one refresh) and saves the state after each,
+//! and tells how refreshes go: the first one, retries, and `apify_up`
+//! changing (`health`), in the logs and on `/readyz`.
 
+mod health;
+
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -22,7 +27,9 @@ use crate::collector::Collector;
 use crate::config::{Config, Mode};
 use crate::metrics::{Encoded, Metrics};
 use crate::server;
+use crate::server::Readiness;
 use crate::RunError;
+use health::Health;
 
 /// How long shutdown waits for a refresh under way (twice at most: the
 /// loop's, then an on-scrape one). With the server's 4 s drain, a stop
@@ -34,7 +41,11 @@ pub(crate) struct Exporter {
     collector: Mutex<Collector>,
     metrics: Arc<Metrics>,
     cache: RwLock<Arc<Encoded>>,
-    ready: AtomicBool,
+    /// The outcome of the refreshes so far: readiness, and what `/readyz`
+    /// says.
+    health: std::sync::Mutex<Health>,
+    /// The API requests of the refresh under way.
+    requests: Arc<RequestMetrics>,
     /// Refreshes finished so far: a scrape that waited for a running
     /// refresh sees it move and reuses that result.
     generation: AtomicU64,
@@ -50,12 +61,33 @@ pub(crate) struct Exporter {
 }
 
 /// Connects the client's per-request reports to the exporter's metrics,
-/// so that neither module knows the other.
-struct RequestMetrics(Arc<Metrics>);
+/// so that neither module knows the other, and tallies the attempts and
+/// retries of the refresh under way (one at a time: they hold the
+/// collector lock) for its log lines.
+struct RequestMetrics {
+    metrics: Arc<Metrics>,
+    attempts: AtomicU64,
+    /// Retries by route template and code.
+    retries: std::sync::Mutex<BTreeMap<(&'static str, String), u64>>,
+}
 
 impl RequestObserver for RequestMetrics {
     fn observe(&self, endpoint: &'static str, code: &str, elapsed: Duration) {
-        self.0.observe_request(endpoint, code, elapsed);
+        self.metrics.observe_request(endpoint, code, elapsed);
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn retried(&self, endpoint: &'static str, code: &str) {
+        let mut retries = self.retries.lock().unwrap_or_else(|e| e.into_inner());
+        *retries.entry((endpoint, code.to_owned())).or_default() += 1;
+    }
+}
+
+impl RequestMetrics {
+    /// The attempts and the retries since the last call.
+    fn take(&self) -> (u64, BTreeMap<(&'static str, String), u64>) {
+        let retries = std::mem::take(&mut *self.retries.lock().unwrap_or_else(|e| e.into_inner()));
+        (self.attempts.swap(0, Ordering::Relaxed), retries)
     }
 }
 
@@ -75,17 +107,21 @@ impl Exporter {
             concurrency: config.concurrency,
             ..ClientOptions::new(config.api_base_url.clone(), config.token.clone())
         };
-        let client = Arc::new(Client::new(
-            options,
-            Arc::new(RequestMetrics(Arc::clone(&metrics))),
-        )?);
+        let requests = Arc::new(RequestMetrics {
+            metrics: Arc::clone(&metrics),
+            attempts: AtomicU64::new(0),
+            retries: std::sync::Mutex::new(BTreeMap::new()),
+        });
+        let observer: Arc<dyn RequestObserver> = requests.clone();
+        let client = Arc::new(Client::new(options, observer)?);
         let collector = Collector::new(Arc::clone(&client), config, Arc::clone(&clock), state);
         let initial = metrics.encode(collector.state())?;
         Ok(Exporter {
             collector: Mutex::new(collector),
             metrics,
             cache: RwLock::new(Arc::new(initial)),
-            ready: AtomicBool::new(false),
+            health: std::sync::Mutex::new(Health::new(crate::api::origin_of(&config.api_base_url))),
+            requests,
             generation: AtomicU64::new(0),
             last_refresh: std::sync::Mutex::new(None),
             mode: config.mode,
@@ -138,11 +174,22 @@ impl Exporter {
 
     async fn refresh_locked(&self, collector: &mut Collector) {
         let started = Instant::now();
+        let first = self.generation.load(Ordering::Acquire) == 0;
+        let counted_before = if first {
+            dispatches_counted(collector.state())
+        } else {
+            0
+        };
+        let _ = self.requests.take();
         let report = collector.refresh().await;
         let elapsed = started.elapsed();
+        // Told once per refresh, by `Health` below: a refused token fails
+        // the list and every ACTIVE dispatch's re-read alike.
         for error in &report.errors {
-            tracing::warn!(%error, reason = error.reason().as_str(), "refresh error");
+            tracing::debug!(%error, reason = error.reason().as_str(), "refresh error");
         }
+        let (attempts, retries) = self.requests.take();
+        log_retries(&retries);
         let reasons: Vec<Reason> = report.errors.iter().map(|e| e.reason()).collect();
         self.metrics.count_skipped(&report.skipped);
         // Saved before encoding, so that a failed save shows in this
@@ -162,10 +209,29 @@ impl Exporter {
             }
             Err(error) => tracing::error!(%error, "keeping the previous /metrics body"),
         }
-        tracing::debug!(?elapsed, ok = report.succeeded(), "refresh finished");
+        let duration = humantime::format_duration(Duration::from_millis(
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        ));
+        let state = collector.state();
+        if first {
+            tracing::info!(
+                ok = report.succeeded(),
+                webhooks = state.webhooks.len(),
+                dispatches = dispatches_counted(state).saturating_sub(counted_before),
+                active = state.active.len(),
+                requests = attempts,
+                %duration,
+                "first refresh finished"
+            );
+        } else {
+            tracing::debug!(ok = report.succeeded(), requests = attempts, %duration, "refresh finished");
+        }
         *self.last_refresh.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.ready.store(true, Ordering::Release);
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(&report.errors, self.clock.now_millis());
     }
 
     /// Writes the state file now (at shutdown). When a refresh is still
@@ -260,9 +326,38 @@ impl server::Source for Exporter {
         Box::pin(self.scrape())
     }
 
-    fn ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+    fn readiness(&self) -> Readiness {
+        let health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        Readiness {
+            ready: health.attempted(),
+            text: health.describe(),
+        }
     }
+}
+
+/// Dispatches counted under a terminal status so far.
+fn dispatches_counted(state: &State) -> u64 {
+    state
+        .webhooks
+        .values()
+        .flat_map(|w| w.counts.dispatches.values())
+        .flat_map(|by_status| by_status.values())
+        .sum()
+}
+
+/// One line for a refresh whose API requests needed retries (each retry
+/// was logged at DEBUG as it happened): how many, by route and code.
+fn log_retries(retries: &BTreeMap<(&'static str, String), u64>) {
+    if retries.is_empty() {
+        return;
+    }
+    let total: u64 = retries.values().sum();
+    let by = retries
+        .iter()
+        .map(|((endpoint, code), n)| format!("{endpoint} {code} x{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    tracing::info!(retries = total, %by, "API requests were retried during the refresh");
 }
 
 /// Runs `refresh` every `interval`, ±10% jitter so that many exporters

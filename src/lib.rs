@@ -130,6 +130,7 @@ pub async fn run(
         config.token = secret::Secret::new(demo.token);
         config.state_origin = Some(demo::DEMO_ORIGIN.to_owned());
     }
+    log_start(&config);
     let limits = config.http_limits;
     let web = server::Web::from_config(config.web.as_ref(), limits.auth_queue_wait).await?;
     let settings = Arc::new(server::Settings::new(web));
@@ -145,7 +146,7 @@ pub async fn run(
     if let Ok(addr) = listener.local_addr() {
         let web = settings.get();
         let (tls, basic_auth) = (web.tls(), web.users() > 0);
-        tracing::info!(%addr, mode = ?config.mode, tls, basic_auth, "serving /metrics");
+        tracing::info!(%addr, tls, basic_auth, "serving /metrics");
     }
     let source = exporter.clone();
     server::serve(listener, source, settings, limits, shutdown.clone()).await;
@@ -153,6 +154,58 @@ pub async fn run(
     let saved = exporter.stop(refresher).await;
     tracing::info!("stopped");
     saved.map_err(|e| RunError::FinalSave(e.to_string()))
+}
+
+/// The one line that says what is read, from where, and how often: the
+/// API origin (never the token, nor a path), the selection, the settings
+/// that shape the series and the requests, and where state is kept.
+fn log_start(config: &Config) {
+    let selection = &config.selection;
+    let watching = if selection.is_everything() {
+        "every webhook of the account".to_owned()
+    } else {
+        let lists = [
+            ("Actors", &selection.actor_ids),
+            ("tasks", &selection.actor_task_ids),
+            ("webhooks", &selection.webhook_ids),
+        ];
+        lists
+            .iter()
+            .filter(|(_, ids)| !ids.is_empty())
+            .map(|(what, ids)| format!("{what} {}", ids.join(",")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let api = api::origin_of(&config.api_base_url);
+    let ad_hoc = config.ad_hoc.as_str();
+    let mode = config.mode.as_str();
+    let metadata_interval = humantime::format_duration(config.metadata_interval);
+    let state_file = match &config.state_file {
+        Some(path) => path.display().to_string(),
+        None => "none".to_owned(),
+    };
+    match config.mode {
+        config::Mode::Interval => tracing::info!(
+            %api,
+            watching,
+            %ad_hoc,
+            %mode,
+            interval = %humantime::format_duration(config.interval),
+            %metadata_interval,
+            %state_file,
+            "reading Apify webhook dispatches"
+        ),
+        config::Mode::OnScrape => tracing::info!(
+            %api,
+            watching,
+            %ad_hoc,
+            %mode,
+            min_interval = %humantime::format_duration(config.min_interval),
+            %metadata_interval,
+            %state_file,
+            "reading Apify webhook dispatches"
+        ),
+    }
 }
 
 #[cfg(test)]

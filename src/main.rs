@@ -99,26 +99,26 @@ async fn healthcheck(config: &Config) -> ExitCode {
         Err(_) => return ExitCode::FAILURE,
     };
     let scheme = if tls { "https" } else { "http" };
-    match client
-        .get(format!("{scheme}://{addr}/healthz"))
-        .send()
-        .await
-    {
+    let url = format!("{scheme}://{addr}/healthz");
+    match client.get(&url).send().await {
         Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
         Ok(r) => {
-            eprintln!("unhealthy: /healthz answered {}", r.status());
+            eprintln!("unhealthy: {url} answered {}", r.status());
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("unhealthy: {}", e.without_url());
+            eprintln!(
+                "unhealthy: {url}: {}",
+                apify_webhook_exporter::api::error_chain(&e.without_url())
+            );
             ExitCode::FAILURE
         }
     }
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filter = apify_webhook_exporter::config::logging::filter(rust_log.as_deref());
     // Colours only for a person at a terminal, not for log collectors.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

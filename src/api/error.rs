@@ -67,18 +67,22 @@ pub enum ApiError {
         message: Option<String>,
     },
     /// No answer within the request timeout.
-    #[error("{endpoint}: no answer within {timeout:?}")]
+    #[error("{endpoint}: no answer from {origin} within {timeout:?}")]
     Timeout {
         /// The route template.
         endpoint: &'static str,
+        /// The API origin asked (`scheme://host:port`), never a path.
+        origin: String,
         /// The timeout that passed.
         timeout: Duration,
     },
     /// The request failed below HTTP (DNS, connect, TLS, a body cut off).
-    #[error("{endpoint}: network error: {message}")]
+    #[error("{endpoint}: network error reaching {origin}: {message}")]
     Network {
         /// The route template.
         endpoint: &'static str,
+        /// The API origin tried (`scheme://host:port`), never a path.
+        origin: String,
         /// The cause, without the URL.
         message: String,
     },
@@ -186,8 +190,13 @@ impl ApiError {
     /// [`ApiError::from_status`] the same way.
     pub(crate) fn redacted(self, token: &str) -> ApiError {
         match self {
-            ApiError::Network { endpoint, message } => ApiError::Network {
+            ApiError::Network {
                 endpoint,
+                origin,
+                message,
+            } => ApiError::Network {
+                endpoint,
+                origin,
                 message: truncate(&mask(&message, token), 300),
             },
             ApiError::Decode {
@@ -200,6 +209,16 @@ impl ApiError {
                 message: truncate(&mask(&message, token), 300),
             },
             other => other,
+        }
+    }
+
+    /// The `code` of `apify_exporter_api_requests_total` this error was
+    /// counted under: the HTTP status, `timeout` or `network` (and, for
+    /// what was never sent or not read, its reason).
+    pub(crate) fn code(&self) -> String {
+        match self {
+            ApiError::Status { status, .. } => status.to_string(),
+            other => other.reason().as_str().to_owned(),
         }
     }
 
@@ -311,13 +330,14 @@ mod tests {
         );
         let network = ApiError::Network {
             endpoint: "/v2/webhooks",
+            origin: "https://api.apify.com:443".into(),
             message: text.clone(),
         }
         .redacted(token);
         assert_eq!(
             network.to_string(),
             format!(
-                "/v2/webhooks: network error: {}***{}…",
+                "/v2/webhooks: network error reaching https://api.apify.com:443: {}***{}…",
                 "x".repeat(290),
                 " and th"
             )
@@ -339,11 +359,12 @@ mod tests {
         // Errors with no outside text are left as they are.
         let timeout = ApiError::Timeout {
             endpoint: "/v2/webhooks",
+            origin: "http://127.0.0.1:4010".into(),
             timeout: Duration::from_secs(10),
         };
         assert_eq!(
             timeout.redacted(token).to_string(),
-            "/v2/webhooks: no answer within 10s"
+            "/v2/webhooks: no answer from http://127.0.0.1:4010 within 10s"
         );
     }
 

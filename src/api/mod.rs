@@ -44,6 +44,8 @@ pub(crate) trait RequestObserver: Send + Sync {
     /// `endpoint` is the route template, `code` the HTTP status or
     /// `timeout` / `network`.
     fn observe(&self, endpoint: &'static str, code: &str, elapsed: Duration);
+    /// An attempt that failed with `code` (as in `observe`) is tried again.
+    fn retried(&self, endpoint: &'static str, code: &str);
 }
 
 /// Settings of the client.
@@ -78,6 +80,8 @@ pub(crate) struct Client {
     http: reqwest::Client,
     /// `options.base_url`, parsed once.
     base: url::Url,
+    /// `base`'s origin, named by network errors.
+    origin: String,
     options: ClientOptions,
     limiter: DefaultDirectRateLimiter,
     permits: Semaphore,
@@ -91,6 +95,15 @@ impl Client {
         mut options: ClientOptions,
         observer: Arc<dyn RequestObserver>,
     ) -> Result<Client, ApiError> {
+        let base = url::Url::parse(&options.base_url)
+            .ok()
+            .filter(|u| !u.cannot_be_a_base())
+            .ok_or_else(|| ApiError::Network {
+                endpoint: "client",
+                origin: "the configured API base URL".into(),
+                message: "it is not an http(s) URL".into(),
+            })?;
+        let origin = origin(&base);
         let http = reqwest::Client::builder()
             .user_agent(concat!(
                 "apify-webhook-exporter/",
@@ -102,14 +115,8 @@ impl Client {
             .build()
             .map_err(|e| ApiError::Network {
                 endpoint: "client",
-                message: e.without_url().to_string(),
-            })?;
-        let base = url::Url::parse(&options.base_url)
-            .ok()
-            .filter(|u| !u.cannot_be_a_base())
-            .ok_or(ApiError::Network {
-                endpoint: "client",
-                message: "the API origin is not an http(s) URL".into(),
+                origin: origin.clone(),
+                message: error_chain(&e.without_url()),
             })?;
         let rps = NonZeroU32::new(options.max_rps).unwrap_or(NonZeroU32::MIN);
         // The token lives in one place, where SIGHUP replaces it: no stale
@@ -118,6 +125,7 @@ impl Client {
         Ok(Client {
             http,
             base,
+            origin,
             limiter: RateLimiter::direct(Quota::per_second(rps)),
             permits: Semaphore::new(options.concurrency.max(1)),
             token: std::sync::RwLock::new(token),
@@ -181,7 +189,9 @@ impl Client {
             if let Some(wait) = retry_after {
                 delay = delay.max(wait.min(MAX_RETRY_AFTER));
             }
-            tracing::debug!(%error, ?delay, "retrying Apify request");
+            let code = error.code();
+            tracing::debug!(endpoint, %code, %error, wait = ?delay, "retrying an Apify request");
+            self.observer.retried(endpoint, &code);
             tokio::time::sleep(delay).await;
         }
     }
@@ -280,11 +290,13 @@ impl Client {
         if e.is_timeout() {
             ApiError::Timeout {
                 endpoint,
+                origin: self.origin.clone(),
                 timeout: self.options.timeout,
             }
         } else {
             ApiError::Network {
                 endpoint,
+                origin: self.origin.clone(),
                 message: error_chain(&e.without_url()),
             }
         }
@@ -294,6 +306,7 @@ impl Client {
         match e {
             BodyError::Timeout => ApiError::Timeout {
                 endpoint,
+                origin: self.origin.clone(),
                 timeout: self.options.timeout,
             },
             BodyError::TooLarge => ApiError::Decode {
@@ -303,6 +316,7 @@ impl Client {
             },
             BodyError::Other(message) => ApiError::Network {
                 endpoint,
+                origin: self.origin.clone(),
                 message: message.clone(),
             },
         }
@@ -368,8 +382,10 @@ fn transport_code(error: &ApiError) -> &'static str {
     }
 }
 
-/// The error and its causes on one line ("error sending request: connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// The error and its causes on one line ("error sending request: client
+/// error (Connect): tcp connect error: Connection refused (os error 111)"):
+/// the top alone ("error sending request") says nothing of what failed.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -378,6 +394,26 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// `scheme://host:port` of `url`, the port written even when it is the
+/// scheme's default, so that a log line says exactly what was tried. Never
+/// a path (a proxy's prefix), a query or credentials.
+pub fn origin(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port_or_known_default() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    }
+}
+
+/// The origin of the API base URL `base_url` (see [`origin`]); `(not a
+/// URL)` when it is not one (the configuration refuses those).
+pub fn origin_of(base_url: &str) -> String {
+    match url::Url::parse(base_url) {
+        Ok(url) => origin(&url),
+        Err(_) => "(not a URL)".to_owned(),
+    }
 }
 
 /// The URL of `path` (its segments, `["v2", "webhooks", id]`) under the

@@ -17,6 +17,7 @@ use crate::secret::Secret;
 mod cli;
 pub mod defaults;
 mod kinds;
+pub mod logging;
 mod parse;
 pub mod web;
 

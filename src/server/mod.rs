@@ -1,5 +1,6 @@
 //! The HTTP server: hyper 1, HTTP/1.1, TLS, graceful shutdown. It sees only a
-//! [`Source`] of encoded metrics and a readiness flag.
+//! [`Source`] of encoded metrics and of the readiness (a flag and a line
+//! of text).
 //!
 //! Its limits ([`HttpLimits`], values in `config::defaults`): a deadline
 //! for request headers (idle keep-alive connections too), one for a
@@ -35,8 +36,20 @@ pub(crate) trait Source: Send + Sync + 'static {
     /// The metrics to answer a scrape with. In on-scrape mode this may run
     /// (or wait for) a refresh.
     fn metrics(self: Arc<Self>) -> Pin<Box<dyn Future<Output = Arc<Encoded>> + Send>>;
-    /// True once the first refresh attempt has finished.
-    fn ready(&self) -> bool;
+    /// Whether the first refresh attempt has finished, and how the last
+    /// refresh went.
+    fn readiness(&self) -> Readiness;
+}
+
+/// What `/readyz` answers, and `/` shows.
+pub(crate) struct Readiness {
+    /// True once the first refresh attempt has finished, even a failed
+    /// one: an exporter that is not ready is not scraped, and its
+    /// `apify_up 0` would reach no one.
+    pub(crate) ready: bool,
+    /// One line of plain text on the last refresh (`ok: ...`,
+    /// `failed: ...`), never a secret.
+    pub(crate) text: String,
 }
 
 /// How long in-flight requests get to finish after shutdown starts.
@@ -229,8 +242,11 @@ mod tests {
         fn metrics(self: Arc<Self>) -> Pin<Box<dyn Future<Output = Arc<Encoded>> + Send>> {
             Box::pin(async move { Arc::clone(&self.0) })
         }
-        fn ready(&self) -> bool {
-            true
+        fn readiness(&self) -> Readiness {
+            Readiness {
+                ready: true,
+                text: "ok".to_owned(),
+            }
         }
     }
 

@@ -16,14 +16,17 @@ use super::Source;
 
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// The landing page; `{status}` is replaced by the readiness text,
+/// HTML-escaped.
 const INDEX: &str = "<!doctype html>
 <html><head><meta charset=\"utf-8\"><title>Apify webhook exporter</title></head>
 <body><h1>Apify webhook exporter</h1>
 <p>Prometheus metrics of Apify webhook dispatches.</p>
+<p>Last refresh: {status}</p>
 <ul>
 <li><a href=\"metrics\">/metrics</a>: the metrics</li>
 <li><a href=\"healthz\">/healthz</a>: the process is alive</li>
-<li><a href=\"readyz\">/readyz</a>: the first refresh has finished</li>
+<li><a href=\"readyz\">/readyz</a>: the first refresh has been tried, and how the last one went</li>
 </ul></body></html>
 ";
 
@@ -89,13 +92,19 @@ pub(crate) async fn handle<B>(
             r
         }
         "/healthz" => text(StatusCode::OK, "ok\n"),
-        "/readyz" if source.ready() => text(StatusCode::OK, "ready\n"),
-        "/readyz" => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: the first refresh has not finished\n",
-        ),
+        "/readyz" => {
+            let readiness = source.readiness();
+            let status = if readiness.ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            text(status, format!("{}\n", readiness.text))
+        }
         _ => {
-            let mut r = Response::new(Full::new(Bytes::from_static(INDEX.as_bytes())));
+            let status = html_escape::encode_text(&source.readiness().text).into_owned();
+            let page = INDEX.replace("{status}", &status);
+            let mut r = Response::new(Full::new(Bytes::from(page)));
             r.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
@@ -105,8 +114,8 @@ pub(crate) async fn handle<B>(
     }
 }
 
-fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
     r.headers_mut().insert(
         CONTENT_TYPE,

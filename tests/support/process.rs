@@ -112,3 +112,81 @@ pub async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
         }
     }
 }
+
+/// A spawned exporter writing JSON log lines (`--log-format json`) to a
+/// pipe, read as they come, so that a test can wait for a line while the
+/// process runs. Killed when dropped, like [`Running`].
+pub struct Logged {
+    pub child: Running,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Logged {
+    /// Spawns `command` with `--log-format json` and its stderr piped.
+    pub fn spawn(command: &mut Command) -> Logged {
+        let mut child = Running::spawn(
+            command
+                .args(["--log-format", "json"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped()),
+        );
+        let stderr = child.stderr.take().unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&lines);
+        // Ends with the pipe, when the process exits or is killed.
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Logged { child, lines }
+    }
+
+    /// The lines written so far, each parsed (a line that is not JSON
+    /// fails the test: every line must be, in this format).
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+            .collect()
+    }
+
+    /// The events whose message is `message`.
+    pub fn with_message(&self, message: &str) -> Vec<serde_json::Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["fields"]["message"] == message)
+            .collect()
+    }
+
+    /// Waits for the `n`th event whose message is `message` and returns it;
+    /// fails the test, showing the log, past the deadline.
+    pub async fn wait_for_nth(&self, message: &str, n: usize) -> serde_json::Value {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(event) = self.with_message(message).into_iter().nth(n - 1) {
+                return event;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "no line {message:?} (#{n}) within {DEADLINE:?}; the log:\n{}",
+                self.lines.lock().unwrap().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits for the first event whose message is `message`.
+    pub async fn wait_for(&self, message: &str) -> serde_json::Value {
+        self.wait_for_nth(message, 1).await
+    }
+
+    /// Every line so far, for a failure message.
+    pub fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+}
