@@ -84,9 +84,12 @@ pub fn known_variables() -> Vec<String> {
 /// One warning line per variable in `names` that starts with `APIFY_`
 /// and that the exporter does not read: always under `APIFY_EXPORTER_`;
 /// under plain `APIFY_` only when it is close to one of the exporter's own
-/// names (a likely typo) and not one of Apify's.
+/// names (a likely typo) and not one of Apify's. In the order of the
+/// names, sorted: the environment has none of its own.
 pub(super) fn unknown_variables<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let known = known_variables();
+    let mut names: Vec<&str> = names.into_iter().collect();
+    names.sort_unstable();
     let mut out = Vec::new();
     for name in names {
         // As `Config::load` reads them: the prefix as written, the rest in
@@ -183,24 +186,25 @@ mod tests {
 
     #[test]
     fn a_misspelt_setting_is_named_with_the_closest_known_one() {
+        let said = "is not a setting of this exporter and is ignored; did you mean";
         assert_eq!(
             unknown_variables([
+                "APIFY_WEBHOOK_ID",
                 "APIFY_EXPORTER_INTERVALL",
                 "APIFY_EXPORTER_INTREVAL",
+                "APIFY_EXPORTER_STATEFILE",
                 "APIFY_EXPORTER_TOKEN",
                 "APIFY_INTERVAL",
-                "APIFY_WEBHOOK_ID",
                 "APIFY_TOKENFILE",
-                "APIFY_EXPORTER_STATEFILE",
             ]),
             [
-                "APIFY_EXPORTER_INTERVALL is not a setting of this exporter and is ignored; did you mean APIFY_EXPORTER_INTERVAL?",
-                "APIFY_EXPORTER_INTREVAL is not a setting of this exporter and is ignored; did you mean APIFY_EXPORTER_INTERVAL?",
-                "APIFY_EXPORTER_TOKEN is not a setting of this exporter and is ignored; did you mean APIFY_TOKEN?",
-                "APIFY_INTERVAL is not a setting of this exporter and is ignored; did you mean APIFY_EXPORTER_INTERVAL?",
-                "APIFY_WEBHOOK_ID is not a setting of this exporter and is ignored; did you mean APIFY_WEBHOOK_IDS?",
-                "APIFY_TOKENFILE is not a setting of this exporter and is ignored; did you mean APIFY_TOKEN_FILE?",
-                "APIFY_EXPORTER_STATEFILE is not a setting of this exporter and is ignored; did you mean APIFY_EXPORTER_STATE_FILE?",
+                format!("APIFY_EXPORTER_INTERVALL {said} APIFY_EXPORTER_INTERVAL?"),
+                format!("APIFY_EXPORTER_INTREVAL {said} APIFY_EXPORTER_INTERVAL?"),
+                format!("APIFY_EXPORTER_STATEFILE {said} APIFY_EXPORTER_STATE_FILE?"),
+                format!("APIFY_EXPORTER_TOKEN {said} APIFY_TOKEN?"),
+                format!("APIFY_INTERVAL {said} APIFY_EXPORTER_INTERVAL?"),
+                format!("APIFY_TOKENFILE {said} APIFY_TOKEN_FILE?"),
+                format!("APIFY_WEBHOOK_ID {said} APIFY_WEBHOOK_IDS?"),
             ]
         );
     }
