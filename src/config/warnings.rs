@@ -73,7 +73,7 @@ const APIFY_OWN: &[&str] = &[
 ];
 
 /// Every environment variable the exporter reads (besides `RUST_LOG`),
-/// upper case, in the order [`super::Env`] declares them.
+/// upper case, in the order the private `Env` struct of `config` declares them.
 pub fn known_variables() -> Vec<String> {
     serde_aux::serde_introspection::serde_introspect::<Env>()
         .iter()
