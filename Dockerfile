@@ -6,11 +6,17 @@
 #   docker run --rm -p 9723:9723 -e APIFY_TOKEN=... apify-webhook-exporter
 #   docker run --rm -p 9723:9723 apify-webhook-exporter --demo
 #
+# Needs BuildKit (the syntax line above, and RUN --mount below): the default
+# of `docker build` since Docker 23 and of `docker compose` (v2). The old
+# builder stops at `--mount`; with it, or with docker-compose 1.x, set
+# DOCKER_BUILDKIT=1 (and COMPOSE_DOCKER_CLI_BUILD=1 for docker-compose 1.x).
+#
 # Build stage: the release binary, with the dependency registry and the target
 # directory in BuildKit caches so that rebuilds after a source change are fast.
 FROM rust:1-slim-bookworm AS build
 ARG REVISION=unknown
-# build.rs bakes this into apify_exporter_build_info (no .git in the context).
+# build.rs bakes this into --version and apify_exporter_build_info (no .git
+# in the context); compose passes it from $REVISION.
 ENV APIFY_EXPORTER_REVISION=${REVISION}
 WORKDIR /src
 COPY . .

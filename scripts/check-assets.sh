@@ -42,12 +42,13 @@ check_compose_prometheus() {
   promtool check config "$tmp/etc-prometheus/prometheus.yml"
 }
 
+if docker compose version >/dev/null 2>&1; then
+  compose_cmd=(docker compose)
+else
+  compose_cmd=(docker-compose)
+fi
 compose() {
-  if docker compose version >/dev/null 2>&1; then
-    docker compose "$@"
-  else
-    docker-compose "$@"
-  fi
+  "${compose_cmd[@]}" "$@"
 }
 
 # Render the compose file (no daemon needed) and check that every file or
@@ -68,9 +69,32 @@ check_compose() {
   [ "$missing" -eq 0 ] && echo "compose file valid; $(grep -cE '^\s*- /' "$tmp/compose.yml") bind mounts present"
 }
 
+# The exporter runs the demo only when no token is given: compose passes
+# APIFY_TOKEN and APIFY_TOKEN_FILE on only when set, and the binary decides
+# (--demo-if-no-token; tests/warns_of_traps_at_start.rs runs that decision).
+# Rendered with no token, then with one and a REVISION.
+check_compose_token() {
+  local none="$tmp/compose-none.yml" given="$tmp/compose-token.yml" ok=0
+  env -u APIFY_TOKEN -u APIFY_TOKEN_FILE -u APIFY_EXPORTER_ARGS -u REVISION \
+    "${compose_cmd[@]}" -f deploy/docker-compose.yml config >"$none" || return 1
+  env -u APIFY_TOKEN_FILE -u APIFY_EXPORTER_ARGS APIFY_TOKEN=apify_api_check REVISION=0123456789ab \
+    "${compose_cmd[@]}" -f deploy/docker-compose.yml config >"$given" || return 1
+  for rendered in "$none" "$given"; do
+    grep -q -- '--demo-if-no-token' "$rendered" || { echo "$rendered: the exporter is not run with --demo-if-no-token"; ok=1; }
+    if grep -qE -- '(^|[ "])--demo($|[ "])' "$rendered"; then echo "$rendered: the exporter is run with --demo"; ok=1; fi
+  done
+  if grep -E '^\s+APIFY_TOKEN(_FILE)?:' "$none" | grep -qvE ':( null)?\s*$'; then
+    echo "without a token, compose still passes one on"; ok=1
+  fi
+  grep -qE '^\s+APIFY_TOKEN: "?apify_api_check' "$given" || { echo "APIFY_TOKEN is not passed on"; ok=1; }
+  grep -qE '^\s+REVISION: "?0123456789ab' "$given" || { echo "REVISION is not a build argument"; ok=1; }
+  [ "$ok" -eq 0 ] && echo "compose: demo without a token, the token and REVISION passed on with one"
+}
+
 step "promtool check rules" promtool check rules "${rule_files[@]}"
 step "promtool test rules" promtool test rules prometheus/tests/*.yml
 step "alerts: labels, annotations, runbook sections, tests" python3 scripts/check_alerts.py
+step "runbook URLs: one base, anchors that are runbook headings" python3 scripts/runbook_urls.py check
 step "docs/reliability.md cites only tests that exist" python3 scripts/check_docs_tests.py
 step "promtool check config prometheus/prometheus.yml" promtool check config prometheus/prometheus.yml
 step "promtool check config deploy/prometheus.yml" check_compose_prometheus
@@ -78,6 +102,7 @@ step "amtool check-config deploy/alertmanager.yml" amtool check-config deploy/al
 step "hadolint Dockerfile" hadolint Dockerfile
 step "dashboards: JSON and lint" python3 scripts/dashboards.py
 step "compose config deploy/docker-compose.yml" check_compose
+step "compose: the demo only without a token" check_compose_token
 step "shellcheck scripts" shellcheck scripts/*.sh .ci/run
 
 echo "check-assets: $passed passed, $failed failed"

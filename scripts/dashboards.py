@@ -9,7 +9,12 @@ webhook_id/event_type variables, every panel and query on ${datasource}, a
 unit on every panel, rate()/irate()/increase() windows that are
 $__rate_interval (or $__range for increase), only metric names of the
 exporter's contract, every exporter selector filtered by $job and $instance,
-links to dashboards that exist, and panels that do not overlap.
+links to dashboards that exist, and panels that do not overlap. The
+$webhook_id selector shows descriptions and keeps ids as values: its regex
+is applied, as Grafana applies it, to the query_result() lines of the
+apify_webhook_info series of the golden exposition (an empty description,
+quotes, a newline), and must give (description, id) pairs; (id, id) when the
+description is empty.
 
 The e2e test imports this module to walk the same panel queries.
 """
@@ -43,6 +48,9 @@ PROMETHEUS_SERIES = {"up"}
 
 REQUIRED_VARIABLES = ["datasource", "job", "instance", "webhook_id", "event_type"]
 DATASOURCE_REF = "${datasource}"
+
+# The selector of webhooks: descriptions shown, ids as values.
+WEBHOOK_VARIABLE = "webhook_id"
 
 RANGE_FN = re.compile(r"\b(rate|irate|increase|delta|deriv|[a-z]+_over_time)\s*\(")
 RANGE_SELECTOR = re.compile(r"\[([^\]]+)\]")
@@ -82,6 +90,97 @@ def variable_query(var):
     return q or var.get("definition") or ""
 
 
+def query_result_lines(result):
+    """What Grafana's query_result() makes of an instant query's result
+    (`[{"metric": {...}, "value": [t, "v"]}]`): one line per series,
+    `name{k="v",...} value timestamp_ms`, labels in the order Prometheus
+    sent them, values raw (not escaped)."""
+    lines = []
+    for series in result:
+        labels = dict(series["metric"])
+        name = labels.pop("__name__", "")
+        body = ",".join('%s="%s"' % (k, v) for k, v in labels.items())
+        t, v = series["value"]
+        lines.append('%s{%s} %s %s' % (name, body, v, float(t) * 1000))
+    return lines
+
+
+def js_regex(pattern):
+    """A Grafana variable regex (`/.../flags`, JavaScript) as a Python one;
+    named groups `(?<n>` become `(?P<n>`."""
+    m = re.fullmatch(r"/(.*)/([a-z]*)", pattern, re.S)
+    if not m:
+        raise ValueError("regex %r is not /.../" % pattern)
+    flags = re.I if "i" in m.group(2) else 0
+    return re.compile(re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", m.group(1)), flags)
+
+
+def variable_options(var, lines):
+    """[(text, value)] Grafana shows for `var` given its query's lines: the
+    regex's `value` and `text` groups, each standing in for the other when
+    it is missing or empty; lines it does not match are left out; first
+    value wins (Grafana's metricNamesToVariableValues)."""
+    regex = js_regex(var["regex"]) if var.get("regex") else None
+    out, seen = [], set()
+    for line in lines:
+        text = value = line
+        if regex:
+            m = regex.search(line)
+            if not m:
+                continue
+            groups = m.groupdict()
+            if groups.get("value") or groups.get("text"):
+                value = groups.get("value") or groups.get("text")
+                text = groups.get("text") or groups.get("value")
+            elif m.groups():
+                text = value = m.group(1)
+        if value not in seen:
+            seen.add(value)
+            out.append((text, value))
+    return out
+
+
+def expected_webhook_options(series_labels):
+    """[(description or id, id)] for apify_webhook_info label sets."""
+    out, seen = [], set()
+    for labels in series_labels:
+        wid = labels["webhook_id"]
+        if wid not in seen:
+            seen.add(wid)
+            out.append((labels.get("description") or wid, wid))
+    return out
+
+
+def golden_webhook_info():
+    """The apify_webhook_info series of the golden exposition, as the
+    Prometheus API would return them (labels unescaped and sorted, with
+    job and instance)."""
+    out = []
+    for line in GOLDEN.read_text().splitlines():
+        if not line.startswith("apify_webhook_info{"):
+            continue
+        labels = {"__name__": "apify_webhook_info", "job": "apify", "instance": "exporter:9723"}
+        for k, v in re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', line):
+            labels[k] = re.sub(r'\\(.)', lambda m: "\n" if m.group(1) == "n" else m.group(1), v)
+        out.append({"metric": dict(sorted(labels.items())), "value": [1700000000, "1"]})
+    return out
+
+
+def check_webhook_variable(var):
+    """Problems of the $webhook_id selector, tried on the golden series."""
+    q = variable_query(var)
+    if not q.startswith("query_result(apify_webhook_info{"):
+        return ["$%s must be query_result(apify_webhook_info{...}), to show descriptions" % WEBHOOK_VARIABLE]
+    if "(?<text>" not in var.get("regex", "") or "(?<value>" not in var.get("regex", ""):
+        return ["$%s needs a regex with `text` and `value` groups" % WEBHOOK_VARIABLE]
+    series = golden_webhook_info()
+    got = variable_options(var, query_result_lines(series))
+    want = expected_webhook_options(s["metric"] for s in series)
+    if got != want:
+        return ["$%s regex gives %r from the golden apify_webhook_info, not %r" % (WEBHOOK_VARIABLE, got, want)]
+    return []
+
+
 def metric_names(expr):
     """Metric names an expression selects: `name{...}`, or an exporter metric
     (apify_*) written bare. Label names never start with apify_."""
@@ -119,7 +218,11 @@ def lint_dashboard(path, d, all_uids):
             continue
         if (v.get("datasource") or {}).get("uid") != DATASOURCE_REF:
             bad("variable $%s does not query ${datasource}" % name)
-        if not variable_query(v).startswith("label_values("):
+        if name == WEBHOOK_VARIABLE:
+            for problem in check_webhook_variable(v):
+                bad(problem)
+            problems.extend("%s: $%s: %s" % (path.name, name, m) for m in lint_expr(variable_query(v)))
+        elif not variable_query(v).startswith("label_values("):
             bad("variable $%s is not a label_values() query" % name)
 
     ids = set()
@@ -154,6 +257,12 @@ def lint_dashboard(path, d, all_uids):
             bad("panel %r has no unit" % title)
         if p.get("type") == "heatmap" and not ((p.get("options") or {}).get("yAxis") or {}).get("unit"):
             bad("heatmap %r has no y-axis unit" % title)
+        # A heatmap of increase() counts: its cells are not per second.
+        cells = ((p.get("options") or {}).get("cellValues") or {}).get("unit")
+        counts = any("increase(" in (t.get("expr") or "") for t in p.get("targets") or [])
+        if p.get("type") == "heatmap" and counts and any(
+                u and (u.endswith("ps") or u.endswith("/s")) for u in (unit, cells)):
+            bad("heatmap %r counts (increase()) but its unit is per second" % title)
         targets = p.get("targets") or []
         if not targets:
             bad("panel %r has no query" % title)

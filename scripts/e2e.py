@@ -340,10 +340,14 @@ def resolve_variables(prom, dashboard, prefer):
             continue
         q = dashboards.variable_query(var)
         m = re.fullmatch(r"label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)", q.strip(), re.S)
-        if not m:
+        r = re.fullmatch(r"query_result\((.*)\)", q.strip(), re.S)
+        if m:
+            match = substitute(m.group(1), values)
+            found = prom.api("label/%s/values" % m.group(2), **{"match[]": match, "start": time.time() - 300})
+        elif r:
+            found = query_result_values(prom, var, substitute(r.group(1), values))
+        else:
             raise Failure("variable $%s: unsupported query %r" % (name, q))
-        match = substitute(m.group(1), values)
-        found = prom.api("label/%s/values" % m.group(2), **{"match[]": match, "start": time.time() - 300})
         if not found:
             raise Failure("variable $%s (%s) has no values" % (name, q))
         if var.get("includeAll"):
@@ -352,6 +356,22 @@ def resolve_variables(prom, dashboard, prefer):
             values[name] = prefer.get(name) if prefer.get(name) in found else found[0]
         values["_found_" + name] = found
     return values
+
+
+def query_result_values(prom, var, expr):
+    """The values of a query_result() variable, its regex applied as Grafana
+    applies it to the lines of the real result; for $webhook_id every
+    option must be (description, id) of its series ((id, id) when the
+    description is empty)."""
+    series = prom.query(expr)
+    options = dashboards.variable_options(var, dashboards.query_result_lines(series))
+    if var["name"] == dashboards.WEBHOOK_VARIABLE:
+        want = dashboards.expected_webhook_options(s["metric"] for s in series)
+        if sorted(options) != sorted(want):
+            raise Failure("$%s options %r, not (description, id) pairs %r" % (var["name"], options, want))
+        if not any(text != value for text, value in options):
+            raise Failure("$%s shows no description: %r" % (var["name"], options))
+    return [value for _, value in options]
 
 
 def substitute(expr, values):

@@ -19,6 +19,13 @@ fn main() -> ExitCode {
         }
     };
     init_logging(config.log_format);
+    // The health check runs every 30 s in the same environment: the
+    // serving process has said it already.
+    if !cli.healthcheck {
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+        }
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -7,13 +7,30 @@ use std::process::{Command, Stdio};
 use support::{block_until_some, exporter, free_port, http_get as get, signal, Running};
 
 #[test]
-fn version_prints_the_crate_version() {
+fn version_prints_the_crate_version_and_the_revision() {
     let out = exporter().arg("--version").output().unwrap();
     assert!(out.status.success());
+    // build.rs sets the revision for the test binaries as for the exporter.
+    let revision = env!("APIFY_EXPORTER_REVISION");
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        format!("apify-webhook-exporter {}\n", env!("CARGO_PKG_VERSION"))
+        format!(
+            "apify-webhook-exporter {} (revision {revision})\n",
+            env!("CARGO_PKG_VERSION")
+        )
     );
+    // In a git checkout, the commit built (build.rs runs git likewise).
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|h| h.status.success());
+    if let Some(head) = head {
+        if std::env::var_os("APIFY_EXPORTER_REVISION").is_none() {
+            assert_eq!(revision, String::from_utf8(head.stdout).unwrap().trim());
+        }
+    }
 }
 
 #[test]

@@ -6,6 +6,15 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 
 use super::defaults;
 
+/// What `--version` prints after the name: the crate version and the git
+/// revision it was built from (`build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("APIFY_EXPORTER_REVISION"),
+    ")"
+);
+
 /// Prometheus exporter for Apify webhook dispatches.
 ///
 /// Every option can also be set by the environment variable named in its
@@ -13,11 +22,17 @@ use super::defaults;
 /// APIFY_TOKEN or APIFY_TOKEN_FILE, never from a flag, so that it does not
 /// show in the process list.
 #[derive(Debug, Parser)]
-#[command(name = "apify-webhook-exporter", version, about, long_about)]
+#[command(name = "apify-webhook-exporter", version = VERSION, about, long_about)]
 pub struct Cli {
     /// Run against a built-in simulated Apify account (no token needed).
     #[arg(long)]
     pub demo: bool,
+
+    /// Run the demo (as --demo) only when neither APIFY_TOKEN nor
+    /// APIFY_TOKEN_FILE is given (set and not blank); otherwise read the
+    /// account of the token. For the compose stack.
+    #[arg(long, conflicts_with = "demo")]
+    pub demo_if_no_token: bool,
 
     /// Check GET /healthz of an exporter on the configured listen address
     /// (127.0.0.1 when it listens on all interfaces) and exit 0 if healthy:

@@ -19,6 +19,7 @@ pub mod defaults;
 mod kinds;
 pub mod logging;
 mod parse;
+mod warnings;
 pub mod web;
 
 pub use cli::Cli;
@@ -27,6 +28,7 @@ use parse::{
     flag_name, parse_base_url, parse_bounded, parse_choice, parse_duration, parse_ids, read_token,
     IdForm, Raw,
 };
+pub use warnings::known_variables;
 pub use web::WebConfig;
 
 /// The validated configuration. `Debug` is safe to log: the token is a
@@ -72,11 +74,16 @@ pub struct Config {
     pub token_file: Option<PathBuf>,
     /// Limits of the HTTP server.
     pub http_limits: HttpLimits,
-    /// `--demo`: read the built-in simulated account.
+    /// `--demo` (or `--demo-if-no-token` without a token): read the
+    /// built-in simulated account.
     pub demo: bool,
     /// The account the state file belongs to, when `api_base_url` does not
     /// name it: `--demo` serves its fixed account on a new port each start.
     pub state_origin: Option<String>,
+    /// What is worth a WARN line at start (an ignored token, an unknown
+    /// variable): logging is set up only once the configuration is read.
+    /// Never a value, only names.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -105,6 +112,7 @@ impl Config {
             http_limits: HttpLimits::default(),
             demo: false,
             state_origin: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -121,7 +129,8 @@ pub struct ConfigError {
 }
 
 /// The environment, flat, every value still a string (envy matches the
-/// lower-cased variable names).
+/// lower-cased variable names). The one list of the variables the
+/// exporter reads: [`known_variables`] is read from it.
 #[derive(Debug, Default, Deserialize)]
 struct Env {
     #[serde(rename = "apify_token")]
@@ -180,11 +189,14 @@ impl Config {
             })?;
             vars.push((key.to_string(), value));
         }
+        let unknown = warnings::unknown_variables(vars.iter().map(|(k, _)| k.as_str()));
         let env: Env = envy::from_iter(vars).map_err(|e| ConfigError {
             name: "environment".into(),
             message: e.to_string(),
         })?;
-        Config::from_parts(cli, env)
+        let mut config = Config::from_parts(cli, env)?;
+        config.warnings.extend(unknown);
+        Ok(config)
     }
 
     fn from_parts(cli: &Cli, env: Env) -> Result<Config, ConfigError> {
@@ -226,7 +238,22 @@ impl Config {
 
         // The demo serves its own token; the health check sends none.
         let token_raw = pick(&cli.token_file, "APIFY_TOKEN_FILE", &env.token_file);
-        let (token, token_file) = if cli.demo || cli.healthcheck {
+        let token_given = [env.token.as_ref(), token_raw.as_ref().map(|raw| &raw.value)]
+            .into_iter()
+            .flatten()
+            .any(|value| !value.trim().is_empty());
+        let demo = cli.demo || (cli.demo_if_no_token && !token_given);
+        let mut warnings = Vec::new();
+        if cli.demo && token_given {
+            let name = match &token_raw {
+                Some(raw) => raw.name.clone(),
+                None => "APIFY_TOKEN".to_string(),
+            };
+            warnings.push(format!(
+                "{name} is ignored: --demo reads the built-in simulated account, not yours"
+            ));
+        }
+        let (token, token_file) = if demo || cli.healthcheck {
             (Secret::new(""), None)
         } else {
             let token_file = token_raw
@@ -350,8 +377,9 @@ impl Config {
             web_config_path,
             token_file,
             http_limits: HttpLimits::default(),
-            demo: cli.demo,
+            demo,
             state_origin: None,
+            warnings,
         })
     }
 
@@ -705,6 +733,74 @@ mod tests {
         let err = Config::from_parts(&cli(&[]), Env::default()).unwrap_err();
         assert_eq!(err.name, "APIFY_TOKEN");
         assert!(Config::from_parts(&cli(&["--demo"]), Env::default()).is_ok());
+    }
+
+    #[test]
+    fn a_token_given_with_demo_is_ignored_with_a_warning_naming_where_it_came_from() {
+        let c = Config::from_parts(&cli(&["--demo"]), env_with_token()).unwrap();
+        assert!(c.demo);
+        assert_eq!(c.token.expose(), "");
+        assert_eq!(
+            c.warnings,
+            ["APIFY_TOKEN is ignored: --demo reads the built-in simulated account, not yours"]
+        );
+        let c = Config::from_parts(&cli(&["--demo", "--token-file", "/run/t"]), Env::default())
+            .unwrap();
+        assert_eq!(
+            c.warnings,
+            ["--token-file (APIFY_TOKEN_FILE) is ignored: --demo reads the built-in simulated account, not yours"]
+        );
+        // Nothing to say without a token, or with a blank one.
+        let blank = Env {
+            token: Some(" ".into()),
+            ..Env::default()
+        };
+        for env in [Env::default(), blank] {
+            let c = Config::from_parts(&cli(&["--demo"]), env).unwrap();
+            assert_eq!(c.warnings, Vec::<String>::new());
+        }
+    }
+
+    #[test]
+    fn demo_if_no_token_runs_the_demo_only_without_a_token() {
+        let flag = cli(&["--demo-if-no-token"]);
+        let c = Config::from_parts(&flag, Env::default()).unwrap();
+        assert!(c.demo);
+        let c = Config::from_parts(
+            &flag,
+            Env {
+                token: Some("".into()),
+                token_file: Some(" ".into()),
+                ..Env::default()
+            },
+        )
+        .unwrap();
+        assert!(c.demo);
+
+        let c = Config::from_parts(&flag, env_with_token()).unwrap();
+        assert!(!c.demo);
+        assert_eq!(c.token.expose(), "tok");
+        assert_eq!(c.warnings, Vec::<String>::new());
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "from-file\n").unwrap();
+        let env = Env {
+            token_file: Some(path.display().to_string()),
+            ..Env::default()
+        };
+        let c = Config::from_parts(&flag, env).unwrap();
+        assert!(!c.demo);
+        assert_eq!(c.token.expose(), "from-file");
+
+        // A token file that is named but cannot be read is an error, not
+        // the demo.
+        let env = Env {
+            token_file: Some(dir.path().join("absent").display().to_string()),
+            ..Env::default()
+        };
+        let err = Config::from_parts(&flag, env).unwrap_err();
+        assert_eq!(err.name, "APIFY_TOKEN_FILE");
     }
 
     #[test]
