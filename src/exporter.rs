@@ -189,7 +189,7 @@ impl Exporter {
             tracing::debug!(%error, reason = error.reason().as_str(), "refresh error");
         }
         let (attempts, retries) = self.requests.take();
-        log_retries(&retries);
+        log_retries(&retries, report.errors.is_empty());
         let reasons: Vec<Reason> = report.errors.iter().map(|e| e.reason()).collect();
         self.metrics.count_skipped(&report.skipped);
         // Saved before encoding, so that a failed save shows in this
@@ -346,8 +346,11 @@ fn dispatches_counted(state: &State) -> u64 {
 }
 
 /// One line for a refresh whose API requests needed retries (each retry
-/// was logged at DEBUG as it happened): how many, by route and code.
-fn log_retries(retries: &BTreeMap<(&'static str, String), u64>) {
+/// was logged at DEBUG as it happened): how many, by route and code. At
+/// INFO when the retries saved the refresh; at DEBUG when it failed anyway,
+/// since the failure is told once by the `apify_up` line, and an outage
+/// must not add a line per refresh.
+fn log_retries(retries: &BTreeMap<(&'static str, String), u64>, refresh_succeeded: bool) {
     if retries.is_empty() {
         return;
     }
@@ -357,7 +360,12 @@ fn log_retries(retries: &BTreeMap<(&'static str, String), u64>) {
         .map(|((endpoint, code), n)| format!("{endpoint} {code} x{n}"))
         .collect::<Vec<_>>()
         .join(", ");
-    tracing::info!(retries = total, %by, "API requests were retried during the refresh");
+    let message = "API requests were retried during the refresh";
+    if refresh_succeeded {
+        tracing::info!(retries = total, %by, "{message}");
+    } else {
+        tracing::debug!(retries = total, %by, "{message}");
+    }
 }
 
 /// Runs `refresh` every `interval`, ±10% jitter so that many exporters

@@ -11,10 +11,15 @@ use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
+    let unknown = Config::unknown_variables();
     let config = match Config::load(&cli) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("apify-webhook-exporter: {e}");
+            // A misspelt variable may be why (a token under another name).
+            for hint in &unknown {
+                eprintln!("apify-webhook-exporter: also: {hint}");
+            }
             return ExitCode::from(2);
         }
     };
@@ -22,7 +27,7 @@ fn main() -> ExitCode {
     // The health check runs every 30 s in the same environment: the
     // serving process has said it already.
     if !cli.healthcheck {
-        for warning in &config.warnings {
+        for warning in config.warnings.iter().chain(&unknown) {
             tracing::warn!("{warning}");
         }
     }

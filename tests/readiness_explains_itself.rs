@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use apify_webhook_exporter::clock::{parse_timestamp, Millis};
-use apify_webhook_exporter::demo::Fault;
+use apify_webhook_exporter::demo::{Fault, Gate};
 use support::*;
 
 /// The status and body of `path`.
@@ -36,8 +36,9 @@ fn time_between(body: &str, prefix: &str, suffix: &str, range: (Millis, Millis))
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_and_the_landing_page_tell_the_last_refresh() {
     let fake = account_with_one_webhook();
-    // The first refresh is held long enough to be asked about.
-    fake.inject(route::WEBHOOKS, Fault::Delay(Duration::from_millis(1500)));
+    // The first refresh is held until it has been asked about.
+    let gate = Gate::new();
+    fake.inject(route::WEBHOOKS, Fault::Hold(gate.clone()));
     let h = Harness::start_without_waiting(fake, |_| {}).await;
     assert_eq!(
         answer(&h, "/readyz").await,
@@ -51,6 +52,7 @@ async fn readyz_and_the_landing_page_tell_the_last_refresh() {
     );
 
     let started = now_ms();
+    gate.open();
     h.wait_ready().await;
     let (code, body) = answer(&h, "/readyz").await;
     assert_eq!(code, 200);

@@ -134,3 +134,25 @@ fn demo_if_no_token_reads_the_account_of_a_token_and_the_demo_without_one() {
     let out = exporter().output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_misspelt_token_variable_is_named_when_it_is_why_the_start_fails() {
+    let out = exporter()
+        .env("APIFY_TOKNE", "apify_api_SECRET123")
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains("SECRET"), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("apify-webhook-exporter: APIFY_TOKEN: not set"),
+        "{err}"
+    );
+    assert_eq!(
+        lines[1],
+        "apify-webhook-exporter: also: APIFY_TOKNE is not a setting of this exporter and is ignored; did you mean APIFY_TOKEN?"
+    );
+}

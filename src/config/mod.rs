@@ -189,14 +189,23 @@ impl Config {
             })?;
             vars.push((key.to_string(), value));
         }
-        let unknown = warnings::unknown_variables(vars.iter().map(|(k, _)| k.as_str()));
         let env: Env = envy::from_iter(vars).map_err(|e| ConfigError {
             name: "environment".into(),
             message: e.to_string(),
         })?;
-        let mut config = Config::from_parts(cli, env)?;
-        config.warnings.extend(unknown);
-        Ok(config)
+        Config::from_parts(cli, env)
+    }
+
+    /// One line per `APIFY_*` variable of the process environment that the
+    /// exporter does not read and that looks meant for it (names only,
+    /// never values). Apart from [`Config::load`], so that the hints are
+    /// there when a misspelt variable is what makes the load fail
+    /// (`APIFY_TOKNE` set, so no token).
+    pub fn unknown_variables() -> Vec<String> {
+        let names: Vec<String> = std::env::vars_os()
+            .filter_map(|(key, _)| key.into_string().ok())
+            .collect();
+        warnings::unknown_variables(names.iter().map(String::as_str))
     }
 
     fn from_parts(cli: &Cli, env: Env) -> Result<Config, ConfigError> {

@@ -22,5 +22,5 @@ mod schedule;
 pub mod simulation;
 mod times;
 
-pub use fake_api::{FakeApify, Fault, RecordedRequest};
+pub use fake_api::{FakeApify, Fault, Gate, RecordedRequest};
 pub use simulation::{account_at, history, start, start_with, DemoApi, DEMO_ORIGIN, WINDOW};

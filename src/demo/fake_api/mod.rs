@@ -89,7 +89,52 @@ pub enum Fault {
     /// dispatches that arrive while the exporter pages a list, so that
     /// its later pages shift.
     Arrive(Vec<Value>),
+    /// Wait until the gate is opened, then answer normally: a request a
+    /// test holds for exactly as long as it needs, whatever the machine's
+    /// pace.
+    Hold(Gate),
 }
+
+/// What a [`Fault::Hold`] waits for; clones share one gate.
+#[derive(Clone)]
+pub struct Gate(Arc<tokio::sync::Semaphore>);
+
+impl Default for Gate {
+    fn default() -> Gate {
+        Gate::new()
+    }
+}
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Gate {
+        Gate(Arc::new(tokio::sync::Semaphore::new(0)))
+    }
+
+    /// Lets every request held at this gate, and every later one, through.
+    pub fn open(&self) {
+        self.0.add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
+    }
+
+    async fn pass(&self) {
+        // An error means closed for good, which nothing does: go on either way.
+        let _ = self.0.acquire().await;
+    }
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Gate")
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Gate) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Gate {}
 
 impl Fault {
     /// A status answer with an Apify-style error body and no extra header.

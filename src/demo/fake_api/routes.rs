@@ -148,6 +148,10 @@ pub(super) async fn handle(
             tokio::time::sleep(delay).await;
             fake.answer(&method, route.as_ref(), &query, authorization.as_deref())
         }
+        Some(Fault::Hold(gate)) => {
+            gate.pass().await;
+            fake.answer(&method, route.as_ref(), &query, authorization.as_deref())
+        }
         Some(Fault::Arrive(dispatches)) => {
             for dispatch in dispatches {
                 fake.put_dispatch(dispatch);
