@@ -44,9 +44,11 @@ fn watched() -> Vec<PathBuf> {
         let loose = common_dir.join(&branch);
         if loose.exists() {
             paths.push(loose);
-        } else if let Some(dir) = loose.parent().filter(|d| d.exists()) {
+        } else if let Some(dir) = loose.ancestors().skip(1).find(|d| d.exists()) {
             // Packed only (a fresh clone): the next commit writes the
-            // loose ref into this directory.
+            // loose ref under the nearest directory that exists (for a
+            // branch `feature/x`, `refs/heads` until `feature/` is made);
+            // cargo watches a directory's whole tree.
             paths.push(dir.to_path_buf());
         }
     }

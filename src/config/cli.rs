@@ -30,8 +30,8 @@ pub struct Cli {
 
     /// Run the demo (as --demo) only when neither APIFY_TOKEN nor
     /// APIFY_TOKEN_FILE is given (set and not blank); otherwise read the
-    /// account of the token. For the compose stack.
-    #[arg(long, conflicts_with = "demo")]
+    /// account of the token. For the compose stack; --demo beside it wins.
+    #[arg(long)]
     pub demo_if_no_token: bool,
 
     /// Check GET /healthz of an exporter on the configured listen address

@@ -810,6 +810,12 @@ mod tests {
         };
         let err = Config::from_parts(&flag, env).unwrap_err();
         assert_eq!(err.name, "APIFY_TOKEN_FILE");
+
+        // --demo beside it (APIFY_EXPORTER_ARGS="--demo" in compose) wins.
+        let both = cli(&["--demo-if-no-token", "--demo"]);
+        let c = Config::from_parts(&both, env_with_token()).unwrap();
+        assert!(c.demo);
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
     }
 
     #[test]
