@@ -141,13 +141,16 @@ def variable_options(var, lines):
 
 
 def expected_webhook_options(series_labels):
-    """[(description or id, id)] for apify_webhook_info label sets."""
+    """[("description · id", id)] for apify_webhook_info label sets (just
+    the id when the description is empty): the id tells apart webhooks
+    that share a description, as every folded ad-hoc set does."""
     out, seen = [], set()
     for labels in series_labels:
         wid = labels["webhook_id"]
         if wid not in seen:
             seen.add(wid)
-            out.append((labels.get("description") or wid, wid))
+            description = labels.get("description")
+            out.append(("%s · %s" % (description, wid) if description else wid, wid))
     return out
 
 
@@ -166,14 +169,31 @@ def golden_webhook_info():
     return out
 
 
+# The $webhook_id query: one series per webhook (an HA pair's two
+# exporters give one), with a `choice` label "description · id" that the
+# regex shows as the option's text.
+WEBHOOK_QUERY_START = 'query_result(label_join(max by (webhook_id, description) (apify_webhook_info{'
+WEBHOOK_QUERY_END = '}), "choice", " · ", "description", "webhook_id"))'
+
+
+def webhook_choice(series):
+    """What the $webhook_id query makes of one apify_webhook_info series,
+    as Prometheus would: `max by` keeps two labels, `label_join` adds
+    `choice`; labels sorted, no metric name."""
+    m = series["metric"]
+    labels = {"webhook_id": m["webhook_id"], "description": m.get("description", "")}
+    labels["choice"] = labels["description"] + " · " + labels["webhook_id"]
+    return {"metric": dict(sorted(labels.items())), "value": series["value"]}
+
+
 def check_webhook_variable(var):
     """Problems of the $webhook_id selector, tried on the golden series."""
     q = variable_query(var)
-    if not q.startswith("query_result(apify_webhook_info{"):
-        return ["$%s must be query_result(apify_webhook_info{...}), to show descriptions" % WEBHOOK_VARIABLE]
+    if not q.startswith(WEBHOOK_QUERY_START) or not q.endswith(WEBHOOK_QUERY_END):
+        return ["$%s must be %s...%s, to show descriptions and ids" % (WEBHOOK_VARIABLE, WEBHOOK_QUERY_START, WEBHOOK_QUERY_END)]
     if "(?<text>" not in var.get("regex", "") or "(?<value>" not in var.get("regex", ""):
         return ["$%s needs a regex with `text` and `value` groups" % WEBHOOK_VARIABLE]
-    series = golden_webhook_info()
+    series = [webhook_choice(s) for s in golden_webhook_info()]
     got = variable_options(var, query_result_lines(series))
     want = expected_webhook_options(s["metric"] for s in series)
     if got != want:
