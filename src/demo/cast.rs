@@ -42,7 +42,7 @@ pub(super) struct WebhookSpec {
     pub(super) payload_template: Option<&'static str>,
     pub(super) headers_template: Option<&'static str>,
     pub(super) created_days_ago: i64,
-    /// Lifetime dispatches before the seeded day, for `stats.totalDispatches`.
+    /// Lifetime dispatches before the schedule's anchor, for `stats.totalDispatches`.
     pub(super) earlier_dispatches: u64,
 }
 
