@@ -78,6 +78,21 @@ fn assert_each(m: &Scrape, family: &str, expected: &Series) {
     }
 }
 
+/// Asserts that `m` counts exactly what `e` expects: each series, and no
+/// series beyond those (the sums agree too). Returns the dispatches counted.
+fn assert_counts(m: &Scrape, e: &Expected) -> f64 {
+    assert_each(m, "apify_webhook_dispatches_total", &e.dispatches_total);
+    assert_each(m, "apify_webhook_dispatch_calls_total", &e.calls_total);
+    assert_each(m, "apify_webhook_dispatches_active", &e.active);
+    let dispatches: f64 = e.dispatches_total.values().sum();
+    assert_eq!(m.sum("apify_webhook_dispatches_total"), dispatches);
+    assert_eq!(
+        m.sum("apify_webhook_dispatch_calls_total"),
+        e.calls_total.values().sum::<f64>()
+    );
+    dispatches
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_equal_the_account_after_seconds_of_churn() {
     let server = CancellationToken::new();
@@ -109,18 +124,8 @@ async fn counts_equal_the_account_after_seconds_of_churn() {
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
 
-    let e = expected_of(&h.fake.dispatches());
-    let dispatches: f64 = e.dispatches_total.values().sum();
+    let dispatches = assert_counts(&m, &expected_of(&h.fake.dispatches()));
     assert!(dispatches > 5_000.0, "the demo shows six hours of history");
-    assert_each(&m, "apify_webhook_dispatches_total", &e.dispatches_total);
-    assert_each(&m, "apify_webhook_dispatch_calls_total", &e.calls_total);
-    assert_each(&m, "apify_webhook_dispatches_active", &e.active);
-    // And no series beyond those: the sums agree too.
-    assert_eq!(m.sum("apify_webhook_dispatches_total"), dispatches);
-    assert_eq!(
-        m.sum("apify_webhook_dispatch_calls_total"),
-        e.calls_total.values().sum::<f64>()
-    );
     // Apify's own count agrees: every webhook reconciled, none unaccounted.
     let unaccounted = "apify_webhook_unaccounted_dispatches";
     assert_eq!(m.count(unaccounted), 5, "one per demo webhook");
@@ -148,25 +153,13 @@ async fn a_restarted_demo_exporter_carries_its_counts_on_exactly() {
 
     let h = Harness::start(demo::account_at(first), configure).await;
     let m = h.scrape().await;
-    let e = expected_of(&h.fake.dispatches());
-    assert_each(&m, "apify_webhook_dispatches_total", &e.dispatches_total);
-    assert_each(&m, "apify_webhook_dispatches_active", &e.active);
-    let before: f64 = m.sum("apify_webhook_dispatches_total");
+    let before = assert_counts(&m, &expected_of(&h.fake.dispatches()));
     h.stop().await;
 
     let h = Harness::start(demo::account_at(second), configure).await;
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    let e = expected_of(&demo::history(first - WINDOW, second));
-    let dispatches: f64 = e.dispatches_total.values().sum();
-    assert_each(&m, "apify_webhook_dispatches_total", &e.dispatches_total);
-    assert_each(&m, "apify_webhook_dispatch_calls_total", &e.calls_total);
-    assert_each(&m, "apify_webhook_dispatches_active", &e.active);
-    assert_eq!(m.sum("apify_webhook_dispatches_total"), dispatches);
-    assert_eq!(
-        m.sum("apify_webhook_dispatch_calls_total"),
-        e.calls_total.values().sum::<f64>()
-    );
+    let dispatches = assert_counts(&m, &expected_of(&demo::history(first - WINDOW, second)));
     // Ten minutes of slots (one every 4 s) and their stuck ones since.
     let ended_since = dispatches - before;
     assert!((140.0..=160.0).contains(&ended_since), "{ended_since}");

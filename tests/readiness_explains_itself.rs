@@ -6,8 +6,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use apify_webhook_exporter::clock::{parse_timestamp, Millis};
 use apify_webhook_exporter::demo::{Fault, Gate};
 use support::*;
