@@ -1,5 +1,5 @@
 //! The `--demo` account: a [`FakeApify`] on 127.0.0.1 that shows, at every
-//! moment, the account [`Schedule`] computes for that moment, so that a
+//! moment, the account `schedule::Schedule` computes for that moment, so that a
 //! newcomer sees every metric family move without an Apify token, and an
 //! exporter restarted with its state file carries on exactly.
 //!
