@@ -89,7 +89,9 @@ fn nothing_is_said_when_every_variable_is_read() {
         exporter()
             .arg("--demo")
             .env("APIFY_EXPORTER_INTERVAL", "1m")
-            .env("APIFY_PROXY_PASSWORD", "SECRET"),
+            .env("APIFY_PROXY_PASSWORD", "SECRET")
+            // What `cargo run` passes on from build.rs.
+            .env("APIFY_EXPORTER_REVISION", "0123456789ab"),
         port,
     );
     assert_eq!(warnings(&lines), Vec::<&str>::new());

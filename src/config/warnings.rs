@@ -72,6 +72,11 @@ const APIFY_OWN: &[&str] = &[
     "APIFY_XVFB",
 ];
 
+/// Read when the exporter is built, not when it runs: `build.rs` bakes it
+/// into `--version`, and `cargo run` passes it on to the process, so the
+/// Quickstart's own command would otherwise warn about it.
+const BUILD_TIME: &[&str] = &["APIFY_EXPORTER_REVISION"];
+
 /// Every environment variable the exporter reads (besides `RUST_LOG`),
 /// upper case, in the order the private `Env` struct of `config` declares them.
 pub fn known_variables() -> Vec<String> {
@@ -98,6 +103,7 @@ pub(super) fn unknown_variables<'a>(names: impl IntoIterator<Item = &'a str>) ->
         if !name.starts_with(APIFY_PREFIX)
             || known.contains(&upper)
             || APIFY_OWN.contains(&upper.as_str())
+            || BUILD_TIME.contains(&upper.as_str())
         {
             continue;
         }
@@ -221,6 +227,7 @@ mod tests {
     fn apify_s_own_variables_and_known_ones_are_not_reported() {
         let mut names: Vec<String> = APIFY_OWN.iter().map(|s| s.to_string()).collect();
         names.extend(known_variables());
+        names.extend(BUILD_TIME.iter().map(|s| s.to_string()));
         // Not Apify's, but nowhere near a setting: not worth a word.
         names.push("APIFY_SOMETHING_ELSE".into());
         names.push("APIFY_PROXY_GROUPS".into());
