@@ -228,6 +228,28 @@ impl ApiError {
     }
 }
 
+/// The `code` label of an attempt that got no answer.
+pub(super) fn transport_code(error: &ApiError) -> &'static str {
+    match error {
+        ApiError::Timeout { .. } => "timeout",
+        _ => "network",
+    }
+}
+
+/// The error and its causes on one line ("error sending request: client
+/// error (Connect): tcp connect error: Connection refused (os error 111)"):
+/// the top alone ("error sending request") says nothing of what failed.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Apify's error body: `{"error": {"type": ..., "message": ...}}`.
 #[derive(Deserialize)]
 struct ErrorBody {

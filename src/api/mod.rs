@@ -13,7 +13,8 @@ mod error;
 pub mod webhooks;
 
 pub use decode::{decode_envelope, decode_page, Page, Undecodable, MAX_PAGE_LIMIT};
-pub use error::{ApiError, Reason};
+use error::transport_code;
+pub use error::{error_chain, ApiError, Reason};
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -373,27 +374,6 @@ async fn read_body(mut response: reqwest::Response) -> Result<bytes::Bytes, Body
             Err(e) => return Err(BodyError::Other(error_chain(&e.without_url()))),
         }
     }
-}
-
-fn transport_code(error: &ApiError) -> &'static str {
-    match error {
-        ApiError::Timeout { .. } => "timeout",
-        _ => "network",
-    }
-}
-
-/// The error and its causes on one line ("error sending request: client
-/// error (Connect): tcp connect error: Connection refused (os error 111)"):
-/// the top alone ("error sending request") says nothing of what failed.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// `scheme://host:port` of `url`, the port written even when it is the
