@@ -51,11 +51,7 @@ async fn a_restart_neither_double_counts_nor_loses() {
 async fn falling_back_to_per_webhook_lists_does_not_recount_and_survives_a_restart() {
     let dir = temp_dir("restart-switch");
     let state_file = dir.path().join("state.json");
-    let fake = account_with_one_webhook();
-    fake.put_webhook(webhook(W2, &[RUN_OK]));
-    let now = now_ms();
-    fake.put_dispatch(succeeded("a1", W1, now - 60_000));
-    fake.put_dispatch(succeeded("b1", W2, now - 50_000));
+    let fake = two_webhooks_with_a_delivery_each();
     let h = Harness::start(fake, |c| c.state_file = Some(state_file.clone())).await;
     let m = h.scrape().await;
     assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 1.0);
@@ -138,11 +134,7 @@ async fn a_state_file_of_another_apify_user_is_not_applied() {
 async fn a_selection_widened_across_a_restart_reads_the_new_webhook_back_once() {
     let dir = temp_dir("restart-widen");
     let state_file = dir.path().join("state.json");
-    let fake = account_with_one_webhook();
-    fake.put_webhook(webhook(W2, &[RUN_OK]));
-    let now = now_ms();
-    fake.put_dispatch(succeeded("a1", W1, now - 60_000));
-    fake.put_dispatch(succeeded("b1", W2, now - 50_000));
+    let fake = two_webhooks_with_a_delivery_each();
     let h = Harness::start(fake, |c| {
         c.state_file = Some(state_file.clone());
         c.selection.webhook_ids = vec![W1.to_string()];
@@ -185,4 +177,15 @@ async fn a_selection_widened_across_a_restart_reads_the_new_webhook_back_once() 
         None
     );
     h.stop().await;
+}
+
+/// W1 and W2, each with one SUCCEEDED dispatch (`a1` a minute ago, `b1`
+/// 50 s ago).
+fn two_webhooks_with_a_delivery_each() -> apify_webhook_exporter::demo::FakeApify {
+    let fake = account_with_one_webhook();
+    fake.put_webhook(webhook(W2, &[RUN_OK]));
+    let now = now_ms();
+    fake.put_dispatch(succeeded("a1", W1, now - 60_000));
+    fake.put_dispatch(succeeded("b1", W2, now - 50_000));
+    fake
 }
