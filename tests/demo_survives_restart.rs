@@ -30,8 +30,7 @@ fn run_once(state: &Path) -> (Counters, String) {
             .stderr(Stdio::piped()),
     );
     let scrape = block_until_some("a successful refresh, saved", || {
-        let (code, text) = http_get(port, "/metrics")?;
-        let body = text.split_once("\r\n\r\n")?.1.to_owned();
+        let (code, body) = http_get(port, "/metrics")?;
         (code == 200 && body.contains("\napify_up 1") && state.exists()).then_some(Scrape(body))
     });
     let counters = scrape.series("apify_webhook_dispatches_total");

@@ -32,9 +32,8 @@ fn serve_then_stop(command: &mut Command, port: u16) -> (Scrape, Vec<serde_json:
         }
         http_get(port, "/readyz").filter(|(code, _)| *code == 200)
     });
-    let (code, answer) = http_get(port, "/metrics").unwrap();
+    let (code, body) = http_get(port, "/metrics").unwrap();
     assert_eq!(code, 200);
-    let body = answer.split_once("\r\n\r\n").unwrap().1.to_string();
     signal(&child, "-TERM");
     let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());
     assert_eq!(status.code(), Some(0));

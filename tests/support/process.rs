@@ -64,8 +64,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// `GET path` over a fresh connection: the status and the whole answer
-/// (headers and body), or `None` while nothing answers.
+/// `GET path` over a fresh connection: the status and the body, or `None`
+/// while nothing answers.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -78,7 +78,8 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     let code = text.split(' ').nth(1)?.parse().ok()?;
-    Some((code, text))
+    let (_, body) = text.split_once("\r\n\r\n")?;
+    Some((code, body.to_owned()))
 }
 
 /// Sends a signal (`-TERM`, `-HUP`) to a spawned process.
