@@ -28,8 +28,8 @@ fn arg(args: &[String], n: usize, default: u64) -> u64 {
 }
 
 /// The account `args` (`<webhooks> <dispatches> <event-types-per-webhook>`)
-/// asks for, filled.
-pub fn account(args: &[String]) -> FakeApify {
+/// asks for, filled, and what stdin commands add to it.
+pub fn account(args: &[String]) -> (FakeApify, Runs) {
     let webhooks = arg(args, 0, 50).max(1);
     let dispatches = arg(args, 1, 100_000);
     let per_webhook = arg(args, 2, 2).clamp(1, EVENT_TYPES.len() as u64) as usize;
@@ -78,12 +78,15 @@ pub fn account(args: &[String]) -> FakeApify {
             "calls": calls,
         }));
     }
-    fake
+    (fake, Runs::new(webhooks))
 }
 
 /// What the benchmarks add to a running `bench` account, from stdin.
 #[derive(Default)]
 pub struct Runs {
+    /// The account's `bench…` webhooks, which `new` spreads dispatches over
+    /// (ad-hoc runs add webhooks that are not among them).
+    webhooks: u64,
     added: u64,
     ad_hoc: u64,
     /// The newest `createdAt` given: each new one is later, as Apify's are.
@@ -91,6 +94,14 @@ pub struct Runs {
 }
 
 impl Runs {
+    /// For an account of `webhooks` bench webhooks.
+    pub fn new(webhooks: u64) -> Runs {
+        Runs {
+            webhooks,
+            ..Runs::default()
+        }
+    }
+
     /// Now, or a millisecond after the last one given: a batch is spread
     /// one millisecond apart (a little ahead of the clock for a big batch,
     /// well within what the exporter believes), never back in time.
@@ -102,7 +113,7 @@ impl Runs {
     /// `new <n>`: `n` SUCCEEDED dispatches created now, spread over the
     /// account's webhooks.
     pub fn new_dispatches(&mut self, fake: &FakeApify, n: u64) {
-        let webhooks = fake.webhooks().len().max(1) as u64;
+        let webhooks = self.webhooks.max(1);
         for _ in 0..n {
             let now = self.next_created_at();
             let i = self.added;

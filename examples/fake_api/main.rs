@@ -33,12 +33,12 @@ const USAGE: &str =
 async fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let shutdown = CancellationToken::new();
-    let fake = match args.first().map(String::as_str) {
+    let (fake, runs) = match args.first().map(String::as_str) {
         Some("bench") => bench::account(&args[1..]),
         Some("e2e") => {
             let fake = FakeApify::new(e2e::TOKEN);
             e2e_driver::start(fake.clone(), shutdown.clone());
-            fake
+            (fake, bench::Runs::default())
         }
         _ => {
             eprintln!("{USAGE}");
@@ -49,7 +49,7 @@ async fn main() -> std::io::Result<()> {
     let base_url = format!("http://{}", listener.local_addr()?);
     fake.spawn(listener, shutdown.clone());
     println!("listening {base_url}");
-    std::thread::spawn(move || read_commands(&fake));
+    std::thread::spawn(move || read_commands(&fake, runs));
     loop {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
@@ -57,39 +57,36 @@ async fn main() -> std::io::Result<()> {
 
 /// Applies the commands read from stdin until it closes (a closed stdin
 /// only ends the control; the fake keeps serving).
-fn read_commands(fake: &FakeApify) {
-    let mut bench_runs = bench::Runs::default();
+fn read_commands(fake: &FakeApify, mut bench_runs: bench::Runs) {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { return };
         let words: Vec<&str> = line.split_whitespace().collect();
-        let count = |n: usize| words.get(n).and_then(|w| w.parse::<u64>().ok());
+        let count = |word: &str| word.parse::<u64>().ok();
         match words.as_slice() {
-            ["new", ..] if count(1).is_some() => {
-                let n = count(1).unwrap_or(0);
-                bench_runs.new_dispatches(fake, n);
-                println!("added {n} dispatches");
-            }
-            ["adhoc", ..] if count(1).is_some() => {
-                let n = count(1).unwrap_or(0);
-                let summary = words.get(2) == Some(&"summary");
-                bench_runs.ad_hoc_runs(fake, n, summary);
-                println!("added {n} ad-hoc runs");
-            }
-            _ => {}
-        }
-        match line.trim() {
-            "revoke-token" => {
+            ["revoke-token"] => {
                 fake.revoke_token(true);
                 println!("token revoked");
             }
-            "accept-token" => {
+            ["accept-token"] => {
                 fake.revoke_token(false);
                 println!("token accepted");
             }
-            "" => {}
-            other if other.starts_with("new ") || other.starts_with("adhoc ") => {}
-            other => eprintln!(
-                "fake_api: unknown command {other:?} (revoke-token, accept-token, new <n>, adhoc <n> [summary])"
+            [] => {}
+            ["new", n] if count(n).is_some() => {
+                let n = count(n).unwrap_or(0);
+                bench_runs.new_dispatches(fake, n);
+                println!("added {n} dispatches");
+            }
+            ["adhoc", n, rest @ ..]
+                if count(n).is_some() && matches!(rest, [] | ["summary"]) =>
+            {
+                let n = count(n).unwrap_or(0);
+                bench_runs.ad_hoc_runs(fake, n, !rest.is_empty());
+                println!("added {n} ad-hoc runs");
+            }
+            _ => eprintln!(
+                "fake_api: unknown command {:?} (revoke-token, accept-token, new <n>, adhoc <n> [summary])",
+                line.trim()
             ),
         }
     }

@@ -113,11 +113,12 @@ impl Gate {
 
     /// Lets every request held at this gate, and every later one, through.
     pub fn open(&self) {
-        self.0.add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
+        self.0.close();
     }
 
+    /// Waits until the gate is opened: a closed semaphore answers every
+    /// waiter, present and future, with an error, which is the signal.
     async fn pass(&self) {
-        // An error means closed for good, which nothing does: go on either way.
         let _ = self.0.acquire().await;
     }
 }
