@@ -12,7 +12,7 @@
 //! stuck dispatches wait hours. It also queues the occasional slow answer
 //! or API hiccup: those are not history, so they come from their own RNG.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
 use rand::rngs::StdRng;
@@ -134,8 +134,6 @@ struct Simulation {
     upcoming: VecDeque<LiveDispatch>,
     /// Shown and not yet terminal.
     live: Vec<LiveDispatch>,
-    /// Every dispatch shown, by creation: what retention removes.
-    shown: BTreeSet<(OffsetDateTime, String)>,
     /// Off, nothing shown is removed (for tests).
     retention: bool,
     /// The newest dispatch shown per webhook, for its `lastDispatch`.
@@ -156,7 +154,6 @@ impl Simulation {
             next_slot: slot_of(now - WINDOW),
             upcoming: VecDeque::new(),
             live: Vec::new(),
-            shown: BTreeSet::new(),
             retention: true,
             newest: [(); WEBHOOKS.len()].map(|()| None),
             next_slow_answer: now + Duration::seconds(10),
@@ -197,8 +194,6 @@ impl Simulation {
             if dispatch.created_at < oldest_kept {
                 continue;
             }
-            self.shown
-                .insert((dispatch.created_at, dispatch.id.clone()));
             self.newest[dispatch.webhook] = Some(dispatch.clone());
             self.live.push(dispatch);
         }
@@ -216,12 +211,8 @@ impl Simulation {
         if changed {
             self.publish_webhooks(now);
         }
-        while let Some((created_at, id)) = self.shown.first() {
-            if *created_at >= oldest_kept || !self.retention {
-                break;
-            }
-            self.fake.remove_dispatch(id);
-            self.shown.pop_first();
+        if self.retention {
+            self.fake.remove_dispatches_created_before(oldest_kept);
         }
         self.queue_faults(now);
     }

@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use serde_json::value::RawValue;
 
@@ -135,6 +136,26 @@ impl FakeApify {
         if let Some((key, _)) = state.dispatches.remove(id) {
             state.dispatch_order.remove(&(key, id.to_owned()));
             state.hidden.remove(id);
+        }
+    }
+
+    /// Deletes every dispatch created before `t`, as retention does (their
+    /// webhooks' counts keep them). Dispatches without a `createdAt` stay.
+    pub fn remove_dispatches_created_before(&self, t: OffsetDateTime) {
+        let before = t.unix_timestamp_nanos();
+        let mut state = self.lock();
+        let old: Vec<(SortKey, String)> = state
+            .dispatch_order
+            .iter()
+            .take_while(|(key, _)| key.is_none_or(|at| at < before))
+            .filter(|(key, _)| key.is_some())
+            .cloned()
+            .collect();
+        for (key, id) in old {
+            state.dispatch_order.remove(&(key, id.clone()));
+            state.dispatches.remove(&id);
+            state.raw_dispatches.remove(&id);
+            state.hidden.remove(&id);
         }
     }
 
