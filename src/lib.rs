@@ -308,7 +308,8 @@ mod layout_tests {
                         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                         .collect();
                     if target == *module
-                        || !(names.contains(&target.as_str()) || target == "RunError")
+                        || !(names.contains(&target.as_str())
+                            || ROOT_ITEMS.iter().any(|(_, item)| *item == target))
                     {
                         continue;
                     }
