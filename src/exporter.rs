@@ -180,6 +180,8 @@ impl Exporter {
         } else {
             0
         };
+        // A refresh cut short (a scrape that hung up mid-refresh) leaves its
+        // tally behind: this one starts from zero.
         let _ = self.requests.take();
         let report = collector.refresh().await;
         let elapsed = started.elapsed();
