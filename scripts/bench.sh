@@ -66,15 +66,23 @@ start_exporter() {
   done
 }
 
-metric() { curl -sf "$url/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+# scrape_body: GET /metrics into $body (in on-scrape mode, one refresh);
+# sum_of <name prefix> / series: read from that body, so that numbers of
+# one moment cost one refresh.
+scrape_body() { body=$(curl -sf "$url/metrics"); }
+sum_of() { awk -v p="$1" 'index($1, p) == 1 { s += $2 } END { printf "%d", s }' <<<"$body"; }
+series() { grep -c '^apify_webhook_' <<<"$body"; }
+
+need_wrk() { command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
 
 rss() {
   for n in ${RSS_SIZES:-100000 1000000}; do
     start_fake 50 "$n" 2
     local t0=$SECONDS
     start_exporter --interval 1h
+    scrape_body
     local counted
-    counted=$(curl -sf "$url/metrics" | awk '/^apify_webhook_dispatches_total/ { s += $2 } END { printf "%d", s }')
+    counted=$(sum_of apify_webhook_dispatches_total)
     local hwm rss_kb
     hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$exporter_pid/status")
     rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/$exporter_pid/status")
@@ -85,7 +93,7 @@ rss() {
 }
 
 scrape() {
-  command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+  need_wrk
   # 600 webhooks x 6 event types: ~50k series once every label combination has been seen.
   start_fake 600 200000 6
   start_exporter --interval 30s
@@ -98,19 +106,17 @@ scrape() {
   wrk -t2 -c50 -d20s --latency "$url/metrics"
 }
 
-api_requests() { curl -sf "$url/metrics" | awk '/^apify_exporter_api_requests_total/ { s += $2 } END { printf "%d", s }'; }
-series() { curl -sf "$url/metrics" | grep -c '^apify_webhook_'; }
-counted() { curl -sf "$url/metrics" | awk '/^apify_webhook_dispatches_total/ { s += $2 } END { printf "%d", s }'; }
-
-# requests_of <command...>: API requests of the one refresh after the
-# command (on-scrape mode: each scrape is one refresh, and it serves the
-# counter that includes its own requests).
+# requests_of <command...>: sets $spent, the API requests of the one
+# refresh after the command (on-scrape mode: each scrape is one refresh,
+# and it serves the counter that includes its own requests); $body is
+# that refresh's /metrics.
 requests_of() {
-  local before after
-  before=$(api_requests)
+  local before
+  scrape_body
+  before=$(sum_of apify_exporter_api_requests_total)
   "$@"
-  after=$(api_requests)
-  echo $((after - before))
+  scrape_body
+  spent=$(($(sum_of apify_exporter_api_requests_total) - before))
 }
 
 requests() {
@@ -132,8 +138,10 @@ requests() {
         fi
         curl -sf "$url/metrics" >/dev/null
         local idle new
-        idle=$(requests_of true)
-        new=$(requests_of fake_cmd "new 100")
+        requests_of true
+        idle=$spent
+        requests_of fake_cmd "new 100"
+        new=$spent
         printf '%-9s %-8s %-10s %-5s %-7s %-6s %s\n' "$webhooks" "$history" "$selection" "$idle" "$new" "$webhooks" \
           "$((webhooks / idle))x"
         kill "$exporter_pid"; wait "$exporter_pid" 2>/dev/null || true
@@ -156,9 +164,8 @@ churn() {
     echo "--- AD_HOC=$ad_hoc, dispatches $([ -n "$summary" ] && echo with || echo without) the webhook summary"
     printf '%-6s %-8s %-7s %-21s %s\n' runs counted series requests_per_refresh rss_mib
     for batch in $(seq 1 10); do
-      local requests
-      requests=$(requests_of fake_cmd "adhoc 1000$summary")
-      printf '%-6s %-8s %-7s %-21s %.1f\n' "$((batch * 1000))" "$(counted)" "$(series)" "$requests" \
+      requests_of fake_cmd "adhoc 1000$summary"
+      printf '%-6s %-8s %-7s %-21s %.1f\n' "$((batch * 1000))" "$(sum_of apify_webhook_dispatches_total)" "$(series)" "$spent" \
         "$(awk '/VmRSS/ { print $2 / 1024 }' "/proc/$exporter_pid/status")"
     done
     cleanup; pids=()
@@ -228,7 +235,7 @@ wrk_row() {
 }
 
 peers() {
-  command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+  need_wrk
   command -v prometheus-pushgateway >/dev/null ||
     { apt-get update -qq && apt-get install -y -qq prometheus-pushgateway >/dev/null; }
   local venv=$target_dir/bench-venv
