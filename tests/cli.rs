@@ -4,7 +4,7 @@ mod support;
 
 use std::process::{Command, Stdio};
 
-use support::{block_until_some, exporter, free_port, http_get as get, signal, Running};
+use support::{block_until_some, exporter, free_port, http_get as get, Logged, Running};
 
 #[test]
 fn version_prints_the_crate_version_and_the_revision() {
@@ -132,18 +132,8 @@ fn environment_that_is_not_utf8_is_refused_or_ignored_without_a_panic() {
 #[test]
 fn demo_serves_metrics_and_sigterm_stops_it_cleanly() {
     let port = free_port();
-    let mut child = Running::spawn(
-        exporter()
-            .args([
-                "--demo",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--log-format",
-                "json",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
-    );
+    let mut logged =
+        Logged::spawn(exporter().args(["--demo", "--listen", &format!("127.0.0.1:{port}")]));
     block_until_some("demo ready", || {
         get(port, "/readyz").filter(|(code, _)| *code == 200)
     });
@@ -157,11 +147,9 @@ fn demo_serves_metrics_and_sigterm_stops_it_cleanly() {
         .unwrap();
     assert!(healthy.success());
 
-    signal(&child, "-TERM");
-    let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());
+    let status = logged.terminate();
     assert_eq!(status.code(), Some(0));
-    let mut logs = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    let logs = logged.text();
     assert!(
         logs.lines()
             .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
