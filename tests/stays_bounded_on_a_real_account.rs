@@ -164,7 +164,7 @@ async fn thousands_of_ad_hoc_webhooks_fold_into_one_series_set_per_task_or_actor
             c.metadata_interval = Duration::from_secs(300);
         })
         .await;
-        let startup = by_route(&h.take_requests());
+        let startup = h.take_routes();
         assert_eq!(
             startup.get(route::WEBHOOK).copied().unwrap_or(0),
             reads + 1,
@@ -211,7 +211,7 @@ async fn thousands_of_ad_hoc_webhooks_fold_into_one_series_set_per_task_or_actor
         let m = h.scrape().await;
         assert_counted(&m, expected_per_key((0..1500).chain(0..30)));
         assert_eq!(
-            by_route(&h.take_requests()),
+            h.take_routes(),
             [(route::DISPATCHES.to_string(), 1)].into_iter().collect(),
         );
         h.stop().await;
@@ -244,7 +244,7 @@ async fn a_selection_by_actor_or_task_takes_its_runs_ad_hoc_webhooks() {
         c.metadata_interval = Duration::from_secs(300);
     })
     .await;
-    let startup = by_route(&h.take_requests());
+    let startup = h.take_routes();
     // Only the runs of the selection are read (100 of A, 100 of B's
     // task): C's runs are left by their eventData, unread.
     assert_eq!(startup.get(route::WEBHOOK), Some(&(200 + 1)));
@@ -257,7 +257,7 @@ async fn a_selection_by_actor_or_task_takes_its_runs_ad_hoc_webhooks() {
     assert_eq!(ids, expected, "W1 is actor1's, C is not selected");
     assert_counted(&m, expected_per_key(0..300).into_iter().take(2));
     assert_eq!(
-        by_route(&h.take_requests()),
+        h.take_routes(),
         [(route::DISPATCHES.to_string(), 1)].into_iter().collect(),
     );
     h.stop().await;
@@ -269,7 +269,7 @@ async fn idle_refresh(h: &Harness) -> std::collections::BTreeMap<String, usize> 
     h.take_requests();
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    by_route(&h.take_requests())
+    h.take_routes()
 }
 
 /// Narrows a configuration to some of the webhooks `ids` names.
@@ -342,7 +342,7 @@ async fn refused_account_list_costs_one_request_per_watched_webhook() {
     fake.put_webhook(webhook(W2, &[RUN_OK]));
     fake.refuse_route(route::DISPATCHES, true);
     let h = Harness::start(fake, |c| c.metadata_interval = Duration::from_secs(300)).await;
-    let startup = by_route(&h.take_requests());
+    let startup = h.take_routes();
     assert_eq!(startup.get(route::DISPATCHES), Some(&1), "asked once");
     assert_eq!(
         idle_refresh(&h).await,
@@ -370,7 +370,7 @@ async fn metadata_is_read_on_its_period_and_at_once_for_an_unknown_webhook() {
     h.fake.put_webhook(w1);
     let m = h.scrape().await;
     assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 1.0);
-    let routes = by_route(&h.take_requests());
+    let routes = h.take_routes();
     assert_eq!(routes.get(route::WEBHOOK), Some(&1), "{routes:?}");
     assert_eq!(routes.get(route::WEBHOOKS), None, "{routes:?}");
     assert!(!m.mentions("renamed"));
@@ -380,7 +380,7 @@ async fn metadata_is_read_on_its_period_and_at_once_for_an_unknown_webhook() {
         async || h.scrape().await.mentions("description=\"renamed\""),
     )
     .await;
-    let routes = by_route(&h.take_requests());
+    let routes = h.take_routes();
     assert_eq!(routes.get(route::WEBHOOKS), Some(&1), "{routes:?}");
     h.stop().await;
 }
@@ -398,7 +398,7 @@ async fn the_account_list_is_tried_again_on_the_metadata_period_and_taken_back()
     h.scrape().await;
     h.take_requests();
     let m = h.scrape().await;
-    let routes = by_route(&h.take_requests());
+    let routes = h.take_routes();
     assert_eq!(
         routes.get(route::DISPATCHES),
         Some(&1),
@@ -419,7 +419,7 @@ async fn the_account_list_is_tried_again_on_the_metadata_period_and_taken_back()
     h.take_requests();
     h.fake.put_dispatch(succeeded("b2", W2, now_ms() + 1));
     let m = h.scrape().await;
-    let routes = by_route(&h.take_requests());
+    let routes = h.take_routes();
     assert_eq!(routes.get(route::DISPATCHES), Some(&1), "{routes:?}");
     assert_eq!(routes.get(route::WEBHOOK_DISPATCHES), None, "{routes:?}");
     assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 2.0);
@@ -486,10 +486,7 @@ async fn taking_the_account_list_back_misses_nothing_a_lagging_webhook_list_had_
         assert_eq!(m.dispatches_total(W2, RUN_OK, "SUCCEEDED"), 2.0);
         assert_eq!(m.up(), 1.0);
     }
-    assert_eq!(
-        by_route(&h.take_requests()).get(route::WEBHOOK_DISPATCHES),
-        None
-    );
+    assert_eq!(h.take_routes().get(route::WEBHOOK_DISPATCHES), None);
     h.stop().await;
 }
 
