@@ -283,17 +283,14 @@ async fn the_newest_failed_dispatch_names_its_run() {
 
     let m = h.scrape().await;
     let newest = |m: &Scrape| m.series(INFO).into_iter().collect::<Vec<_>>();
-    let labels = |d: &str, run: &str, status: &str| -> Vec<(String, String)> {
-        [
-            ("actor_run_id", run),
-            ("dispatch_id", d),
-            ("event_type", RUN_OK),
-            ("response_status", status),
+    let labels = |d: &str, run: &str, status: &str| {
+        sorted_labels(&[
             ("webhook_id", W1),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+            ("event_type", RUN_OK),
+            ("dispatch_id", d),
+            ("actor_run_id", run),
+            ("response_status", status),
+        ])
     };
     // The newer of the two failed ones; its last call got no answer.
     assert_eq!(
