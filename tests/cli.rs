@@ -4,7 +4,7 @@ mod support;
 
 use std::process::{Command, Stdio};
 
-use support::{block_until_some, exporter, free_port, http_get as get, Logged, Running};
+use support::{block_until_some, exporter, free_port, http_get as get, temp_dir, Logged, Running};
 
 #[test]
 fn version_prints_the_crate_version_and_the_revision() {
@@ -219,7 +219,7 @@ fn selections_that_are_not_ids_exit_2_naming_the_variable() {
 #[test]
 fn a_token_that_cannot_be_sent_exits_2_without_being_quoted() {
     let unsendable = "contains whitespace, a control character or a non-ASCII character; expected the token alone, on one line, as Apify Console shows it";
-    let dir = tempfile::tempdir().unwrap();
+    let dir = temp_dir("unsendable-token");
     let path = dir.path().join("token");
     std::fs::write(&path, "apify_api_SECRET123\nsecond-line\n").unwrap();
     let err = config_error(exporter().env("APIFY_TOKEN_FILE", &path));
@@ -239,7 +239,7 @@ fn a_token_that_cannot_be_sent_exits_2_without_being_quoted() {
 
 #[test]
 fn a_bcrypt_cost_above_14_exits_2_at_once_naming_the_user() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = temp_dir("bcrypt-cost");
     let path = dir.path().join("web.yml");
     let hash = "$2y$31$abcdefghijklmnopqrstuuWW0DhBHrHwvoTPEvpc4PFOYBrd/Zp0K";
     std::fs::write(

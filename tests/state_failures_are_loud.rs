@@ -82,7 +82,7 @@ async fn a_rejected_state_file_is_set_aside_and_never_overwritten() {
     let h = Harness::start(fake, |c| c.state_file = Some(state_file.clone())).await;
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 1.0);
+    assert_eq!(m.succeeded_total(), 1.0);
     h.stop().await;
 
     let mut names: Vec<String> = std::fs::read_dir(dir.path())

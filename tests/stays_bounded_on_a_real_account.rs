@@ -146,7 +146,7 @@ fn assert_folded(m: &Scrape, runs: std::ops::Range<usize>) {
         );
         assert_eq!(m.calls_total(key, RUN_FAILED, "500"), Some(failed), "{key}");
     }
-    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 1.0);
+    assert_eq!(m.succeeded_total(), 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
