@@ -4,7 +4,7 @@ mod support;
 
 use std::process::{Command, Stdio};
 
-use support::{block_until_some, exporter, free_port, http_get as get, signal, Running};
+use support::{block_until_some, exporter, free_port, http_get as get, temp_dir, Logged, Running};
 
 #[test]
 fn version_prints_the_crate_version_and_the_revision() {
@@ -132,18 +132,8 @@ fn environment_that_is_not_utf8_is_refused_or_ignored_without_a_panic() {
 #[test]
 fn demo_serves_metrics_and_sigterm_stops_it_cleanly() {
     let port = free_port();
-    let mut child = Running::spawn(
-        exporter()
-            .args([
-                "--demo",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--log-format",
-                "json",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
-    );
+    let mut logged =
+        Logged::spawn(exporter().args(["--demo", "--listen", &format!("127.0.0.1:{port}")]));
     block_until_some("demo ready", || {
         get(port, "/readyz").filter(|(code, _)| *code == 200)
     });
@@ -157,11 +147,9 @@ fn demo_serves_metrics_and_sigterm_stops_it_cleanly() {
         .unwrap();
     assert!(healthy.success());
 
-    signal(&child, "-TERM");
-    let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());
+    let status = logged.terminate();
     assert_eq!(status.code(), Some(0));
-    let mut logs = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    let logs = logged.text();
     assert!(
         logs.lines()
             .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
@@ -231,7 +219,7 @@ fn selections_that_are_not_ids_exit_2_naming_the_variable() {
 #[test]
 fn a_token_that_cannot_be_sent_exits_2_without_being_quoted() {
     let unsendable = "contains whitespace, a control character or a non-ASCII character; expected the token alone, on one line, as Apify Console shows it";
-    let dir = tempfile::tempdir().unwrap();
+    let dir = temp_dir("unsendable-token");
     let path = dir.path().join("token");
     std::fs::write(&path, "apify_api_SECRET123\nsecond-line\n").unwrap();
     let err = config_error(exporter().env("APIFY_TOKEN_FILE", &path));
@@ -251,7 +239,7 @@ fn a_token_that_cannot_be_sent_exits_2_without_being_quoted() {
 
 #[test]
 fn a_bcrypt_cost_above_14_exits_2_at_once_naming_the_user() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = temp_dir("bcrypt-cost");
     let path = dir.path().join("web.yml");
     let hash = "$2y$31$abcdefghijklmnopqrstuuWW0DhBHrHwvoTPEvpc4PFOYBrd/Zp0K";
     std::fs::write(

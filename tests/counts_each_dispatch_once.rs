@@ -84,7 +84,7 @@ async fn dispatches_and_calls_are_counted_once_through_active_to_terminal() {
     h.take_requests();
     let m = h.scrape().await;
     assert_eq!(m.dispatches_total(W1, RUN_FAILED, "FAILED"), 1.0);
-    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 2.0);
+    assert_eq!(m.succeeded_total(), 2.0);
     assert_eq!(
         m.calls_total(W1, RUN_FAILED, "500"),
         Some(1.0),
@@ -121,7 +121,7 @@ async fn dispatches_and_calls_are_counted_once_through_active_to_terminal() {
     // Nothing changes: the same numbers, and an idle refresh costs one
     // dispatch-list request and no re-read.
     let again = h.scrape().await;
-    assert_eq!(again.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 2.0);
+    assert_eq!(again.succeeded_total(), 2.0);
     assert_eq!(again.dispatches_total(W1, RUN_FAILED, "FAILED"), 1.0);
     assert_eq!(again.calls_total(W1, RUN_FAILED, "500"), Some(1.0));
     let routes = h.take_routes();
@@ -156,7 +156,7 @@ async fn pages_past_1000_are_read_once_and_only_new_ones_after() {
     assert_eq!(h.take_routes().get(route::DISPATCHES), Some(&3));
 
     let m = h.scrape().await;
-    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 2500.0);
+    assert_eq!(m.succeeded_total(), 2500.0);
     assert_eq!(h.take_routes().get(route::DISPATCHES), Some(&1));
 
     // 150 new ones: a first page of 100, then one more page down to the watermark.
@@ -165,7 +165,7 @@ async fn pages_past_1000_are_read_once_and_only_new_ones_after() {
             .put_dispatch(succeeded(&format!("q{i:05}"), W1, now + i));
     }
     let m = h.scrape().await;
-    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 2650.0);
+    assert_eq!(m.succeeded_total(), 2650.0);
     let requests = h.take_requests();
     let pages: Vec<&str> = requests
         .iter()
@@ -223,7 +223,7 @@ async fn a_narrowed_selection_reads_the_account_list_and_skips_the_others() {
     let h = Harness::start(fake, |c| c.selection.webhook_ids = vec![W1.to_string()]).await;
     h.take_requests();
     let m = h.scrape().await;
-    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 1.0);
+    assert_eq!(m.succeeded_total(), 1.0);
     assert!(!m.mentions(W2));
     // The account-wide list, filtered here: W2's dispatch costs nothing.
     let routes = h.take_routes();
@@ -283,17 +283,14 @@ async fn the_newest_failed_dispatch_names_its_run() {
 
     let m = h.scrape().await;
     let newest = |m: &Scrape| m.series(INFO).into_iter().collect::<Vec<_>>();
-    let labels = |d: &str, run: &str, status: &str| -> Vec<(String, String)> {
-        [
-            ("actor_run_id", run),
-            ("dispatch_id", d),
-            ("event_type", RUN_OK),
-            ("response_status", status),
+    let labels = |d: &str, run: &str, status: &str| {
+        sorted_labels(&[
             ("webhook_id", W1),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+            ("event_type", RUN_OK),
+            ("dispatch_id", d),
+            ("actor_run_id", run),
+            ("response_status", status),
+        ])
     };
     // The newer of the two failed ones; its last call got no answer.
     assert_eq!(

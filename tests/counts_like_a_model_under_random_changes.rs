@@ -21,13 +21,14 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use apify_webhook_exporter::demo::{FakeApify, Fault};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::Value;
+use support::model::{text, Counts};
 use support::*;
 
 const WEBHOOKS: [&str; 2] = [W1, W2];
@@ -167,91 +168,6 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Restart),
         1 => Just(Step::ToggleAccountList),
     ]
-}
-
-/// Label sets of one family, each with its value.
-type Series = BTreeMap<Vec<(String, String)>, f64>;
-
-/// What `/metrics` should say: the families the model predicts.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Counts {
-    dispatches: Series,
-    calls: Series,
-    active: Series,
-    /// Terminal dispatches per webhook and status...
-    attempts: Series,
-    /// ...and their calls.
-    attempts_sum: Series,
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or_default()
-}
-
-fn is_terminal(d: &Value) -> bool {
-    matches!(text(d, "status"), "SUCCEEDED" | "FAILED")
-}
-
-impl Counts {
-    /// Adds what the exporter counts of `d` as it is: a terminal dispatch
-    /// and all its calls, or an ACTIVE one (when `active` is wanted) and
-    /// its calls up to the first still in flight.
-    fn add(&mut self, d: &Value, with_active: bool) {
-        let (w, et, status) = (
-            text(d, "webhookId"),
-            text(d, "eventType"),
-            text(d, "status"),
-        );
-        let terminal = is_terminal(d);
-        if terminal {
-            let key = sorted_labels(&[("webhook_id", w), ("event_type", et), ("status", status)]);
-            *self.dispatches.entry(key).or_default() += 1.0;
-            let key = sorted_labels(&[("webhook_id", w), ("status", status)]);
-            *self.attempts.entry(key.clone()).or_default() += 1.0;
-            let calls = d["calls"].as_array().map_or(0, Vec::len);
-            *self.attempts_sum.entry(key).or_default() += calls as f64;
-        } else if with_active {
-            let key = sorted_labels(&[("webhook_id", w), ("event_type", et)]);
-            *self.active.entry(key).or_default() += 1.0;
-        }
-        for c in d["calls"].as_array().into_iter().flatten() {
-            let code = c["responseStatus"].as_u64().map(|s| s.to_string());
-            if !terminal && code.is_none() && c["finishedAt"].is_null() {
-                break;
-            }
-            let code = code.unwrap_or_else(|| "none".to_string());
-            let key = sorted_labels(&[
-                ("webhook_id", w),
-                ("event_type", et),
-                ("response_status", &code),
-            ]);
-            *self.calls.entry(key).or_default() += 1.0;
-        }
-    }
-
-    /// The same, series at zero left out (the exporter creates some).
-    fn without_zeros(self) -> Counts {
-        let f = |s: Series| s.into_iter().filter(|(_, v)| *v != 0.0).collect();
-        Counts {
-            dispatches: f(self.dispatches),
-            calls: f(self.calls),
-            active: f(self.active),
-            attempts: f(self.attempts),
-            attempts_sum: f(self.attempts_sum),
-        }
-    }
-
-    /// The same families as the exporter shows them.
-    fn of(m: &Scrape) -> Counts {
-        let family = |name: &str| m.series(name);
-        Counts {
-            dispatches: family("apify_webhook_dispatches_total"),
-            calls: family("apify_webhook_dispatch_calls_total"),
-            active: family("apify_webhook_dispatches_active"),
-            attempts: family("apify_webhook_dispatch_attempts_count"),
-            attempts_sum: family("apify_webhook_dispatch_attempts_sum"),
-        }
-    }
 }
 
 /// The test's side: the account's clock and ids, the ledger of deleted

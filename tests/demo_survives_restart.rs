@@ -9,37 +9,32 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Stdio;
 
 /// A counter family's series, by labels.
 type Counters = BTreeMap<Vec<(String, String)>, f64>;
 
-use support::{block_until_some, exporter, free_port, http_get, signal, temp_dir, Running, Scrape};
+use support::{block_until_some, exporter, free_port, http_get, temp_dir, Logged, Scrape};
 
 /// Runs `--demo --state-file <state>` until its first refresh has been
-/// saved; returns its dispatch counters and, after SIGTERM, its logs.
+/// saved; returns its dispatch counters and, after SIGTERM, its logs (JSON
+/// lines).
 fn run_once(state: &Path) -> (Counters, String) {
     let port = free_port();
-    let mut child = Running::spawn(
+    let mut logged = Logged::spawn(
         exporter()
             .args(["--demo", "--interval", "1s", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
             .arg("--state-file")
-            .arg(state)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
+            .arg(state),
     );
     let scrape = block_until_some("a successful refresh, saved", || {
         let (code, body) = http_get(port, "/metrics")?;
         (code == 200 && body.contains("\napify_up 1") && state.exists()).then_some(Scrape(body))
     });
     let counters = scrape.series("apify_webhook_dispatches_total");
-    signal(&child, "-TERM");
-    let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());
+    let status = logged.terminate();
     assert_eq!(status.code(), Some(0));
-    let mut logs = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
-    (counters, logs)
+    (counters, logged.text())
 }
 
 #[test]

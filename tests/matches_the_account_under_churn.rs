@@ -7,90 +7,38 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use apify_webhook_exporter::demo::{self, DEMO_ORIGIN, WINDOW};
 use apify_webhook_exporter::secret::Secret;
 use serde_json::Value;
+use support::model::Counts;
 use support::*;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-/// Label sets of one family, each with the value it should have.
-type Series = BTreeMap<Vec<(&'static str, String)>, f64>;
-
-/// What `/metrics` should say of an account that holds `dispatches`.
-#[derive(Default)]
-struct Expected {
-    dispatches_total: Series,
-    calls_total: Series,
-    active: Series,
-}
-
-fn expected_of(dispatches: &[Value]) -> Expected {
-    let mut e = Expected::default();
-    for d in dispatches {
-        let (w, et, status) = (
-            text(d, "webhookId"),
-            text(d, "eventType"),
-            text(d, "status"),
-        );
-        let series = |last: (&'static str, String)| {
-            vec![("webhook_id", w.clone()), ("event_type", et.clone()), last]
-        };
-        let terminal = status == "SUCCEEDED" || status == "FAILED";
-        if terminal {
-            *e.dispatches_total
-                .entry(series(("status", status)))
-                .or_default() += 1.0;
-        } else {
-            let labels = vec![("webhook_id", w.clone()), ("event_type", et.clone())];
-            *e.active.entry(labels).or_default() += 1.0;
-        }
-        // An ACTIVE dispatch's calls count up to the first one in flight.
-        for c in d["calls"].as_array().into_iter().flatten() {
-            let code = c["responseStatus"].as_u64().map(|s| s.to_string());
-            let finished = !c["finishedAt"].is_null() || code.is_some();
-            if !terminal && !finished {
-                break;
-            }
-            let code = code.unwrap_or_else(|| "none".to_string());
-            *e.calls_total
-                .entry(series(("response_status", code)))
-                .or_default() += 1.0;
-        }
-    }
-    e
-}
-
-fn text(v: &Value, key: &str) -> String {
-    v.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn assert_each(m: &Scrape, family: &str, expected: &Series) {
-    for (labels, n) in expected {
-        let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        assert_eq!(m.value(family, &labels), *n, "{family}{labels:?}");
-    }
-}
-
-/// Asserts that `m` counts exactly what `e` expects: each series, and no
-/// series beyond those (the sums agree too). Returns the dispatches counted.
-fn assert_counts(m: &Scrape, e: &Expected) -> f64 {
-    assert_each(m, "apify_webhook_dispatches_total", &e.dispatches_total);
-    assert_each(m, "apify_webhook_dispatch_calls_total", &e.calls_total);
-    assert_each(m, "apify_webhook_dispatches_active", &e.active);
-    let dispatches: f64 = e.dispatches_total.values().sum();
-    assert_eq!(m.sum("apify_webhook_dispatches_total"), dispatches);
+/// Asserts that `m` counts what an account holding `dispatches` should
+/// show: exactly its dispatches and calls (series at zero aside), and each
+/// of its ACTIVE series. Returns the dispatches counted.
+fn assert_counts(m: &Scrape, dispatches: &[Value]) -> f64 {
+    let expected = Counts::of_account(dispatches).without_zeros();
+    let shown = Counts::of(m).without_zeros();
     assert_eq!(
-        m.sum("apify_webhook_dispatch_calls_total"),
-        e.calls_total.values().sum::<f64>()
+        shown.dispatches, expected.dispatches,
+        "apify_webhook_dispatches_total"
     );
-    dispatches
+    assert_eq!(
+        shown.calls, expected.calls,
+        "apify_webhook_dispatch_calls_total"
+    );
+    for (labels, n) in &expected.active {
+        assert_eq!(
+            shown.active.get(labels),
+            Some(n),
+            "apify_webhook_dispatches_active{labels:?}"
+        );
+    }
+    expected.dispatches.values().sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,7 +72,7 @@ async fn counts_equal_the_account_after_seconds_of_churn() {
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
 
-    let dispatches = assert_counts(&m, &expected_of(&h.fake.dispatches()));
+    let dispatches = assert_counts(&m, &h.fake.dispatches());
     assert!(dispatches > 5_000.0, "the demo shows six hours of history");
     // Apify's own count agrees: every webhook reconciled, none unaccounted.
     let unaccounted = "apify_webhook_unaccounted_dispatches";
@@ -153,20 +101,20 @@ async fn a_restarted_demo_exporter_carries_its_counts_on_exactly() {
 
     let h = Harness::start(demo::account_at(first), configure).await;
     let m = h.scrape().await;
-    let before = assert_counts(&m, &expected_of(&h.fake.dispatches()));
+    let before = assert_counts(&m, &h.fake.dispatches());
     h.stop().await;
 
     let h = Harness::start(demo::account_at(second), configure).await;
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    let dispatches = assert_counts(&m, &expected_of(&demo::history(first - WINDOW, second)));
+    let dispatches = assert_counts(&m, &demo::history(first - WINDOW, second));
     // Ten minutes of slots (one every 4 s) and their stuck ones since.
     let ended_since = dispatches - before;
     assert!((140.0..=160.0).contains(&ended_since), "{ended_since}");
     // A fresh start would count only what the second demo still holds:
     // about 150 fewer, the oldest ten minutes gone to retention.
-    let fresh: f64 = expected_of(&h.fake.dispatches())
-        .dispatches_total
+    let fresh: f64 = Counts::of_account(&h.fake.dispatches())
+        .dispatches
         .values()
         .sum();
     assert!(dispatches - fresh >= 140.0, "{dispatches} vs {fresh}");

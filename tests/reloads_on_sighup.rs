@@ -5,11 +5,6 @@
 
 mod support;
 
-use std::io::BufRead;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-
-use serde_json::Value;
 use support::*;
 
 const ROTATED: &str = "apify_api_RotatedTokenValue987654321";
@@ -22,16 +17,6 @@ fn web_yml(hash: &str) -> String {
     )
 }
 
-/// The log lines (JSON) that carry `message`.
-fn lines_with(logs: &Mutex<Vec<String>>, message: &str) -> Vec<Value> {
-    logs.lock()
-        .unwrap()
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["fields"]["message"] == message)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_rereads_the_token_file_and_the_web_config() {
     let fake = account_with_one_webhook();
@@ -42,28 +27,14 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let first_ca = write_web_config(dir.path(), "first-pass", web_yml);
     let port = free_port();
-    let mut child = Running::spawn(
+    let mut logged = Logged::spawn(
         exporter()
             .env("APIFY_TOKEN_FILE", &token_file)
             .env("APIFY_API_BASE_URL", &api)
             .env("APIFY_EXPORTER_WEB_CONFIG", dir.path().join("web.yml"))
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--mode", "on-scrape", "--min-interval", "1ms"])
-            .args(["--log-format", "json"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
+            .args(["--mode", "on-scrape", "--min-interval", "1ms"]),
     );
-    let stderr = child.stderr.take().unwrap();
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let reader = {
-        let logs = Arc::clone(&logs);
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                logs.lock().unwrap().push(line);
-            }
-        })
-    };
 
     let first = trusting(&first_ca, port);
     let url = format!("https://localhost:{port}/metrics");
@@ -94,7 +65,7 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
     // The token, the certificate and the password all change; then SIGHUP.
     std::fs::write(&token_file, format!("{ROTATED}\n")).unwrap();
     let second_ca = write_web_config(dir.path(), "second-pass", web_yml);
-    signal(&child, "-HUP");
+    signal(&logged.child, "-HUP");
     let second = trusting(&second_ca, port);
     wait_until("the new certificate and password", async || {
         scrape(&second, "second-pass")
@@ -124,10 +95,10 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
     );
 
     wait_until("the reload logged", async || {
-        lines_with(&logs, "reloaded on SIGHUP").len() == 1
+        logged.with_message("reloaded on SIGHUP").len() == 1
     })
     .await;
-    let reloaded = &lines_with(&logs, "reloaded on SIGHUP")[0];
+    let reloaded = &logged.with_message("reloaded on SIGHUP")[0];
     assert_eq!(reloaded["level"], "INFO");
     assert_eq!(reloaded["fields"]["token"], "re-read from APIFY_TOKEN_FILE");
     assert_eq!(reloaded["fields"]["web_config"], "re-read");
@@ -142,23 +113,23 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
     )
     .unwrap();
     std::fs::write(&token_file, "\n").unwrap();
-    signal(&child, "-HUP");
+    signal(&logged.child, "-HUP");
     wait_until("the second reload logged", async || {
-        lines_with(&logs, "reloaded on SIGHUP").len() == 2
+        logged.with_message("reloaded on SIGHUP").len() == 2
     })
     .await;
-    let kept = &lines_with(&logs, "reloaded on SIGHUP")[1];
+    let kept = &logged.with_message("reloaded on SIGHUP")[1];
     assert_eq!(
         kept["fields"]["web_config"],
         "kept (the file cannot be used)"
     );
     assert_eq!(kept["fields"]["token"], "kept (the file cannot be used)");
-    let errors = lines_with(&logs, "SIGHUP: keeping the old API token");
+    let errors = logged.with_message("SIGHUP: keeping the old API token");
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["level"], "ERROR");
     let error = errors[0]["fields"]["error"].as_str().unwrap();
     assert!(error.starts_with("APIFY_TOKEN_FILE: "), "{error}");
-    let errors = lines_with(&logs, "SIGHUP: keeping the old web config");
+    let errors = logged.with_message("SIGHUP: keeping the old web config");
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["level"], "ERROR");
     assert_eq!(
@@ -171,12 +142,10 @@ async fn sighup_rereads_the_token_file_and_the_web_config() {
     assert!(body.contains("apify_up 1\n"), "{body}");
 
     // Alive through both, and stopped as usual by SIGTERM.
-    assert!(child.try_wait().unwrap().is_none());
-    signal(&child, "-TERM");
-    let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());
+    assert!(logged.child.try_wait().unwrap().is_none());
+    let status = logged.terminate();
     assert_eq!(status.code(), Some(0));
-    reader.join().unwrap();
-    let logs = logs.lock().unwrap().join("\n");
+    let logs = logged.text();
     assert!(!logs.contains(TOKEN) && !logs.contains(ROTATED), "{logs}");
     fake_shutdown.cancel();
 }

@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::process::Stdio;
-
 use support::*;
 
 /// The body of `GET path` on the exporter, when it answers 200.
@@ -39,14 +37,12 @@ fn failed_saves_are_counted_and_a_failed_final_save_exits_1() {
     let state_dir = dir.path().join("state");
     std::fs::create_dir(&state_dir).unwrap();
     let port = free_port();
-    let mut child = Running::spawn(
+    let mut logged = Logged::spawn(
         exporter()
-            .args(["--demo", "--interval", "1s", "--log-format", "json"])
+            .args(["--demo", "--interval", "1s"])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--state-file")
-            .arg(state_dir.join("state.json"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
+            .arg(state_dir.join("state.json")),
     );
     let m = block_until_some("the first save", || {
         get_ok(port, "/metrics")
@@ -69,11 +65,9 @@ fn failed_saves_are_counted_and_a_failed_final_save_exits_1() {
     });
     assert_eq!(m.get("apify_up", &[]), Some(1.0));
 
-    signal(&child, "-TERM");
-    let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());
+    let status = logged.terminate();
     assert_eq!(status.code(), Some(1), "the final save failed");
-    let mut logs = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    let logs = logged.text();
     assert!(logs.contains("final state save failed"), "{logs}");
     assert!(logs.contains("state not saved"), "{logs}");
 }
@@ -88,7 +82,7 @@ async fn a_rejected_state_file_is_set_aside_and_never_overwritten() {
     let h = Harness::start(fake, |c| c.state_file = Some(state_file.clone())).await;
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
-    assert_eq!(m.dispatches_total(W1, RUN_OK, "SUCCEEDED"), 1.0);
+    assert_eq!(m.succeeded_total(), 1.0);
     h.stop().await;
 
     let mut names: Vec<String> = std::fs::read_dir(dir.path())

@@ -5,46 +5,30 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use support::{
-    account_with_one_webhook, block_until_some, exporter, free_port, http_get, serve_fake, signal,
-    Running, Scrape, TOKEN,
+    account_with_one_webhook, block_until_some, exporter, free_port, http_get, serve_fake, Logged,
+    Scrape, TOKEN,
 };
 
 /// Runs `command` (which must serve on `port`) until it is ready, then
 /// stops it with SIGTERM: the body of `/metrics` and the log lines (JSON).
 fn serve_then_stop(command: &mut Command, port: u16) -> (Scrape, Vec<serde_json::Value>) {
-    let mut child = Running::spawn(
-        command
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--log-format",
-                "json",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
-    );
+    let mut logged = Logged::spawn(command.args(["--listen", &format!("127.0.0.1:{port}")]));
     block_until_some("ready", || {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = logged.child.try_wait().unwrap() {
             panic!("exited with {status} before it was ready");
         }
         http_get(port, "/readyz").filter(|(code, _)| *code == 200)
     });
     let (code, body) = http_get(port, "/metrics").unwrap();
     assert_eq!(code, 200);
-    signal(&child, "-TERM");
-    let status = block_until_some("exit after SIGTERM", || child.try_wait().unwrap());
+    let status = logged.terminate();
     assert_eq!(status.code(), Some(0));
-    let mut logs = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    let logs = logged.text();
     assert!(!logs.contains("SECRET"), "{logs}");
-    let lines = logs
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (Scrape(body), lines)
+    (Scrape(body), logged.events())
 }
 
 /// The messages of the WARN lines, in order.

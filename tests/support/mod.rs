@@ -1,13 +1,16 @@
 //! Shared by the integration tests. This file runs the exporter's `run` on
 //! port 0 against a fake Apify on 127.0.0.1 and holds the waits, each a
 //! poll with a deadline; `account` builds what the fake serves; `metrics`
-//! reads `/metrics`; `process` spawns the binary; `tls` makes HTTPS files.
+//! reads `/metrics`; `model` works out what it should say of an account
+//! (`use support::model::..`); `process` spawns the binary; `tls` makes
+//! HTTPS files.
 
 // Each test binary compiles all of this and uses a part of it.
 #![allow(dead_code)]
 
 mod account;
 mod metrics;
+pub mod model;
 mod process;
 mod tls;
 

@@ -2,14 +2,14 @@
 //! the exporter (or speak raw HTTP to it) share.
 
 use std::ops::{Deref, DerefMut};
-use std::process::{Child, Command};
+use std::process::{Child, Command, ExitStatus};
 use std::time::Duration;
 
 use base64::Engine;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use super::DEADLINE;
+use super::{block_until_some, DEADLINE};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_apify-webhook-exporter");
@@ -115,10 +115,13 @@ pub async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
 
 /// A spawned exporter writing JSON log lines (`--log-format json`) to a
 /// pipe, read as they come, so that a test can wait for a line while the
-/// process runs. Killed when dropped, like [`Running`].
+/// process runs (and a process that logs more than a pipe holds never
+/// blocks on it). Killed when dropped, like [`Running`].
 pub struct Logged {
     pub child: Running,
     lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Reads the pipe until it closes; `None` once joined.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Logged {
@@ -134,14 +137,33 @@ impl Logged {
         let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = std::sync::Arc::clone(&lines);
         // Ends with the pipe, when the process exits or is killed.
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             use std::io::BufRead;
             for line in std::io::BufReader::new(stderr).lines() {
                 let Ok(line) = line else { return };
                 sink.lock().unwrap().push(line);
             }
         });
-        Logged { child, lines }
+        Logged {
+            child,
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// Sends SIGTERM, waits (within the deadline) for the process to exit
+    /// and for its last log line to be read: its exit status, with the
+    /// log complete.
+    pub fn terminate(&mut self) -> ExitStatus {
+        signal(&self.child, "-TERM");
+        let status = block_until_some("exit after SIGTERM", || self.child.try_wait().unwrap());
+        if let Some(reader) = self.reader.take() {
+            block_until_some("the log read to its end", || {
+                reader.is_finished().then_some(())
+            });
+            reader.join().unwrap();
+        }
+        status
     }
 
     /// The lines written so far, each parsed (a line that is not JSON
