@@ -225,7 +225,7 @@ impl Collector {
             });
         }
         let webhooks = self.with_details(webhooks, errors).await;
-        self.state.sync_selected(&webhooks, Some(&self.routing));
+        self.state.sync_selected(&webhooks, &self.routing);
         self.start_read_backs(known_before, now);
         self.state.ignored_webhooks.clear();
         self.state.take_baselines(now);
