@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::decode::{lenient_timestamp, lenient_vec, path_id, timestamp, Millis};
 use super::{ApiError, Client, Page};
+use crate::config::is_apify_id;
 
 /// A dispatch's status as Apify reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,10 +118,7 @@ fn lenient_event_data<'de, D: Deserializer<'de>>(d: D) -> Result<EventData, D::E
         value
             .get(key)
             .and_then(serde_json::Value::as_str)
-            .filter(|id| {
-                (1..=MAX_EVENT_ID_CHARS).contains(&id.len())
-                    && id.bytes().all(|b| b.is_ascii_alphanumeric())
-            })
+            .filter(|id| id.len() <= MAX_EVENT_ID_CHARS && is_apify_id(id))
             .map(str::to_string)
     };
     Ok(EventData {

@@ -24,6 +24,7 @@ pub mod web;
 
 pub use cli::Cli;
 pub use kinds::{AdHoc, HttpLimits, LogFormat, Mode, Selection};
+pub(crate) use parse::is_apify_id;
 use parse::{
     flag_name, parse_base_url, parse_bounded, parse_choice, parse_duration, parse_ids, read_token,
     IdForm, Raw,

@@ -164,7 +164,7 @@ impl IdForm {
 }
 
 /// Apify's ids: letters and digits (17 of them, as generated today).
-fn is_apify_id(s: &str) -> bool {
+pub(crate) fn is_apify_id(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
