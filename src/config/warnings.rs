@@ -73,7 +73,7 @@ const BUILD_TIME: &[&str] = &["APIFY_EXPORTER_REVISION"];
 
 /// Every environment variable the exporter reads (besides `RUST_LOG`),
 /// upper case, in the order the private `Env` struct of `config` declares them.
-pub fn known_variables() -> Vec<String> {
+pub(super) fn known_variables() -> Vec<String> {
     serde_aux::serde_introspection::serde_introspect::<Env>()
         .iter()
         .map(|name| name.to_ascii_uppercase())
