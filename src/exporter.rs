@@ -197,7 +197,7 @@ impl Exporter {
         // Saved before encoding, so that a failed save shows in this
         // refresh's /metrics. Counted and logged; the next refresh tries
         // again.
-        let _ = self.write_state(collector).await;
+        let _ = self.write_state(collector.state()).await;
         let state = collector.state();
         self.metrics.observe_refresh(
             elapsed,
@@ -241,7 +241,7 @@ impl Exporter {
     /// finished refresh wrote: consistent, only less recent.
     async fn save_state(&self) -> Result<(), PersistError> {
         match tokio::time::timeout(SHUTDOWN_GRACE, self.collector.lock()).await {
-            Ok(mut collector) => self.write_state(&mut collector).await,
+            Ok(collector) => self.write_state(collector.state()).await,
             Err(_) => {
                 tracing::warn!(
                     "a refresh is still running; the state file is the last one written"
@@ -251,37 +251,14 @@ impl Exporter {
         }
     }
 
-    /// Moves the state file of another Apify user out of the way before the
-    /// first save of this one. Should that fail, the save that follows
-    /// replaces it: logged as an error, as the counts are then gone.
-    fn set_aside_state_file(&self) {
-        let Some(file) = &self.state_file else {
-            return;
-        };
-        match file.set_aside(self.clock.now_millis()) {
-            Ok(aside) => tracing::warn!(
-                set_aside = %aside.display(),
-                "kept the other Apify user's state file aside"
-            ),
-            Err(PersistError::SetAside { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => {
-                tracing::error!(%error, "the other Apify user's state will be overwritten")
-            }
-        }
-    }
-
-    /// Saves under the collector lock, so that writes happen in refresh
-    /// order. A failure is counted and logged here; the caller decides
-    /// whether it is fatal.
-    async fn write_state(&self, collector: &mut Collector) -> Result<(), PersistError> {
+    /// Saves under the collector lock (the caller holds it, `state` being
+    /// the collector's), so that writes happen in refresh order. A failure
+    /// is counted and logged here; the caller decides whether it is fatal.
+    async fn write_state(&self, state: &State) -> Result<(), PersistError> {
         let Some(file) = &self.state_file else {
             return Ok(());
         };
-        if collector.take_foreign_state_dropped() {
-            self.set_aside_state_file();
-        }
-        let Err(error) = file.save(collector.state()).await else {
+        let Err(error) = file.save(state, self.clock.now_millis()).await else {
             return Ok(());
         };
         self.metrics.count_state_save_failure();

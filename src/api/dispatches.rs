@@ -3,8 +3,11 @@
 
 use serde::{Deserialize, Deserializer};
 
-use super::decode::{lenient_timestamp, lenient_vec, path_id, timestamp, Millis};
+use super::decode::{
+    lenient_bool, lenient_object, lenient_timestamp, lenient_vec, path_id, timestamp, Millis,
+};
 use super::{ApiError, Client, Page};
+use crate::config::is_apify_id;
 
 /// A dispatch's status as Apify reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,24 +72,17 @@ pub struct Dispatch {
     pub event_data: EventData,
     /// The summary of its webhook some answers carry; only `isAdHoc` is
     /// read, and anything odd reads as not known.
-    #[serde(default, deserialize_with = "lenient_webhook_summary")]
+    #[serde(default, deserialize_with = "lenient_object")]
     pub webhook: Option<WebhookSummary>,
 }
 
 /// The part of a dispatch's `webhook` summary the exporter uses.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct WebhookSummary {
     /// The webhook was created for one run.
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub is_ad_hoc: Option<bool>,
-}
-
-fn lenient_webhook_summary<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<WebhookSummary>, D::Error> {
-    let value = serde_json::Value::deserialize(d)?;
-    Ok(value.as_object().map(|summary| WebhookSummary {
-        is_ad_hoc: summary.get("isAdHoc").and_then(serde_json::Value::as_bool),
-    }))
 }
 
 /// The parts of a dispatch's `eventData` the exporter uses.
@@ -117,10 +113,7 @@ fn lenient_event_data<'de, D: Deserializer<'de>>(d: D) -> Result<EventData, D::E
         value
             .get(key)
             .and_then(serde_json::Value::as_str)
-            .filter(|id| {
-                (1..=MAX_EVENT_ID_CHARS).contains(&id.len())
-                    && id.bytes().all(|b| b.is_ascii_alphanumeric())
-            })
+            .filter(|id| id.len() <= MAX_EVENT_ID_CHARS && is_apify_id(id))
             .map(str::to_string)
     };
     Ok(EventData {

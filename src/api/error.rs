@@ -228,14 +228,6 @@ impl ApiError {
     }
 }
 
-/// The `code` label of an attempt that got no answer.
-pub(super) fn transport_code(error: &ApiError) -> &'static str {
-    match error {
-        ApiError::Timeout { .. } => "timeout",
-        _ => "network",
-    }
-}
-
 /// The error and its causes on one line ("error sending request: client
 /// error (Connect): tcp connect error: Connection refused (os error 111)"):
 /// the top alone ("error sending request") says nothing of what failed.

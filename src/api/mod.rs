@@ -13,7 +13,6 @@ mod error;
 pub mod webhooks;
 
 pub use decode::{decode_envelope, decode_page, Page, Undecodable, MAX_PAGE_LIMIT};
-use error::transport_code;
 pub use error::{error_chain, ApiError, Reason};
 
 use std::num::NonZeroU32;
@@ -223,7 +222,7 @@ impl Client {
                 // replaced it since.
                 let error = self.transport_error(endpoint, e).redacted(token.expose());
                 self.observer
-                    .observe(endpoint, transport_code(&error), started.elapsed());
+                    .observe(endpoint, &error.code(), started.elapsed());
                 return (Err(error), None);
             }
         };
@@ -235,10 +234,10 @@ impl Client {
                 let error = self.body_error(endpoint, &e).redacted(token.expose());
                 // An answer refused for its size did arrive: its status counts.
                 let code = match e {
-                    BodyError::TooLarge => status.as_str(),
-                    _ => transport_code(&error),
+                    BodyError::TooLarge => status.as_str().to_owned(),
+                    _ => error.code(),
                 };
-                self.observer.observe(endpoint, code, started.elapsed());
+                self.observer.observe(endpoint, &code, started.elapsed());
                 return (Err(error), None);
             }
         };

@@ -202,8 +202,7 @@ impl Cursor {
     }
 
     pub(crate) fn admit(&mut self, id: &str, created_at: Millis) -> Admit {
-        let stop_below = self.watermark.as_ref().map_or(self.floor, |w| w.at);
-        if created_at < stop_below {
+        if created_at < self.passed_below() {
             return Admit::Stop;
         }
         // A dispatch created after this pass began shows up on a later page
@@ -227,12 +226,9 @@ impl Cursor {
             Some(span) => span.extend(id, created_at),
             None => self.current = Some(Span::at(id, created_at)),
         }
-        let at_watermark = self
-            .watermark
-            .as_ref()
-            .is_some_and(|w| w.at == created_at && w.ids.contains(id));
-        let counted_before = self.partial.iter().any(|s| s.contains(id, created_at));
-        if repeated || at_watermark || counted_before {
+        // Not below the watermark (that stopped above), so this is: at the
+        // watermark with a known id, or in a span an unfinished pass counted.
+        if repeated || self.has_passed(id, created_at) {
             return Admit::Skip;
         }
         Admit::New

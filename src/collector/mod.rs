@@ -92,10 +92,6 @@ pub(crate) struct Collector {
     /// When metadata was last read in full (never, at start: the first
     /// refresh reads it).
     metadata_read_at: Option<Millis>,
-    /// The state loaded belonged to another Apify user and was dropped; the
-    /// file holding it must be set aside before the next save overwrites
-    /// it (whichever save comes next, the one at shutdown included).
-    foreign_state_dropped: bool,
 }
 
 /// What one metadata read found: the webhooks to watch, and those listed
@@ -125,17 +121,11 @@ impl Collector {
             routing: Routing::new(&config.selection, config.ad_hoc),
             metadata_interval: config.metadata_interval,
             metadata_read_at: None,
-            foreign_state_dropped: false,
         }
     }
 
     pub(crate) fn state(&self) -> &State {
         &self.state
-    }
-
-    /// Whether another user's state was dropped since the last call.
-    pub(crate) fn take_foreign_state_dropped(&mut self) -> bool {
-        std::mem::take(&mut self.foreign_state_dropped)
     }
 
     pub(crate) async fn refresh(&mut self) -> RefreshReport {
@@ -205,9 +195,7 @@ impl Collector {
     ) -> Result<(), ApiError> {
         let listing = self.resolve_webhooks(skips).await?;
         self.probe_account_list().await;
-        if self.check_owner(&listing.webhooks) {
-            self.foreign_state_dropped = true;
-        }
+        self.check_owner(&listing.webhooks);
         let mut routing = Routing::new(&self.selection, self.ad_hoc);
         routing.learn_ids(&listing.by_actor, &listing.by_task);
         self.routing = routing;
@@ -225,7 +213,7 @@ impl Collector {
             });
         }
         let webhooks = self.with_details(webhooks, errors).await;
-        self.state.sync_selected(&webhooks, Some(&self.routing));
+        self.state.sync_selected(&webhooks, &self.routing);
         self.start_read_backs(known_before, now);
         self.state.ignored_webhooks.clear();
         self.state.take_baselines(now);
@@ -371,11 +359,11 @@ impl Collector {
     }
 
     /// A state file written for another Apify user (a new token) would
-    /// apply that account's watermarks here: start afresh instead. Returns
-    /// whether the state was dropped.
-    fn check_owner(&mut self, webhooks: &[(Webhook, bool)]) -> bool {
+    /// apply that account's watermarks here: start afresh instead (the
+    /// state file, seeing another user's state saved, sets its file aside).
+    fn check_owner(&mut self, webhooks: &[(Webhook, bool)]) {
         let Some(owner) = webhooks.iter().find_map(|(w, _)| w.user_id.clone()) else {
-            return false;
+            return;
         };
         let foreign = self
             .state
@@ -387,7 +375,6 @@ impl Collector {
             self.state = State::default();
         }
         self.state.user_id = Some(owner);
-        foreign
     }
 
     /// The union of what the selection names, each webhook once. List

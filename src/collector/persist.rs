@@ -7,12 +7,15 @@
 //! corrupt is reported and set aside (renamed `<name>.rejected-<unix
 //! time>`, never overwritten): the exporter then starts afresh with its
 //! lookback, which is better than refusing to start, and the old counts can
-//! still be recovered by hand. A path where no file can be written is the
-//! opposite: a start-up error, since every save would fail.
+//! still be recovered by hand. The same goes for a file that holds another
+//! Apify user's state (a new token): it is set aside before the first save
+//! of this user's. A path where no file can be written is the opposite: a
+//! start-up error, since every save would fail.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
@@ -62,10 +65,14 @@ pub(crate) enum PersistError {
 
 /// Where the state is kept, and for which API origin: another origin is
 /// another account, whose counts must not be mixed with these.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct StateFile {
     path: PathBuf,
     origin: String,
+    /// The Apify user whose state the file holds, as last loaded or saved
+    /// (`None`: not known, or no file): a state of another user must not
+    /// replace it unseen.
+    on_disk: Mutex<Option<String>>,
 }
 
 impl StateFile {
@@ -74,6 +81,7 @@ impl StateFile {
         StateFile {
             path: path.into(),
             origin: origin.into(),
+            on_disk: Mutex::new(None),
         }
     }
 
@@ -84,7 +92,15 @@ impl StateFile {
 
     /// The saved state: `Ok(None)` when there is none yet.
     pub(crate) fn load(&self) -> Result<Option<State>, PersistError> {
-        load(&self.path, &self.origin)
+        let state = load(&self.path, &self.origin)?;
+        if let Some(state) = &state {
+            *self.on_disk() = state.user_id.clone();
+        }
+        Ok(state)
+    }
+
+    fn on_disk(&self) -> MutexGuard<'_, Option<String>> {
+        self.on_disk.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Moves a rejected file out of the way (`<name>.rejected-<unix time>`,
@@ -112,13 +128,42 @@ impl StateFile {
     }
 
     /// Serialises `state` now (the caller holds it still) and writes it on a
-    /// blocking thread, atomically.
-    pub(crate) async fn save(&self, state: &State) -> Result<(), PersistError> {
+    /// blocking thread, atomically. A file holding another Apify user's
+    /// state is set aside first (`now`: the clock's, for its name).
+    pub(crate) async fn save(&self, state: &State, now: Millis) -> Result<(), PersistError> {
+        self.set_aside_other_user(state.user_id.as_deref(), now);
         let bytes = encode(state, &self.origin).map_err(PersistError::Encode)?;
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || write(&path, &bytes))
             .await
-            .map_err(PersistError::Writer)?
+            .map_err(PersistError::Writer)??;
+        *self.on_disk() = state.user_id.clone();
+        Ok(())
+    }
+
+    /// Moves the file out of the way when it holds the state of a user
+    /// other than `user` (both known). Tried once: should that fail, the
+    /// save that follows replaces it, logged as an error, as the counts are
+    /// then gone.
+    fn set_aside_other_user(&self, user: Option<&str>, now: Millis) {
+        let mut on_disk = self.on_disk();
+        let other = user.is_some_and(|user| on_disk.as_deref().is_some_and(|held| held != user));
+        if !other {
+            return;
+        }
+        *on_disk = None;
+        drop(on_disk);
+        match self.set_aside(now) {
+            Ok(aside) => tracing::warn!(
+                set_aside = %aside.display(),
+                "kept the other Apify user's state file aside"
+            ),
+            Err(PersistError::SetAside { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::error!(%error, "the other Apify user's state will be overwritten")
+            }
+        }
     }
 }
 
@@ -369,5 +414,38 @@ mod tests {
         let err = file.set_aside(1_764_000_000_250).unwrap_err().to_string();
         assert!(err.contains("rejected-1764000000"), "{err}");
         assert_eq!(fs::read(&aside).unwrap(), b"corrupt");
+    }
+
+    #[tokio::test]
+    async fn another_user_s_state_file_is_set_aside_before_the_first_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let of = |user: &str| State {
+            user_id: Some(user.into()),
+            ..sample()
+        };
+        write(&path, &encode(&of("u1"), "http://a").unwrap()).unwrap();
+        let file = StateFile::new(&path, "http://a");
+        assert_eq!(file.load().unwrap(), Some(of("u1")));
+        file.save(&of("u1"), 1_764_000_000_000).await.unwrap();
+        file.save(&State::default(), 1_764_000_001_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "same user, or not known"
+        );
+        file.save(&of("u1"), 1_764_000_002_000).await.unwrap();
+        file.save(&of("u2"), 1_764_000_003_000).await.unwrap();
+        let aside = dir.path().join("state.json.rejected-1764000003");
+        assert_eq!(load(&aside, "http://a").unwrap(), Some(of("u1")));
+        assert_eq!(load(&path, "http://a").unwrap(), Some(of("u2")));
+        file.save(&of("u2"), 1_764_000_004_000).await.unwrap();
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "set aside once"
+        );
     }
 }

@@ -167,11 +167,12 @@ pub(crate) struct ActiveDispatch {
 }
 
 impl State {
-    /// [`State::sync_selected`] with no ad-hoc series set kept: the watched
-    /// set is exactly `webhooks`.
+    /// [`State::sync_selected`] under the default configuration: every
+    /// webhook selected, ad-hoc ones folded.
     #[cfg(test)]
     pub(crate) fn sync_webhooks(&mut self, webhooks: &[(Webhook, Option<Details>)]) {
-        self.sync_selected(webhooks, None);
+        use crate::config::{AdHoc, Selection};
+        self.sync_selected(webhooks, &Routing::new(&Selection::default(), AdHoc::Fold));
     }
 
     /// Makes the watched set `webhooks`, as a metadata read found it: adds
@@ -182,7 +183,7 @@ impl State {
     pub(crate) fn sync_selected(
         &mut self,
         webhooks: &[(Webhook, Option<Details>)],
-        routing: Option<&Routing>,
+        routing: &Routing,
     ) {
         let listed: BTreeSet<&str> = webhooks.iter().map(|(w, _)| w.id.as_str()).collect();
         let keep: BTreeSet<String> = self
@@ -191,16 +192,14 @@ impl State {
             .filter(|(id, w)| {
                 listed.contains(id.as_str())
                     || (w.info.is_ad_hoc == "true"
-                        && routing.is_some_and(|r| {
-                            // Folded sets under `fold`, ad-hoc webhooks of
-                            // their own under `each`: a change of mode
-                            // drops the other's.
-                            r.folds() == id.starts_with(AD_HOC_PREFIX)
-                                && r.selects_run(
-                                    non_empty(&w.info.actor_id),
-                                    non_empty(&w.info.actor_task_id),
-                                )
-                        }))
+                        // Folded sets under `fold`, ad-hoc webhooks of
+                        // their own under `each`: a change of mode drops
+                        // the other's.
+                        && routing.folds() == id.starts_with(AD_HOC_PREFIX)
+                        && routing.selects_run(
+                            non_empty(&w.info.actor_id),
+                            non_empty(&w.info.actor_task_id),
+                        ))
             })
             .map(|(id, _)| id.clone())
             .chain(listed.iter().map(|id| id.to_string()))
@@ -648,7 +647,7 @@ mod tests {
         own.is_ad_hoc = Some(true);
         s.upsert_webhook(&own, None);
         let listed = [(webhook(W, &[RUN_OK]), None)];
-        s.sync_selected(&listed, Some(&fold));
+        s.sync_selected(&listed, &fold);
         assert_eq!(
             s.webhooks.keys().collect::<Vec<_>>(),
             vec!["W1", "ad-hoc:A1"]
@@ -658,11 +657,11 @@ mod tests {
             actor_ids: vec!["A2".into()],
             ..Selection::default()
         };
-        s.sync_selected(&listed, Some(&Routing::new(&other, AdHoc::Fold)));
+        s.sync_selected(&listed, &Routing::new(&other, AdHoc::Fold));
         assert_eq!(s.webhooks.keys().collect::<Vec<_>>(), vec!["W1"]);
         s.upsert_webhook(&own, None);
         let each = Routing::new(&Selection::default(), AdHoc::Each);
-        s.sync_selected(&listed, Some(&each));
+        s.sync_selected(&listed, &each);
         assert_eq!(s.webhooks.keys().collect::<Vec<_>>(), vec!["W1", "X2"]);
     }
 

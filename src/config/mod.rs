@@ -24,11 +24,11 @@ pub mod web;
 
 pub use cli::Cli;
 pub use kinds::{AdHoc, HttpLimits, LogFormat, Mode, Selection};
+pub(crate) use parse::is_apify_id;
 use parse::{
     flag_name, parse_base_url, parse_bounded, parse_choice, parse_duration, parse_ids, read_token,
     IdForm, Raw,
 };
-pub use warnings::known_variables;
 pub use web::WebConfig;
 
 /// The validated configuration. `Debug` is safe to log: the token is a
@@ -130,7 +130,7 @@ pub struct ConfigError {
 
 /// The environment, flat, every value still a string (envy matches the
 /// lower-cased variable names). The one list of the variables the
-/// exporter reads: [`known_variables`] is read from it.
+/// exporter reads: [`warnings::known_variables`] is read from it.
 #[derive(Debug, Default, Deserialize)]
 struct Env {
     #[serde(rename = "apify_token")]

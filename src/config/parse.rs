@@ -48,13 +48,27 @@ pub(super) fn parse_choice<T: Choice>(raw: &Raw) -> Result<T, ConfigError> {
     Err(raw.invalid(&format!("expected {expected}")))
 }
 
+/// The prefix of the exporter's own settings: any other variable under it
+/// is a mistake.
+pub(super) const OWN_PREFIX: &str = "APIFY_EXPORTER_";
+
+/// The prefix shared with Apify's platform and tools.
+pub(super) const APIFY_PREFIX: &str = "APIFY_";
+
+/// The name without `APIFY_EXPORTER_` or `APIFY_`: `APIFY_EXPORTER_MAX_RPS`
+/// -> `MAX_RPS`, `APIFY_TOKEN` -> `TOKEN`.
+pub(super) fn stem(var: &str) -> &str {
+    var.strip_prefix(OWN_PREFIX)
+        .or_else(|| var.strip_prefix(APIFY_PREFIX))
+        .unwrap_or(var)
+}
+
 /// `APIFY_EXPORTER_MAX_RPS` -> `--max-rps (APIFY_EXPORTER_MAX_RPS)`.
 pub(super) fn flag_name(var: &str) -> String {
-    let stem = var
-        .strip_prefix("APIFY_EXPORTER_")
-        .or_else(|| var.strip_prefix("APIFY_"))
-        .unwrap_or(var);
-    format!("--{} ({var})", stem.to_ascii_lowercase().replace('_', "-"))
+    format!(
+        "--{} ({var})",
+        stem(var).to_ascii_lowercase().replace('_', "-")
+    )
 }
 
 pub(super) fn read_token(
@@ -150,7 +164,7 @@ impl IdForm {
 }
 
 /// Apify's ids: letters and digits (17 of them, as generated today).
-fn is_apify_id(s: &str) -> bool {
+pub(crate) fn is_apify_id(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 

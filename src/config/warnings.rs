@@ -6,14 +6,8 @@
 //! [`super::Env`], read from its `Deserialize` implementation: there is no
 //! second list to keep in step. Only names are ever quoted, never values.
 
+use super::parse::{stem, APIFY_PREFIX, OWN_PREFIX};
 use super::Env;
-
-/// The prefix of the exporter's own settings: any other variable under it
-/// is a mistake.
-const OWN_PREFIX: &str = "APIFY_EXPORTER_";
-
-/// The prefix shared with Apify's platform and tools.
-const APIFY_PREFIX: &str = "APIFY_";
 
 /// Variables that Apify's platform sets inside an Actor run, or that its
 /// SDKs and CLI read (`ApifyEnvVars` of the Python SDK, `ApifyEnv` of the
@@ -79,7 +73,7 @@ const BUILD_TIME: &[&str] = &["APIFY_EXPORTER_REVISION"];
 
 /// Every environment variable the exporter reads (besides `RUST_LOG`),
 /// upper case, in the order the private `Env` struct of `config` declares them.
-pub fn known_variables() -> Vec<String> {
+pub(super) fn known_variables() -> Vec<String> {
     serde_aux::serde_introspection::serde_introspect::<Env>()
         .iter()
         .map(|name| name.to_ascii_uppercase())
@@ -130,9 +124,9 @@ fn closest<'k>(name: &str, known: &'k [String]) -> Option<&'k str> {
         .iter()
         .filter_map(|candidate| {
             let whole = strsim::damerau_levenshtein(name, candidate);
-            let stem = strsim::damerau_levenshtein(stem(name), stem(candidate));
-            let (distance, length) = if stem < whole {
-                (stem, stem_len(candidate))
+            let stripped = strsim::damerau_levenshtein(stem(name), stem(candidate));
+            let (distance, length) = if stripped < whole {
+                (stripped, stem(candidate).len())
             } else {
                 (whole, candidate.len())
             };
@@ -140,17 +134,6 @@ fn closest<'k>(name: &str, known: &'k [String]) -> Option<&'k str> {
         })
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
-}
-
-/// The name without `APIFY_EXPORTER_` or `APIFY_`.
-fn stem(name: &str) -> &str {
-    name.strip_prefix(OWN_PREFIX)
-        .or_else(|| name.strip_prefix(APIFY_PREFIX))
-        .unwrap_or(name)
-}
-
-fn stem_len(name: &str) -> usize {
-    stem(name).len()
 }
 
 #[cfg(test)]
