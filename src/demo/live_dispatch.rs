@@ -11,7 +11,6 @@ use super::times::timestamp;
 #[derive(Clone)]
 pub(super) struct LiveDispatch {
     pub(super) webhook: usize,
-    pub(super) id: String,
     pub(super) created_at: OffsetDateTime,
     /// The dispatch without `status` and `calls`.
     pub(super) skeleton: Value,
@@ -30,10 +29,8 @@ impl LiveDispatch {
         calls: Vec<PlannedCall>,
         outcome: &'static str,
     ) -> LiveDispatch {
-        let id = skeleton["id"].as_str().unwrap_or_default().to_owned();
         LiveDispatch {
             webhook,
-            id,
             created_at,
             skeleton,
             calls,

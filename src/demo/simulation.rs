@@ -488,7 +488,7 @@ mod tests {
             .collect();
         assert_eq!(new.len(), 1);
         let dispatch = &new[0];
-        assert_eq!(dispatch["id"], next.id.as_str());
+        assert_eq!(dispatch["id"], next.skeleton["id"]);
         assert_eq!(dispatch["status"], "ACTIVE");
         assert_eq!(
             dispatch["calls"],
