@@ -162,3 +162,29 @@ async fn names_are_read_again_with_the_metadata_and_kept_when_a_read_fails() {
     assert_eq!(names(&h.scrape().await)[W1], pair("jane/new-home", ""));
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_first_seen_between_metadata_reads_is_read_at_once_and_alone() {
+    let fake = account_with_one_webhook();
+    fake.put_owner("actor1", "jane", "orders-scraper", None);
+    fake.put_owner("actor6", "jane", "late-comer", None);
+    let h = Harness::start(fake, |c| c.metadata_interval = Duration::from_secs(300)).await;
+    h.take_requests();
+    // A webhook created since the metadata read: its dispatch makes the
+    // exporter read it by id, and its Actor with it.
+    h.fake
+        .put_webhook(webhook_of("W6fffffffffffffff", Some("actor6"), None));
+    h.fake
+        .put_dispatch(succeeded("d6", "W6fffffffffffffff", now_ms()));
+    let m = h.scrape().await;
+    assert_eq!(names(&m)["W6fffffffffffffff"], pair("jane/late-comer", ""));
+    assert_eq!(names(&m)[W1], pair("jane/orders-scraper", ""));
+    let actors: Vec<String> = h
+        .take_requests()
+        .into_iter()
+        .filter(|r| r.route == route::ACT || r.route == route::ACTOR_TASK)
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(actors, ["/v2/acts/actor6"], "actor1 is not read again");
+    h.stop().await;
+}

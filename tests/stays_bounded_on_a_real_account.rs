@@ -269,12 +269,13 @@ async fn a_selection_by_actor_or_task_takes_its_runs_ad_hoc_webhooks() {
 async fn an_actor_selected_by_username_and_name_takes_its_runs_without_a_regular_webhook() {
     let fake = busy_account(300, false, false);
     // actorA has no regular webhook that could tell its id: only its record.
-    fake.put_actor(json!({"id": "actorA", "username": "jane", "name": "scraper-a"}));
+    fake.put_owner("actorA", "jane", "scraper-a", None);
+    // Metadata (and the record) read at every refresh.
     let h = Harness::start(fake, |c| {
-        c.selection.actor_ids = vec!["jane~scraper-a".into()];
-        c.metadata_interval = Duration::from_secs(300);
+        c.selection.actor_ids = vec!["jane~scraper-a".into()]
     })
     .await;
+    h.take_requests();
     let m = h.scrape().await;
     assert_eq!(
         webhook_ids(&m),
@@ -282,6 +283,30 @@ async fn an_actor_selected_by_username_and_name_takes_its_runs_without_a_regular
     );
     assert_counted(&m, expected_per_key(0..300).into_iter().take(1));
     assert!(m.mentions(r#"webhook_id="ad-hoc:actorA",actor_id="actorA",actor_task_id="",actor_name="jane/scraper-a""#));
+    // One read of the record, by its name, gives the id and the name.
+    let actors: Vec<String> = h
+        .take_requests()
+        .into_iter()
+        .filter(|r| r.route == route::ACT)
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(actors, ["/v2/acts/jane~scraper-a"]);
+
+    // That read fails once: the id learned is kept, so the Actor's runs
+    // are still counted (its series set neither goes nor restarts).
+    h.fake.inject(route::ACT, Fault::Malformed);
+    let now = now_ms();
+    h.fake.put_webhook(ad_hoc_webhook("adhocW300", "run300"));
+    h.fake
+        .put_dispatch(ad_hoc_dispatch(300, "actorA", None, false, now));
+    let m = h.scrape().await;
+    assert_eq!(h.fake.pending_faults(route::ACT), 0, "the read was made");
+    assert_eq!(
+        webhook_ids(&m),
+        BTreeSet::from(["ad-hoc:actorA".to_string()])
+    );
+    assert_counted(&m, expected_per_key(0..301).into_iter().take(1));
+    assert!(m.mentions(r#"actor_name="jane/scraper-a""#));
     h.stop().await;
 }
 

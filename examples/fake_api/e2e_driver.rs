@@ -176,15 +176,7 @@ impl Scenario {
         };
         for (id, name, actor) in OWNERS {
             let (user, name) = name.split_once('/').unwrap_or(("", name));
-            let owner = json!({ "id": id, "userId": USER_ID, "username": user, "name": name });
-            match actor {
-                Some(actor) => {
-                    let mut task = owner;
-                    task["actId"] = json!(actor);
-                    scenario.fake.put_actor_task(task);
-                }
-                None => scenario.fake.put_actor(owner),
-            }
+            scenario.fake.put_owner(id, user, name, actor);
         }
         scenario
             .fake

@@ -4,6 +4,9 @@
 //! task's record also tells its Actor: a webhook of a task (whose condition
 //! names only the task) gets that Actor's id and name too.
 //!
+//! It also resolves the Actors and tasks selected as `username~name`: a
+//! run's `eventData` names them by id only.
+//!
 //! A name is a courtesy, never a reason to fail: a token that may not read
 //! the record (401/403, scoped tokens) or a record gone (404) leaves it
 //! empty until the next metadata read; any other failure keeps what was
@@ -12,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{ApiError, Client, Owner, OwnerRecord};
+use crate::config::Selection;
 
 use super::by_id;
 use super::state::State;
@@ -20,12 +24,74 @@ use super::state::State;
 pub(crate) struct Names {
     /// Every owner read; the default record for one with nothing to show.
     known: BTreeMap<Owner, OwnerRecord>,
+    /// Read by name in this metadata read: not read again by id.
+    read_by_name: BTreeSet<Owner>,
+    /// Selected names (`Owner::Actor("jane~scraper")`) and their ids, kept
+    /// across a failed read: a selection must not lose its runs for a
+    /// period because one request failed.
+    selected: BTreeMap<Owner, String>,
     /// Refusals are told once (at INFO) per endpoint: on a scoped token
     /// they come at every metadata read.
     refusal_told: BTreeSet<&'static str>,
+    /// Selected names found missing, told once each.
+    missing_told: BTreeSet<Owner>,
 }
 
 impl Names {
+    /// Reads the record of each Actor and task `selection` names as
+    /// `username~name` (one request each, at each metadata read), for its
+    /// id; its name comes with it. A failed read keeps the id known.
+    pub(crate) async fn resolve_selected(
+        &mut self,
+        client: &Client,
+        concurrency: usize,
+        selection: &Selection,
+    ) {
+        let named = |ids: &[String], owner: fn(String) -> Owner| {
+            ids.iter()
+                .filter(|id| id.contains('~'))
+                .map(|id| owner(id.clone()))
+                .collect::<Vec<_>>()
+        };
+        let mut owners = named(&selection.actor_ids, Owner::Actor);
+        owners.extend(named(&selection.actor_task_ids, Owner::ActorTask));
+        self.selected.retain(|owner, _| owners.contains(owner));
+        let records = by_id(owners, concurrency, |owner| async move {
+            client.owner(&owner).await
+        })
+        .await;
+        for (owner, answer) in records {
+            match answer {
+                Ok(Some(record)) if !record.id.is_empty() => {
+                    let by_id = match &owner {
+                        Owner::Actor(_) => Owner::Actor(record.id.clone()),
+                        Owner::ActorTask(_) => Owner::ActorTask(record.id.clone()),
+                    };
+                    self.selected.insert(owner, record.id.clone());
+                    self.read_by_name.insert(by_id.clone());
+                    self.known.insert(by_id, record);
+                }
+                Ok(_) => {
+                    if self.missing_told.insert(owner.clone()) {
+                        tracing::warn!(
+                            ?owner,
+                            "a selected Actor or task was not found: its runs' ad-hoc webhooks are not watched"
+                        );
+                    }
+                    self.selected.remove(&owner);
+                }
+                Err(e) => {
+                    self.tell(&owner, &e);
+                }
+            }
+        }
+    }
+
+    /// The ids of the Actors and tasks selected by name, as last read.
+    pub(crate) fn selected_ids(&self) -> impl Iterator<Item = (&Owner, &String)> {
+        self.selected.iter()
+    }
+
     /// Reads the owners `state`'s webhooks name: every one when `all` (a
     /// metadata read), otherwise those never read; then the Actors of tasks
     /// that this taught. Forgets owners no webhook names any more, and
@@ -40,7 +106,7 @@ impl Names {
         self.label(state);
         let named = owners_of(state);
         self.known.retain(|owner, _| named.contains(owner));
-        let mut read_now: BTreeSet<Owner> = BTreeSet::new();
+        let mut read_now = std::mem::take(&mut self.read_by_name);
         // The first round reads tasks and Actors; a task's record may name
         // an Actor that no webhook named: the second round reads it.
         for _ in 0..2 {
@@ -68,27 +134,37 @@ impl Names {
         }
     }
 
+    /// A failed read by id: refused (401/403), the owner shows no name
+    /// until the next metadata read; otherwise what was known stays.
     fn failed(&mut self, owner: Owner, e: &ApiError) {
-        if matches!(
+        if self.tell(&owner, e) {
+            self.known.insert(owner, OwnerRecord::default());
+        } else {
+            self.known.entry(owner).or_default();
+        }
+    }
+
+    /// Logs a failed read: a refusal once per endpoint at INFO (a scoped
+    /// token refuses at every metadata read), anything else at DEBUG.
+    /// True for a refusal.
+    fn tell(&mut self, owner: &Owner, e: &ApiError) -> bool {
+        let refused = matches!(
             e,
             ApiError::Status {
                 status: 401 | 403,
                 ..
             }
-        ) {
-            let endpoint = owner.endpoint();
-            if self.refusal_told.insert(endpoint) {
-                tracing::info!(
-                    endpoint,
-                    error = %e,
-                    "the token may not read these records: the names they give stay empty (nothing else is affected)"
-                );
-            }
-            self.known.insert(owner, OwnerRecord::default());
-        } else {
-            tracing::debug!(?owner, error = %e, "could not read a name; keeping what was known");
-            self.known.entry(owner).or_default();
+        );
+        if !refused {
+            tracing::debug!(?owner, error = %e, "could not read an Actor or task; keeping what was known");
+        } else if self.refusal_told.insert(owner.endpoint()) {
+            tracing::info!(
+                endpoint = owner.endpoint(),
+                error = %e,
+                "the token may not read these records: the names they give stay empty (nothing else is affected)"
+            );
         }
+        refused
     }
 
     /// Sets every webhook's Actor from its task where the webhook names

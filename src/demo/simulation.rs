@@ -167,15 +167,7 @@ impl Simulation {
     /// The Actors and the task the webhooks belong to, for their names.
     fn publish_owners(&self) {
         for (id, name, actor) in OWNERS {
-            let owner = json!({ "id": id, "userId": USER_ID, "username": USERNAME, "name": name });
-            match actor {
-                Some(actor) => {
-                    let mut task = owner;
-                    task["actId"] = json!(actor);
-                    self.fake.put_actor_task(task);
-                }
-                None => self.fake.put_actor(owner),
-            }
+            self.fake.put_owner(id, USERNAME, name, actor);
         }
     }
 

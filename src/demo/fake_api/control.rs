@@ -111,6 +111,19 @@ impl FakeApify {
         self.lock().actor_tasks.insert(id, task);
     }
 
+    /// Adds an Actor, or with `actor` a task of that Actor, with the fields
+    /// that name it: `username` and `name`.
+    pub fn put_owner(&self, id: &str, username: &str, name: &str, actor: Option<&str>) {
+        let mut record = serde_json::json!({ "id": id, "username": username, "name": name });
+        match actor {
+            Some(actor) => {
+                record["actId"] = Value::from(actor);
+                self.put_actor_task(record);
+            }
+            None => self.put_actor(record),
+        }
+    }
+
     /// Deletes a webhook; its dispatches stay until removed on their own.
     pub fn remove_webhook(&self, id: &str) {
         let mut state = self.lock();
