@@ -40,7 +40,8 @@ checks. It then proves, in order (CHECKS, below):
      ad-hoc runs the fake has made, the exporter shows exactly the regular
      webhooks' ids and the folded one;
   6. every webhook alert reached the receiver as one alert per (alertname,
-     webhook_id); the exporter exits 0 on SIGTERM;
+     webhook_id); the exporter exits 0 on SIGTERM, and the other exporter
+     of the pair keeps every webhook alert firing, none resolved;
   7. a second exporter (--demo) behind a web config (TLS with a certificate
      made by openssl, basic auth) is scraped by a second Prometheus over
      https with the password, and refused (401) with a wrong one.
@@ -443,6 +444,8 @@ class Context:
         self.exporter_b = None  # the other exporter of the HA pair
         self.instances = []  # the pair's instance labels, exporter first
         self.sinks = None  # e2e_notify.Sinks: the Slack and e-mail receivers
+        self.firing_before_stop = None  # e2e_notify.check_delivered_once notes them
+        self.delivered_before_stop = None
         self.job = JOB
         self.prom = None
         self.am_port = None
@@ -893,6 +896,8 @@ CHECKS = [
     ("every webhook alert reached the receiver as one alert per (alertname, webhook_id)",
      e2e_notify.check_delivered_once),
     ("the exporter exits 0 on SIGTERM", check_stops_cleanly),
+    ("with one exporter of the pair stopped, the other keeps every webhook alert firing",
+     lambda ctx: e2e_notify.check_pair_survives_one(ctx, poll)),
     ("Prometheus scrapes over TLS with basic auth, and not with a wrong password", check_tls_scrape),
 ]
 

@@ -25,6 +25,7 @@ import html
 import json
 import re
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -453,11 +454,19 @@ def check_webhook_alerts_once(ctx):
     return "%d webhook alerts, each once, none with an instance" % len(seen)
 
 
+def firing_webhook_alerts(ctx):
+    return {(a["labels"]["alertname"], a["labels"]["webhook_id"]) for a in ctx.prom.alerts()
+            if "webhook_id" in a["labels"]}
+
+
 def check_delivered_once(ctx):
     """Each webhook alert the webhook receiver got is one alert (one label
-    set) per (alertname, webhook_id), without an instance."""
+    set) per (alertname, webhook_id), without an instance. Also notes what
+    fires and what was delivered so far, for check_pair_survives_one."""
+    ctx.firing_before_stop = firing_webhook_alerts(ctx)
     with ctx.stack.lock:
         payloads = list(ctx.stack.notifications)
+    ctx.delivered_before_stop = len(payloads)
     label_sets = {}
     for p in payloads:
         for a in p.get("alerts", []):
@@ -484,3 +493,38 @@ def check_exporter_alerts_per_instance(ctx, poll):
         return got if got == sorted(ctx.instances) else None
     got = poll("ApifyApiAuthFailing for each exporter", instances, timeout=30, interval=1)
     return "ApifyApiAuthFailing for %s" % ", ".join(got)
+
+
+def check_pair_survives_one(ctx, poll):
+    """Once the first exporter has stopped (check_stops_cleanly), the other
+    one keeps every webhook alert firing: none resolves, in Prometheus or at
+    the receiver, over several rule evaluations after the stopped target's
+    series went stale."""
+    stopped = ctx.instances[0]
+    poll("Prometheus sees %s down" % stopped,
+         lambda: ctx.prom.value('up{job="%s", instance="%s"}' % (ctx.job, stopped)) == 0, timeout=15)
+    since = time.time()  # after a failed scrape of it (one machine, one clock)
+
+    def evaluated_after(seconds):
+        groups = ctx.prom.api("rules")["groups"]
+        evaluated = [g.get("lastEvaluation", "") for g in groups if g["name"] == "apify-webhook-alerts"]
+        if not evaluated:
+            raise Failure("no rule group apify-webhook-alerts")
+        m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?", evaluated[0])
+        at = datetime.datetime.fromisoformat(m.group(1)).replace(tzinfo=datetime.timezone.utc).timestamp()
+        return at >= since + seconds
+    # Staleness reaches the rules at the first evaluation after the failed
+    # scrape; three more evaluations (1 s apart) leave no doubt.
+    poll("the webhook rules evaluated 4s after %s went down" % stopped, lambda: evaluated_after(4),
+         timeout=20, interval=0.5)
+    now = firing_webhook_alerts(ctx)
+    gone = sorted("%s/%s" % k for k in ctx.firing_before_stop - now)
+    with ctx.stack.lock:
+        later = list(ctx.stack.notifications)[ctx.delivered_before_stop:]
+    resolved = sorted({"%s/%s" % (a["labels"]["alertname"], a["labels"]["webhook_id"])
+                       for p in later for a in p.get("alerts", [])
+                       if a.get("status") == "resolved" and "webhook_id" in a["labels"]})
+    if gone or resolved or not now:
+        raise Failure("with %s stopped: no longer firing %s; resolved at the receiver %s; firing %d"
+                      % (stopped, gone, resolved, len(now)))
+    return "%d webhook alerts still firing from %s alone, none resolved" % (len(now), ctx.instances[1])
