@@ -63,14 +63,17 @@ async fn the_start_and_the_first_refresh_say_what_is_read_and_found() {
     let first = run.wait_for("first refresh finished").await;
     // The only refresh in the hour: every request the fake saw is its.
     let seen = fake.requests().len();
-    assert_eq!(seen, 3, "the webhook list, W1 in full, the dispatch list");
+    assert_eq!(
+        seen, 4,
+        "the webhook list, W1 in full, the dispatch list, W1's Actor (its name)"
+    );
     assert_eq!(level(&first), "INFO");
     let fields = &first["fields"];
     assert_eq!(fields["ok"], true);
     assert_eq!(fields["webhooks"], 1);
     assert_eq!(fields["dispatches"], 2, "d1 and d2; d3 is still ACTIVE");
     assert_eq!(fields["active"], 1);
-    assert_eq!(fields["requests"], 3);
+    assert_eq!(fields["requests"], 4);
     assert!(fields["duration"]
         .as_str()
         .is_some_and(|d| d.ends_with('s')));
@@ -211,7 +214,7 @@ async fn retries_are_debug_lines_and_one_summary_and_debug_is_about_the_exporter
     ]));
     let first = run.wait_for("first refresh finished").await;
     assert_eq!(first["fields"]["ok"], true);
-    assert_eq!(first["fields"]["requests"], 6, "3, and 3 retries");
+    assert_eq!(first["fields"]["requests"], 7, "4, and 3 retries");
 
     let summary = run.with_message("API requests were retried during the refresh");
     assert_eq!(summary.len(), 1, "{}", run.text());
