@@ -95,10 +95,14 @@ AD_HOC_ID = "ad-hoc:" + AD_HOC_ACTOR
 EXPECTED_WEBHOOK_ALERTS = {
     "wh-healthy": set(),
     "wh-misconfigured": {"ApifyWebhookReceiverMisconfigured", "ApifyWebhookFailureRatioHigh"},
-    "wh-flaky": {"ApifyWebhookReceiverUnavailable", "ApifyWebhookFailureRatioHigh"},
+    # 3 calls per SUCCEEDED dispatch: Flapping too (inhibited by Unavailable).
+    "wh-flaky": {"ApifyWebhookReceiverUnavailable", "ApifyWebhookFailureRatioHigh",
+                 "ApifyWebhookReceiverFlapping"},
     "wh-stalled": {"ApifyWebhookDispatchStuck", "ApifyWebhookNoRecentSuccess"},
-    "wh-slow": set(),
-    AD_HOC_ID: {"ApifyWebhookReceiverUnavailable", "ApifyWebhookFailureRatioHigh"},
+    "wh-slow": {"ApifyWebhookReceiverSlow"},
+    # 2 calls per SUCCEEDED dispatch: Flapping too (inhibited by Unavailable).
+    AD_HOC_ID: {"ApifyWebhookReceiverUnavailable", "ApifyWebhookFailureRatioHigh",
+                "ApifyWebhookReceiverFlapping"},
 }
 # Drill-down panels with no data for a folded id, by design: Apify keeps no
 # count for it (apify_webhook_reported_dispatches_total). Empty for it, they
@@ -654,7 +658,7 @@ def check_delivered_webhook_alert(ctx):
                lambda: ctx.stack.delivered("ApifyWebhookReceiverUnavailable", webhook_id=AD_HOC_ID), timeout=30)
     folded = got[0]
     summary = folded["annotations"].get("summary", "")
-    want = 'Receiver of webhook "ad-hoc webhooks" %s is failing (5xx or no answer)' % AD_HOC_ID
+    want = 'Receiver of webhook "ad-hoc webhooks" (e2e/pipeline-runner, %s) is failing (5xx or no answer)' % AD_HOC_ID
     if summary != want or folded["labels"].get("description") != "ad-hoc webhooks" \
             or "request_host" in folded["labels"]:
         raise Failure("delivered alert of %s: summary %r, want %r; labels %s"

@@ -351,3 +351,49 @@ fn healthcheck_prints_the_cause_when_unhealthy() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_may_not_read_actors_is_told_once_at_info() {
+    let fake = account_with_one_webhook(); // of actor1
+    fake.refuse_route(route::ACT, true);
+    let (api, stop_fake) = serve_fake(&fake).await;
+    let (port, addr) = listen();
+    // Every scrape a refresh, every refresh a metadata read: the Actor is
+    // asked, and refused, each time.
+    let run = Logged::spawn(exporter_of(&api).args([
+        "--listen",
+        &addr,
+        "--mode",
+        "on-scrape",
+        "--min-interval",
+        "1ms",
+        "--metadata-interval",
+        "1ms",
+    ]));
+    run.wait_for("first refresh finished").await;
+    for _ in 0..3 {
+        let (code, _) = http_get(port, "/metrics").expect("the exporter answers");
+        assert_eq!(code, 200);
+    }
+    let asked = fake
+        .requests()
+        .iter()
+        .filter(|r| r.route == route::ACT)
+        .count();
+    assert!(asked >= 2, "refused {asked} times: more than once");
+
+    let told = run.with_message(
+        "the token may not read these records: the names they give stay empty (nothing else is affected)",
+    );
+    assert_eq!(told.len(), 1, "{}", run.text());
+    assert_eq!(level(&told[0]), "INFO");
+    assert_eq!(told[0]["fields"]["endpoint"], route::ACT);
+    let loud = run
+        .events()
+        .into_iter()
+        .filter(|e| matches!(level(e), "WARN" | "ERROR"))
+        .count();
+    assert_eq!(loud, 0, "{}", run.text());
+    drop(run);
+    stop_fake.cancel();
+}
