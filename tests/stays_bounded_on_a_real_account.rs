@@ -265,6 +265,26 @@ async fn a_selection_by_actor_or_task_takes_its_runs_ad_hoc_webhooks() {
     h.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_selected_by_username_and_name_takes_its_runs_without_a_regular_webhook() {
+    let fake = busy_account(300, false, false);
+    // actorA has no regular webhook that could tell its id: only its record.
+    fake.put_actor(json!({"id": "actorA", "username": "jane", "name": "scraper-a"}));
+    let h = Harness::start(fake, |c| {
+        c.selection.actor_ids = vec!["jane~scraper-a".into()];
+        c.metadata_interval = Duration::from_secs(300);
+    })
+    .await;
+    let m = h.scrape().await;
+    assert_eq!(
+        webhook_ids(&m),
+        BTreeSet::from(["ad-hoc:actorA".to_string()])
+    );
+    assert_counted(&m, expected_per_key(0..300).into_iter().take(1));
+    assert!(m.mentions(r#"webhook_id="ad-hoc:actorA",actor_id="actorA",actor_task_id="",actor_name="jane/scraper-a""#));
+    h.stop().await;
+}
+
 /// The requests of one idle refresh, after two refreshes to settle.
 async fn idle_refresh(h: &Harness) -> std::collections::BTreeMap<String, usize> {
     h.scrape().await;

@@ -36,6 +36,8 @@ impl Owner {
 #[serde(rename_all = "camelCase")]
 struct Record {
     #[serde(default, deserialize_with = "lenient_string")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
     username: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     name: Option<String>,
@@ -47,6 +49,9 @@ struct Record {
 /// What an Actor's or a task's record tells.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct OwnerRecord {
+    /// Its id (what a run's `eventData` names), when asked by
+    /// `username~name`.
+    pub(crate) id: String,
     /// As Apify Console shows it, `username/name`; empty when the record
     /// names no owner or no name.
     pub(crate) name: String,
@@ -78,6 +83,10 @@ impl Client {
                 .unwrap_or_default(),
             Owner::Actor(_) => String::new(),
         };
-        Ok(Some(OwnerRecord { name, actor_id }))
+        let id = record
+            .id
+            .filter(|id| is_path_segment(id))
+            .unwrap_or_default();
+        Ok(Some(OwnerRecord { id, name, actor_id }))
     }
 }

@@ -31,7 +31,7 @@ use futures::stream::{self, StreamExt};
 use crate::api::decode::{item_key, Millis};
 use crate::api::dispatches::DispatchList;
 use crate::api::webhooks::{Webhook, WebhookList, WebhookListing};
-use crate::api::{ApiError, Client, Undecodable};
+use crate::api::{ApiError, Client, Owner, Undecodable};
 use crate::clock::Clock;
 use crate::config::{AdHoc, Config, Selection};
 use cursor::Cursor;
@@ -213,6 +213,7 @@ impl Collector {
         self.check_owner(&listing.webhooks);
         let mut routing = Routing::new(&self.selection, self.ad_hoc);
         routing.learn_ids(&listing.by_actor, &listing.by_task);
+        self.learn_named_ids(&mut routing).await;
         self.routing = routing;
         // Folded, an ad-hoc webhook is no series set of its own and needs
         // no read: its dispatches go to their task's or Actor's.
@@ -237,6 +238,36 @@ impl Collector {
         // make every refresh re-read all the metadata.
         self.metadata_read_at = Some(now);
         Ok(())
+    }
+
+    /// An Actor or task selected as `username~name`: a run's `eventData`
+    /// names it by id, which its record tells (one request each per
+    /// metadata read), so that the runs' ad-hoc webhooks are matched even
+    /// when it has no regular webhook to tell it. A failed read leaves it
+    /// to what its webhooks told.
+    async fn learn_named_ids(&self, routing: &mut Routing) {
+        let named = |ids: &[String], owner: fn(String) -> Owner| {
+            ids.iter()
+                .filter(|id| id.contains('~'))
+                .map(|id| owner(id.clone()))
+                .collect::<Vec<_>>()
+        };
+        let mut owners = named(&self.selection.actor_ids, Owner::Actor);
+        owners.extend(named(&self.selection.actor_task_ids, Owner::ActorTask));
+        let client = &self.client;
+        let records = by_id(owners, self.concurrency, |owner| async move {
+            client.owner(&owner).await
+        })
+        .await;
+        for (owner, record) in records {
+            match record {
+                Ok(Some(record)) if !record.id.is_empty() => routing.learn_id(&owner, record.id),
+                Ok(_) => tracing::warn!(?owner, "the selected Actor or task was not found"),
+                Err(e) => {
+                    tracing::debug!(?owner, error = %e, "could not read the id of a selected name")
+                }
+            }
+        }
     }
 
     /// While the account-wide list is refused, asks for one item of it at

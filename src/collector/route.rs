@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use crate::api::dispatches::Dispatch;
 use crate::api::webhooks::Webhook;
+use crate::api::Owner;
 use crate::config::{AdHoc, Selection};
 
 use super::state::State;
@@ -73,6 +74,15 @@ impl Routing {
         self.tasks.extend(ids(by_task, |w| {
             w.condition.as_ref()?.actor_task_id.as_ref()
         }));
+    }
+
+    /// Learns the id of an Actor or task selected as `username~name` from
+    /// its record.
+    pub(crate) fn learn_id(&mut self, owner: &Owner, id: String) {
+        match owner {
+            Owner::Actor(_) => self.actors.insert(id),
+            Owner::ActorTask(_) => self.tasks.insert(id),
+        };
     }
 
     /// Whether ad-hoc webhooks are folded.
