@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Static checks of the bundled assets: rules, alerts and their unit tests,
-# Prometheus and Alertmanager configurations, the Dockerfile, the dashboards,
+# Prometheus and Alertmanager configurations, the notification template,
+# the Dockerfile, the dashboards,
 # the compose file, these scripts. Installs what it needs when missing
 # (scripts/install-tools.sh).
 # Idempotent, offline apart from those installs, about 10 s once installed.
@@ -40,6 +41,20 @@ check_compose_prometheus() {
   cp deploy/prometheus.yml "$tmp/etc-prometheus/prometheus.yml"
   cp "${rule_files[@]}" "$tmp/etc-prometheus/rules/"
   promtool check config "$tmp/etc-prometheus/prometheus.yml"
+}
+
+# The commented Slack, e-mail and PagerDuty examples of deploy/alertmanager.yml
+# (and its commented global SMTP settings), uncommented as a user would,
+# beside the template they use.
+check_alertmanager_examples() {
+  mkdir -p "$tmp/alertmanager"
+  cp deploy/notifications.tmpl "$tmp/alertmanager/"
+  sed -E -e '/^receivers:/,/^[^ ]/ s/^(    )# /\1/' -e 's/^# (global:)/\1/' -e 's/^# (  smtp_)/\1/' \
+    deploy/alertmanager.yml >"$tmp/alertmanager/alertmanager.yml"
+  local n
+  n=$(grep -cE '^\s+(slack|email|pagerduty|webhook)_configs:' "$tmp/alertmanager/alertmanager.yml")
+  [ "$n" -eq 4 ] || { echo "uncommented $n notifier examples, want 4"; return 1; }
+  amtool check-config "$tmp/alertmanager/alertmanager.yml"
 }
 
 if docker compose version >/dev/null 2>&1; then
@@ -99,6 +114,8 @@ step "docs/reliability.md cites only tests that exist" python3 scripts/check_doc
 step "promtool check config prometheus/prometheus.yml" promtool check config prometheus/prometheus.yml
 step "promtool check config deploy/prometheus.yml" check_compose_prometheus
 step "amtool check-config deploy/alertmanager.yml" amtool check-config deploy/alertmanager.yml
+step "amtool check-config of the example receivers, uncommented" check_alertmanager_examples
+step "notification template: names used are defined, renderings exact" python3 scripts/check_notifications.py
 step "hadolint Dockerfile" hadolint Dockerfile
 step "dashboards: JSON and lint" python3 scripts/dashboards.py
 step "compose config deploy/docker-compose.yml" check_compose

@@ -6,37 +6,50 @@
 On 127.0.0.1 only, on free ports, it runs: the crate's fake Apify API as its
 own process (examples/fake_api e2e: five webhooks, each a case the alerts
 must tell apart, and a run a second of one Actor, each with its own new
-ad-hoc webhook, described in examples/fake_api/e2e.rs), the exporter
-reading it (--interval 1s), a real Prometheus scraping it every second with
-the bundled rules, a real Alertmanager, and a webhook receiver for
-Alertmanager's notifications. It then proves, in order (CHECKS, below):
+ad-hoc webhook, described in examples/fake_api/e2e.rs), two exporters
+reading it (an HA pair: same token, own ports, --interval 1s), a real
+Prometheus scraping both as two targets of one job every second with the
+bundled rules, a real Alertmanager with the notification template
+deploy/notifications.tmpl, and three receivers for its notifications: a
+webhook receiver, a Slack receiver (an HTTP server) and an e-mail receiver
+(an SMTP sink, aiosmtpd); e2e_notify.py holds the last two and their
+checks. It then proves, in order (CHECKS, below):
 
-  1. every metric of the contract is scraped, with the right labels;
+  1. every metric of the contract is scraped, with the right labels, from
+     both exporters of the pair;
   2. all rule groups of prometheus/*.yml are loaded and evaluate without error;
   3. each failing webhook of the fake fires exactly the alerts it should, the
      healthy one fires none, Alertmanager delivers a webhook alert to the
      receiver, and the inhibit rules of deploy/alertmanager.yml suppress the
      failure-ratio alert that a 4xx receiver explains; the ad-hoc runs'
      webhooks, folded into one id (ad-hoc:<Actor id>), fire, are delivered
-     and are inhibited the same way, however many runs there were;
+     and are inhibited the same way, however many runs there were; each
+     webhook alert fires once for the pair, without an instance label; the
+     Slack message and the e-mail of wh-misconfigured's
+     ApifyWebhookReceiverMisconfigured read, line by line, as the template
+     renders them (Actor, host, last status, run and runbook links);
   4. after the fake is told (on its stdin) to refuse the token, so that every
      answer is a 401, ApifyApiAuthFailing and ApifyRefreshFailing fire and
-     the auth alert is delivered; once it accepts the token again, apify_up
-     is 1 again;
+     the auth alert is delivered, once per exporter of the pair, each Slack
+     message as the template renders an exporter alert; once it accepts the
+     token again, apify_up is 1 again;
   5. every query of every dashboard panel, with its variables resolved from
      this Prometheus, returns data (at least one finite value), the
      drill-down also for the folded ad-hoc id, where only the panels of
      Apify's own count (FOLDED_EMPTY_PANELS) must be empty; and however many
      ad-hoc runs the fake has made, the exporter shows exactly the regular
      webhooks' ids and the folded one;
-  6. the exporter exits 0 on SIGTERM;
+  6. every webhook alert reached the receiver as one alert per (alertname,
+     webhook_id); the exporter exits 0 on SIGTERM, and the other exporter
+     of the pair keeps every webhook alert firing, none resolved;
   7. a second exporter (--demo) behind a web config (TLS with a certificate
      made by openssl, basic auth) is scraped by a second Prometheus over
      https with the password, and refused (401) with a wrong one.
 
 The only change to the bundled rules: in a temporary copy, every `for:` is
 shortened to 2s (they are minutes long), so alerts fire within the run.
-Every wait is a poll with a deadline. Environment:
+Every wait is a poll with a deadline. Needs the PyPI package aiosmtpd
+(scripts/install-tools.sh installs it). Environment:
   EXPORTER_BIN      exporter binary (default target/release/apify-webhook-exporter)
   FAKE_API_BIN      the fake API (default target/release/examples/fake_api)
   PROMETHEUS_BIN    default: prometheus
@@ -65,6 +78,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import dashboards  # noqa: E402
+import e2e_notify  # noqa: E402
+from e2e_notify import Failure  # noqa: E402
 
 JOB = "apify-webhook-exporter"
 # The token examples/fake_api's e2e scenario accepts (see its e2e.rs).
@@ -95,10 +110,6 @@ EXPECTED_WEBHOOK_ALERTS = {
 FOLDED_EMPTY_PANELS = {("webhook.json", "Reported by Apify")}
 EXPORTER_ALERTS = {"ApifyExporterDown", "ApifyExporterAbsent", "ApifyRefreshFailing",
                    "ApifyExporterRefreshStale", "ApifyApiAuthFailing", "ApifyApiRateLimited"}
-
-
-class Failure(Exception):
-    pass
 
 
 class Results:
@@ -271,7 +282,7 @@ class Prom:
         return float(r[0]["value"][1]) if r else None
 
 
-def write_configs(tmp, exporter_port, am_port, receiver_port):
+def write_configs(tmp, exporter_ports, am_port, receiver_port, slack_port, smtp_port):
     rules_dir = tmp / "rules"
     rules_dir.mkdir()
     shortened = 0
@@ -296,21 +307,10 @@ alerting:
 scrape_configs:
   - job_name: %s
     static_configs:
-      - targets: ['127.0.0.1:%d']
-""" % (am_port, JOB, exporter_port))
-    (tmp / "alertmanager.yml").write_text("""\
-route:
-  receiver: e2e
-  group_by: [alertname, instance, webhook_id]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: e2e
-    webhook_configs:
-      - url: http://127.0.0.1:%d/alerts
-        send_resolved: true
-""" % receiver_port + inhibit_rules())
+      - targets: [%s]
+""" % (am_port, JOB, ", ".join("'127.0.0.1:%d'" % p for p in exporter_ports)))
+    (tmp / "alertmanager.yml").write_text(
+        e2e_notify.alertmanager_receivers(ROOT, receiver_port, slack_port, smtp_port) + inhibit_rules())
     return shortened
 
 
@@ -446,6 +446,12 @@ class Context:
         self.api = None
         self.exporter = None
         self.exporter_url = None
+        self.exporter_b = None  # the other exporter of the HA pair
+        self.instances = []  # the pair's instance labels, exporter first
+        self.sinks = None  # e2e_notify.Sinks: the Slack and e-mail receivers
+        self.firing_before_stop = None  # e2e_notify.check_delivered_once notes them
+        self.delivered_before_stop = None
+        self.job = JOB
         self.prom = None
         self.am_port = None
 
@@ -481,11 +487,16 @@ def fake_command(ctx, command, ack):
 
 
 def start_stack(ctx):
-    """The fake, the exporter reading it, Alertmanager, Prometheus; all ready."""
+    """The fake, the HA pair of exporters reading it, Alertmanager and its
+    receivers, Prometheus; all ready."""
     api = ctx.api = start_fake(ctx)
     receiver_port = ctx.stack.receiver()
-    exporter_port, prom_port, ctx.am_port = free_port(), free_port(), free_port()
-    shortened = write_configs(ctx.tmp, exporter_port, ctx.am_port, receiver_port)
+    ctx.sinks, slack_port, smtp_port = e2e_notify.start(ctx.stack, free_port)
+    exporter_port, exporter_b_port = free_port(), free_port()
+    prom_port, ctx.am_port = free_port(), free_port()
+    ctx.instances = ["127.0.0.1:%d" % exporter_port, "127.0.0.1:%d" % exporter_b_port]
+    shortened = write_configs(ctx.tmp, [exporter_port, exporter_b_port], ctx.am_port, receiver_port,
+                              slack_port, smtp_port)
     print("e2e: temp dir %s; 'for:' of %d rules shortened to %s in the copy" % (ctx.tmp, shortened, FOR_IN_TEST),
           flush=True)
 
@@ -494,6 +505,11 @@ def start_stack(ctx):
     ctx.exporter = ctx.stack.start("exporter", [str(ctx.exporter_bin), "--api-base-url", api,
                                                 "--listen", "127.0.0.1:%d" % exporter_port, "--interval", "1s"],
                                    env=env)
+    # The HA pair's other half: same fake, same token, its own port (neither
+    # has a state file).
+    ctx.exporter_b = ctx.stack.start("exporter-b", [str(ctx.exporter_bin), "--api-base-url", api,
+                                                    "--listen", "127.0.0.1:%d" % exporter_b_port,
+                                                    "--interval", "1s"], env=env)
     tmp = ctx.tmp
     am = ctx.stack.start("alertmanager", [ctx.alertmanager_bin, "--config.file=%s" % (tmp / "alertmanager.yml"),
                                           "--storage.path=%s" % (tmp / "am"),
@@ -505,6 +521,7 @@ def start_stack(ctx):
     ctx.prom = Prom("http://127.0.0.1:%d" % prom_port)
     ctx.exporter_url = "http://127.0.0.1:%d" % exporter_port
     ctx.ready("exporter", ctx.exporter, ctx.exporter_url + "/readyz")
+    ctx.ready("exporter-b", ctx.exporter_b, "http://%s/readyz" % ctx.instances[1])
     ctx.ready("alertmanager", am, "http://127.0.0.1:%d/-/ready" % ctx.am_port)
     ctx.ready("prometheus", prometheus, ctx.prom.base + "/-/ready")
 
@@ -674,7 +691,8 @@ def check_inhibited(ctx):
 def check_auth_alerts(ctx):
     prom = ctx.prom
     fake_command(ctx, "revoke-token", ack="token revoked")
-    poll("apify_up == 0", lambda: prom.value('apify_up{job="%s"}' % JOB) == 0, timeout=20)
+    poll("apify_up == 0 on both exporters",
+         lambda: prom.value('count(apify_up{job="%s"} == 0)' % JOB) == len(ctx.instances), timeout=20)
     poll("ApifyApiAuthFailing and ApifyRefreshFailing firing",
          lambda: {"ApifyApiAuthFailing", "ApifyRefreshFailing"} <= {a["labels"]["alertname"] for a in prom.alerts()},
          timeout=40, interval=1)
@@ -688,7 +706,8 @@ def check_auth_alerts(ctx):
 
 def check_recovers(ctx):
     fake_command(ctx, "accept-token", ack="token accepted")
-    poll("apify_up == 1 again", lambda: ctx.prom.value('apify_up{job="%s"}' % JOB) == 1, timeout=20)
+    poll("apify_up == 1 again on both exporters",
+         lambda: ctx.prom.value('count(apify_up{job="%s"} == 1)' % JOB) == len(ctx.instances), timeout=20)
     # Let a few more scrapes in, so $__rate_interval windows after the
     # outage have data again.
     target = time.time() + 6
@@ -866,17 +885,30 @@ def check_tls_scrape(ctx):
 # Run in this order: each check may rely on the state the previous ones left.
 CHECKS = [
     ("the contract's metrics are scraped", check_scraped),
+    ("both exporters of the HA pair are scraped, as two targets of the job",
+     lambda ctx: e2e_notify.check_pair_scraped(ctx, poll)),
     ("series carry the expected labels", check_labels),
     ("the bundled rule groups load and evaluate", check_rules_loaded),
     ("failing webhooks fire their alerts, the healthy one none", check_webhook_alerts),
+    ("each webhook alert fires once for the HA pair, without an instance", e2e_notify.check_webhook_alerts_once),
     ("Alertmanager delivers the webhook alerts, the folded id's naming ad-hoc webhooks",
      check_delivered_webhook_alert),
+    ("Slack and e-mail render ApifyWebhookReceiverMisconfigured as the template says",
+     lambda ctx: e2e_notify.check_webhook_alert_rendered(ctx, poll, http_get)),
     ("the bundled inhibit rules suppress the consequence of a failing receiver", check_inhibited),
     ("a 401 from Apify fires and delivers ApifyApiAuthFailing", check_auth_alerts),
+    ("ApifyApiAuthFailing fires once per exporter of the pair",
+     lambda ctx: e2e_notify.check_exporter_alerts_per_instance(ctx, poll)),
+    ("Slack renders ApifyApiAuthFailing without webhook lines, one message per exporter",
+     lambda ctx: e2e_notify.check_exporter_alert_rendered(ctx, poll, http_get)),
     ("the exporter recovers when the token works again", check_recovers),
     ("every dashboard panel query returns data", check_dashboard_queries),
     ("ad-hoc runs fold into one webhook_id, however many", check_folded_bounded),
+    ("every webhook alert reached the receiver as one alert per (alertname, webhook_id)",
+     e2e_notify.check_delivered_once),
     ("the exporter exits 0 on SIGTERM", check_stops_cleanly),
+    ("with one exporter of the pair stopped, the other keeps every webhook alert firing",
+     lambda ctx: e2e_notify.check_pair_survives_one(ctx, poll)),
     ("Prometheus scrapes over TLS with basic auth, and not with a wrong password", check_tls_scrape),
 ]
 

