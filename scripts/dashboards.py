@@ -21,7 +21,10 @@ The e2e test imports this module to walk the same panel queries.
 import json
 import pathlib
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DASHBOARD_DIR = ROOT / "dashboards"
@@ -539,6 +542,112 @@ def lint_expr(expr):
     return problems
 
 
+# The golden checks run the queries in promtool (Prometheus' own engine) on
+# the golden series, 30 one-minute samples: gauges flat, counters growing by
+# their golden value a minute, so rates are not all 0.
+GOLDEN_VALUES = {"gauge": "{v}x30", "counter": "0+{v}x30", "histogram": "0+{v}x30"}
+GOLDEN_EVAL = "20m"
+GOLDEN_VARIABLES = {"instance": ".*", "webhook_id": ".*", "event_type": ".*", "__rate_interval": "5m",
+                    "__range": "10m", "__interval": "1m"}
+# Alerts the bundled rules would fire, for the queries that read ALERTS.
+GOLDEN_ALERTS = [("ApifyWebhookFailureRatioHigh", "Wh2"), ("ApifyWebhookReceiverMisconfigured", "Wh3"),
+                 ("ApifyWebhookFailureRatioHigh", "Wh3")]
+
+
+def substitute(expr, values):
+    """`expr` with Grafana's $var / ${var} / ${var:fmt} replaced from
+    `values`; KeyError on a variable it lacks."""
+    return re.sub(r"\$\{([a-zA-Z_][a-zA-Z0-9_]*)(?::[a-z]+)?\}|\$([a-zA-Z_][a-zA-Z0-9_]*)",
+                  lambda m: values[m.group(1) or m.group(2)], expr)
+
+
+def golden_input(job, instances):
+    """promtool input_series: every golden series under `job` and each of
+    `instances` (two: an HA pair scraping one account), plus ALERTS."""
+    out = []
+    for s in golden_series():
+        values = GOLDEN_VALUES.get(s["type"], "{v}x30").format(v=s["value"][1])
+        for instance in instances:
+            body = ", ".join(x for x in (s["text"], 'job="%s"' % job, 'instance="%s"' % instance) if x)
+            out.append({"series": "%s{%s}" % (s["metric"]["__name__"], body), "values": values})
+    for alertname, webhook_id in GOLDEN_ALERTS:
+        out.append({"series": series_selector({"__name__": "ALERTS", "alertname": alertname, "alertstate": "firing",
+                                                "job": job, "webhook_id": webhook_id, "severity": "warning"}),
+                    "values": "1x30"})
+    return out
+
+
+def ha_comparison(expr, where):
+    """A PromQL expression empty exactly when `expr` answers the same for
+    job "one" (one exporter) and job "two" (an HA pair of the same series):
+    the same series but for `job`, with the same values (up to float
+    rounding: a sum's order is not fixed; NaN = NaN)."""
+    one = "(%s)" % substitute(expr, dict(GOLDEN_VARIABLES, job="one"))
+    two = "(%s)" % substitute(expr, dict(GOLDEN_VARIABLES, job="two"))
+    return ("count(abs(%s - ignoring (job) %s) > 1e-9 * abs(%s) + 1e-12)\nor count(%s unless ignoring (job) %s)\n"
+            "or count(%s unless ignoring (job) %s)\n# %s" % (one, two, one, one, two, two, one, where))
+
+
+def promtool_test(groups):
+    """Runs `promtool test rules` on these test groups: (ok, output)."""
+    promtool = shutil.which("promtool")
+    if not promtool:
+        return False, "promtool not found (scripts/install-tools.sh installs it; --static skips these checks)"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "dashboards_test.yml"
+        # JSON is YAML: no dependency to write it.
+        path.write_text(json.dumps({"rule_files": [], "evaluation_interval": "1m", "tests": groups},
+                                   ensure_ascii=False, indent=1))
+        try:
+            r = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            return False, "promtool test rules took over 120 s"
+    return r.returncode == 0, r.stdout + r.stderr
+
+
+def failing_comments(output):
+    """The `# where` comments of the expressions promtool reports failed."""
+    return sorted(set(re.findall(r"\\n# ([^\"]*)\", time:", output)))
+
+
+def check_golden(dashboards):
+    """Problems found by running the queries on the golden series in
+    promtool: the webhook names query gives webhook_text() for every golden
+    and NAME_CASES webhook, once per webhook under an HA pair; every query
+    over the webhook series answers the same for an HA pair as for one
+    exporter; and a query that sums without HA_DEDUP is caught (so this
+    check can fail)."""
+    infos = [s["metric"] for s in golden_webhook_info()] + [dict(c, __name__="apify_webhook_info") for c in NAME_CASES]
+    names_input = [{"series": series_selector(dict(labels, job="apify", instance=instance)), "values": "1x30"}
+                   for labels in infos for instance in ("a", "b")]
+    names_test = {
+        "interval": "1m", "input_series": names_input,
+        "promql_expr_test": [{
+            "expr": substitute(webhook_names(), dict(GOLDEN_VARIABLES, job="apify")), "eval_time": GOLDEN_EVAL,
+            "exp_samples": [{"labels": series_selector(dict(s["metric"], __name__="")), "value": 1}
+                            for s in expected_webhook_names(infos)]}]}
+    tests = []
+    for path, d in dashboards:
+        for panel, t in queries(d):
+            if HA_SERIES.search(t["expr"]):
+                where = "%s / %s [%s]" % (path.name, panel.get("title"), t.get("refId"))
+                tests.append({"expr": ha_comparison(t["expr"], where), "eval_time": GOLDEN_EVAL, "exp_samples": []})
+    ha_input = golden_input("one", ["a"]) + golden_input("two", ["a", "b"])
+    ok, out = promtool_test([names_test, {"interval": "1m", "input_series": ha_input, "promql_expr_test": tests}])
+    problems = []
+    if not ok:
+        failed = failing_comments(out)
+        problems.extend("%s: answers differently for an HA pair of exporters than for one" % w for w in failed)
+        if not failed:
+            problems.append("golden checks (promtool): %s" % out.strip()[-3000:])
+    canary = ha_comparison('sum(apify_webhook_dispatches_active{job=~"$job", instance=~"$instance"})', "canary")
+    ok, out = promtool_test([{"interval": "1m", "input_series": ha_input,
+                              "promql_expr_test": [{"expr": canary, "eval_time": GOLDEN_EVAL, "exp_samples": []}]}])
+    if ok or failing_comments(out) != ["canary"]:
+        problems.append("the HA check does not catch a sum over an HA pair: %s" % out.strip()[-1000:])
+    return problems, len(tests)
+
+
 def main():
     dashboards = load()
     if not dashboards:
@@ -550,12 +659,16 @@ def main():
         problems.append("duplicate dashboard uid")
     for path, d in dashboards:
         problems.extend(lint_dashboard(path, d, set(uids)))
+    n_golden = 0
+    if "--static" not in sys.argv[1:]:
+        golden_problems, n_golden = check_golden(dashboards)
+        problems.extend(golden_problems)
     for p in problems:
         print("dashboard lint: " + p)
     n_panels = sum(len(list(panels(d))) for _, d in dashboards)
     n_queries = sum(len(list(queries(d))) for _, d in dashboards)
-    print("dashboards: %d dashboards, %d panels, %d queries, %d problems"
-          % (len(dashboards), n_panels, n_queries, len(problems)))
+    print("dashboards: %d dashboards, %d panels, %d queries (%d run on the golden series for an HA pair), "
+          "%d problems" % (len(dashboards), n_panels, n_queries, n_golden, len(problems)))
     return 1 if problems else 0
 
 
