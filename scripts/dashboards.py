@@ -1,20 +1,29 @@
 #!/usr/bin/env python3
-"""Lint the Grafana dashboards of dashboards/*.json (stdlib only).
+"""Lint the Grafana dashboards of dashboards/*.json and run their queries on
+the golden series in promtool.
 
-    python3 scripts/dashboards.py            # lint, exit 1 on any problem
+    python3 scripts/dashboards.py            # lint + golden checks, exit 1 on any problem
+    python3 scripts/dashboards.py --static   # lint only (no promtool)
 
 Checks what Grafana itself would not tell until someone opens the dashboard:
 valid JSON, unique uids and panel ids, the ${datasource}/job/instance/
 webhook_id/event_type variables, every panel and query on ${datasource}, a
 unit on every panel, rate()/irate()/increase() windows that are
 $__rate_interval (or $__range for increase), only metric names of the
-exporter's contract, every exporter selector filtered by $job and $instance,
-links to dashboards that exist, and panels that do not overlap. The
-$webhook_id selector shows descriptions and keeps ids as values: its regex
-is applied, as Grafana applies it, to the query_result() lines of the
-apify_webhook_info series of the golden exposition (an empty description,
-quotes, a newline), and must give (description, id) pairs; (id, id) when the
-description is empty.
+exporter's contract (and ALERTS), every exporter selector filtered by $job
+and $instance, links to dashboards that exist, the Apify Console link of
+every table of failed deliveries, panels that do not overlap, the overview's
+on-call panels above the fold, and every sum or count over the webhook
+series taken over `max without (instance, pod)` first (an HA pair).
+
+Webhooks are named "Actor / task — description · id" (webhook_text) by one
+PromQL expression (webhook_names); the $webhook_id selector shows that name
+and keeps the id as value. promtool runs that expression on the golden
+apify_webhook_info series (and NAME_CASES: each way a name can be missing),
+reported by two instances, and the selector's regex is applied, as Grafana
+applies it, to the query_result() lines of the answer. promtool also runs
+every query over the webhook series on all golden series for one exporter
+and for an HA pair, which must answer the same.
 
 The e2e test imports this module to walk the same panel queries.
 """

@@ -26,7 +26,10 @@ Alertmanager's notifications. It then proves, in order (CHECKS, below):
   5. every query of every dashboard panel, with its variables resolved from
      this Prometheus, returns data (at least one finite value), the
      drill-down also for the folded ad-hoc id, where only the panels of
-     Apify's own count (FOLDED_EMPTY_PANELS) must be empty; and however many
+     Apify's own count (FOLDED_EMPTY_PANELS) must be empty; every webhook
+     is named "Actor / task — description · id" as its apify_webhook_info
+     says; each row of the tables of failed deliveries links its run in
+     Apify Console, the run of that FAILED dispatch in the fake; and however many
      ad-hoc runs the fake has made, the exporter shows exactly the regular
      webhooks' ids and the folded one;
   6. the exporter exits 0 on SIGTERM;
