@@ -451,6 +451,11 @@ def lint_dashboard(path, d, all_uids):
             if run_link(p) != RUN_LINK:
                 bad("table %r shows failed dispatches but its %s column does not link to %s"
                     % (title, RUN_FIELD, RUN_LINK))
+        if (path.name == ONCALL_DASHBOARD and p.get("type") == "table"
+                and any(NAME_JOIN.search(t.get("expr") or "") for t in targets)
+                and not all(x in (field_link(p, "webhook") or "") for x in (DRILL_DOWN_LINK, DRILL_DOWN_VALUE))):
+            bad("table %r names webhooks but its webhook column does not open the drill-down (%s)"
+                % (title, DRILL_DOWN_LINK))
 
     if path.name == ONCALL_DASHBOARD:
         by_title = {p.get("title"): p for p in d.get("panels", [])}
@@ -481,10 +486,20 @@ ONCALL_PANELS = ["Failing webhooks now", "Webhook alerts firing", "Oldest failin
 FOLD_ROWS = 15
 
 
+# A webhook's row opens its drill-down, the chosen webhook its value.
+DRILL_DOWN_LINK = "/d/apify-webhook-detail/"
+DRILL_DOWN_VALUE = "var-webhook_id=${__data.fields.webhook_id}"
+
+
 def run_link(panel):
     """The URL of the data link on a table's RUN_FIELD column, or None."""
+    return field_link(panel, RUN_FIELD)
+
+
+def field_link(panel, field):
+    """The URL of the first data link a field override gives `field`."""
     for o in ((panel.get("fieldConfig") or {}).get("overrides") or []):
-        if (o.get("matcher") or {}).get("options") == RUN_FIELD:
+        if (o.get("matcher") or {}).get("options") == field:
             for prop in o.get("properties", []):
                 if prop.get("id") == "links" and prop.get("value"):
                     return prop["value"][0].get("url")
