@@ -12,6 +12,22 @@ For every alert of prometheus/alerts.yml:
   - prometheus/tests/*.yml has a case where it fires (exp_alerts with labels)
     and a case where it must stay quiet (exp_alerts: []).
 And every `## Apify...` section of the runbook belongs to an existing alert.
+
+Webhook alerts (group apify-webhook-alerts) and the apify_webhook: recording
+rules must be HA-safe, so that two exporters of one account (two instances
+of one job) fire each alert once:
+  - no `by (...)`, `on (...)` or `without (...)` list of theirs keeps
+    instance or pod, but for `max without (instance, pod)` itself;
+  - every rate() or increase() of an apify_webhook_* series sits right
+    inside `max without (instance, pod) (`, and no sum() takes raw
+    apify_webhook_* series (it would add the pair's counts up);
+  - they join apify_webhook_info for description, request_host,
+    actor_name and actor_task_name, and carry the run_url,
+    last_response_status and failed_last_hour annotations;
+  - no promtool test expects an instance label on one;
+  - an inhibit rule of deploy/alertmanager.yml that targets them does not
+    require an equal instance (they have none), and one that does require
+    it does not target them.
 """
 import pathlib
 import re
@@ -28,6 +44,59 @@ def alerts(text):
         m = re.match(r"alert:\s*(\S+)", chunk)
         if m:
             out[m.group(1)] = chunk
+    return out
+
+
+WEBHOOK_GROUP = "apify-webhook-alerts"
+MAX_WITHOUT = "max without (instance, pod) ("
+JOIN_LABELS = "group_left (description, request_host, actor_name, actor_task_name)"
+RUN_ANNOTATIONS = ("run_url", "last_response_status", "failed_last_hour")
+
+
+def groups(text):
+    """{group name: text} of a rule file."""
+    parts = re.split(r"(?m)^  - name:\s*", text)[1:]
+    return {p.split(None, 1)[0]: p for p in parts}
+
+
+def expr(rule):
+    """The expr of one rule chunk (a block scalar or one line)."""
+    m = re.search(r"(?ms)^\s+expr:\s*\|?\s*\n?(.*?)(?=^\s+(?:for|labels|annotations|record|alert):|\Z)", rule)
+    return m.group(1) if m else ""
+
+
+def ha_problems(name, text):
+    """What keeps an HA pair from counting once in the PromQL text."""
+    out = []
+    for m in re.finditer(r"\b(by|on|without)\s*\(([^)]*)\)", text):
+        labels = {x.strip() for x in m.group(2).split(",")}
+        if labels & {"instance", "pod"} and not (m.group(1) == "without" and text[m.start() - 4:m.start()] == "max "):
+            out.append("%s: `%s` keeps instance or pod apart (an HA pair would count twice)" % (name, m.group(0)))
+    for m in re.finditer(r"\b(rate|increase)\(apify_webhook_", text):
+        if not text[:m.start()].endswith(MAX_WITHOUT):
+            out.append("%s: %s() of an apify_webhook_* series outside `%s...)`" % (name, m.group(1), MAX_WITHOUT))
+    if re.search(r"\bsum\s*(?:(?:by|without)\s*\([^)]*\)\s*)?\(\s*apify_webhook_", text):
+        out.append("%s: sum() of raw apify_webhook_* series (take max without (instance, pod) first)" % name)
+    return out
+
+
+def inhibit_problems(text, webhook_alerts):
+    """Inhibit rules (deploy/alertmanager.yml) against webhook alerts' labels."""
+    out = []
+    block = text.split("\ninhibit_rules:", 1)
+    if len(block) < 2:
+        return ["deploy/alertmanager.yml: no top-level inhibit_rules"]
+    for rule in re.split(r"(?m)^  - ", block[1])[1:]:
+        target = re.search(r'target_matchers:\s*\[alertname(=~|=)"([^"]+)"\]', rule)
+        equal = re.search(r"equal:\s*\[([^\]]*)\]", rule)
+        if not target or not equal:
+            continue
+        pattern = target.group(2) if target.group(1) == "=~" else re.escape(target.group(2))
+        hit = sorted(a for a in webhook_alerts if re.fullmatch(pattern, a))
+        labels = {x.strip() for x in equal.group(1).split(",")}
+        if hit and "instance" in labels:
+            out.append("deploy/alertmanager.yml: an inhibit rule needs an equal instance of %s, which have none"
+                       % ", ".join(hit))
     return out
 
 
@@ -70,6 +139,28 @@ def main():
             problems.append("%s: no promtool test where it fires" % name)
         if not quiet:
             problems.append("%s: no promtool test where it stays quiet (exp_alerts: [])" % name)
+    alerts_text = (ROOT / "prometheus/alerts.yml").read_text()
+    webhook_alerts = alerts(groups(alerts_text).get(WEBHOOK_GROUP, ""))
+    if not webhook_alerts:
+        problems.append("prometheus/alerts.yml: no group %s" % WEBHOOK_GROUP)
+    for name, rule in sorted(webhook_alerts.items()):
+        problems.extend(ha_problems(name, expr(rule)))
+        if JOIN_LABELS not in expr(rule):
+            problems.append("%s: does not join apify_webhook_info `%s`" % (name, JOIN_LABELS))
+        for key in RUN_ANNOTATIONS:
+            if not re.search(r"(?m)^\s+%s:\s*\S" % key, rule):
+                problems.append("%s: no %s annotation" % (name, key))
+    recording = re.split(r"(?m)^\s+- (?=record:)", (ROOT / "prometheus/rules.yml").read_text())
+    for chunk in recording:
+        m = re.match(r"record:\s*(apify_webhook:\S+)", chunk)
+        if m:
+            problems.extend(ha_problems(m.group(1), expr(chunk)))
+    for path in sorted((ROOT / "prometheus/tests").glob("*.yml")):
+        for chunk in re.split(r"(?m)^\s+- alertname:", path.read_text())[1:]:
+            alert = chunk.split(None, 1)[0]
+            if alert in webhook_alerts and re.search(r"(?m)^\s+instance:", chunk.split("- alertname:")[0]):
+                problems.append("%s: a test of %s expects an instance label" % (path.name, alert))
+    problems.extend(inhibit_problems((ROOT / "deploy/alertmanager.yml").read_text(), webhook_alerts))
     for section in sorted(sections - set(rules)):
         problems.append("docs/runbook.md: section %s has no alert" % section)
     for p in problems:

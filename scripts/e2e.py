@@ -4,7 +4,7 @@
     python3 scripts/e2e.py        (scripts/e2e.sh installs the programs first)
 
 On 127.0.0.1 only, on free ports, it runs: the crate's fake Apify API as its
-own process (examples/fake_api e2e: four webhooks, each a case the alerts
+own process (examples/fake_api e2e: five webhooks, each a case the alerts
 must tell apart, and a run a second of one Actor, each with its own new
 ad-hoc webhook, described in examples/fake_api/e2e.rs), the exporter
 reading it (--interval 1s), a real Prometheus scraping it every second with
@@ -84,9 +84,14 @@ AD_HOC_ID = "ad-hoc:" + AD_HOC_ACTOR
 EXPECTED_WEBHOOK_ALERTS = {
     "wh-healthy": set(),
     "wh-misconfigured": {"ApifyWebhookReceiverMisconfigured", "ApifyWebhookFailureRatioHigh"},
-    "wh-flaky": {"ApifyWebhookReceiverUnavailable", "ApifyWebhookFailureRatioHigh"},
+    # 3 calls per SUCCEEDED dispatch: Flapping too (inhibited by Unavailable).
+    "wh-flaky": {"ApifyWebhookReceiverUnavailable", "ApifyWebhookFailureRatioHigh",
+                 "ApifyWebhookReceiverFlapping"},
     "wh-stalled": {"ApifyWebhookDispatchStuck", "ApifyWebhookNoRecentSuccess"},
-    AD_HOC_ID: {"ApifyWebhookReceiverUnavailable", "ApifyWebhookFailureRatioHigh"},
+    "wh-slow": {"ApifyWebhookReceiverSlow"},
+    # 2 calls per SUCCEEDED dispatch: Flapping too (inhibited by Unavailable).
+    AD_HOC_ID: {"ApifyWebhookReceiverUnavailable", "ApifyWebhookFailureRatioHigh",
+                "ApifyWebhookReceiverFlapping"},
 }
 # Drill-down panels with no data for a folded id, by design: Apify keeps no
 # count for it (apify_webhook_reported_dispatches_total). Empty for it, they
@@ -547,6 +552,7 @@ def check_labels(ctx):
     flaky = info["wh-flaky"]
     want = {"request_host": "etl.example.com", "description": "Warehouse loader",
             "actor_id": "actEtl000000001", "actor_task_id": "taskEtl00000001",
+            "actor_name": "e2e/etl-loader", "actor_task_name": "e2e/nightly-load",
             "event_types": "ACTOR.RUN.SUCCEEDED,ACTOR.BUILD.SUCCEEDED", "do_not_retry": "false"}
     wrong = {k: flaky.get(k) for k, v in want.items() if flaky.get(k) != v}
     if wrong:
@@ -556,10 +562,15 @@ def check_labels(ctx):
     # value is no label in Prometheus.
     folded = {k: v for k, v in info[AD_HOC_ID].items() if k not in ("job", "instance", "__name__")}
     want = {"webhook_id": AD_HOC_ID, "is_ad_hoc": "true", "description": "ad-hoc webhooks",
-            "actor_id": AD_HOC_ACTOR}
+            "actor_id": AD_HOC_ACTOR, "actor_name": "e2e/pipeline-runner"}
     if {k: v for k, v in folded.items() if k in want or k in ("request_host", "actor_task_id")} != want:
         raise Failure("apify_webhook_info{webhook_id=%s} has %s, want %s and no request_host or actor_task_id"
                       % (AD_HOC_ID, folded, want))
+    # wh-slow's task may not be read (403): its name is empty, nothing fails.
+    slow = info["wh-slow"]
+    if slow.get("actor_name") != "e2e/search-indexer" or "actor_task_name" in slow:
+        raise Failure("apify_webhook_info{webhook_id=wh-slow} has %s, want actor_name e2e/search-indexer"
+                      " and no actor_task_name" % slow)
     not_regular = sorted(w for w, m in info.items() if m.get("is_ad_hoc") != "false")
     if not_regular != [AD_HOC_ID]:
         raise Failure("is_ad_hoc is not \"false\" for %s" % not_regular)
@@ -644,7 +655,7 @@ def check_delivered_webhook_alert(ctx):
                lambda: ctx.stack.delivered("ApifyWebhookReceiverUnavailable", webhook_id=AD_HOC_ID), timeout=30)
     folded = got[0]
     summary = folded["annotations"].get("summary", "")
-    want = 'Receiver of webhook "ad-hoc webhooks" %s is failing (5xx or no answer)' % AD_HOC_ID
+    want = 'Receiver of webhook "ad-hoc webhooks" (e2e/pipeline-runner, %s) is failing (5xx or no answer)' % AD_HOC_ID
     if summary != want or folded["labels"].get("description") != "ad-hoc webhooks" \
             or "request_host" in folded["labels"]:
         raise Failure("delivered alert of %s: summary %r, want %r; labels %s"

@@ -68,6 +68,8 @@ async fn a_lone_surrogate_in_a_webhook_request_url_keeps_every_webhook() {
         ("webhook_id", W1),
         ("actor_id", "actor1"),
         ("actor_task_id", ""),
+        ("actor_name", ""),
+        ("actor_task_name", ""),
         ("event_types", RUN_OK),
         ("request_host", "hooks.example.com"),
         ("is_ad_hoc", "false"),

@@ -57,6 +57,8 @@ async fn dispatches_and_calls_are_counted_once_through_active_to_terminal() {
         ("webhook_id", W1),
         ("actor_id", "actor1"),
         ("actor_task_id", ""),
+        ("actor_name", ""),
+        ("actor_task_name", ""),
         ("event_types", "ACTOR.RUN.SUCCEEDED,ACTOR.RUN.FAILED"),
         ("request_host", "hooks.example.com"),
         ("is_ad_hoc", "false"),

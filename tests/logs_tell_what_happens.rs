@@ -63,14 +63,17 @@ async fn the_start_and_the_first_refresh_say_what_is_read_and_found() {
     let first = run.wait_for("first refresh finished").await;
     // The only refresh in the hour: every request the fake saw is its.
     let seen = fake.requests().len();
-    assert_eq!(seen, 3, "the webhook list, W1 in full, the dispatch list");
+    assert_eq!(
+        seen, 4,
+        "the webhook list, W1 in full, the dispatch list, W1's Actor (its name)"
+    );
     assert_eq!(level(&first), "INFO");
     let fields = &first["fields"];
     assert_eq!(fields["ok"], true);
     assert_eq!(fields["webhooks"], 1);
     assert_eq!(fields["dispatches"], 2, "d1 and d2; d3 is still ACTIVE");
     assert_eq!(fields["active"], 1);
-    assert_eq!(fields["requests"], 3);
+    assert_eq!(fields["requests"], 4);
     assert!(fields["duration"]
         .as_str()
         .is_some_and(|d| d.ends_with('s')));
@@ -211,7 +214,7 @@ async fn retries_are_debug_lines_and_one_summary_and_debug_is_about_the_exporter
     ]));
     let first = run.wait_for("first refresh finished").await;
     assert_eq!(first["fields"]["ok"], true);
-    assert_eq!(first["fields"]["requests"], 6, "3, and 3 retries");
+    assert_eq!(first["fields"]["requests"], 7, "4, and 3 retries");
 
     let summary = run.with_message("API requests were retried during the refresh");
     assert_eq!(summary.len(), 1, "{}", run.text());
@@ -347,4 +350,50 @@ fn healthcheck_prints_the_cause_when_unhealthy() {
             && err.lines().count() == 1,
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_may_not_read_actors_is_told_once_at_info() {
+    let fake = account_with_one_webhook(); // of actor1
+    fake.refuse_route(route::ACT, true);
+    let (api, stop_fake) = serve_fake(&fake).await;
+    let (port, addr) = listen();
+    // Every scrape a refresh, every refresh a metadata read: the Actor is
+    // asked, and refused, each time.
+    let run = Logged::spawn(exporter_of(&api).args([
+        "--listen",
+        &addr,
+        "--mode",
+        "on-scrape",
+        "--min-interval",
+        "1ms",
+        "--metadata-interval",
+        "1ms",
+    ]));
+    run.wait_for("first refresh finished").await;
+    for _ in 0..3 {
+        let (code, _) = http_get(port, "/metrics").expect("the exporter answers");
+        assert_eq!(code, 200);
+    }
+    let asked = fake
+        .requests()
+        .iter()
+        .filter(|r| r.route == route::ACT)
+        .count();
+    assert!(asked >= 2, "refused {asked} times: more than once");
+
+    let told = run.with_message(
+        "the token may not read these records: the names they give stay empty (nothing else is affected)",
+    );
+    assert_eq!(told.len(), 1, "{}", run.text());
+    assert_eq!(level(&told[0]), "INFO");
+    assert_eq!(told[0]["fields"]["endpoint"], route::ACT);
+    let loud = run
+        .events()
+        .into_iter()
+        .filter(|e| matches!(level(e), "WARN" | "ERROR"))
+        .count();
+    assert_eq!(loud, 0, "{}", run.text());
+    drop(run);
+    stop_fake.cancel();
 }

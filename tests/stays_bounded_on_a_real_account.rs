@@ -180,6 +180,8 @@ async fn thousands_of_ad_hoc_webhooks_fold_into_one_series_set_per_task_or_actor
                 ("webhook_id", "ad-hoc:taskOfB"),
                 ("actor_id", "actorB"),
                 ("actor_task_id", "taskOfB"),
+                ("actor_name", ""),
+                ("actor_task_name", ""),
                 ("event_types", "ACTOR.RUN.SUCCEEDED,ACTOR.RUN.FAILED"),
                 ("request_host", ""),
                 ("is_ad_hoc", "true"),

@@ -1,4 +1,4 @@
-//! The `e2e` scenario: the four webhooks of the end-to-end test
+//! The `e2e` scenario: the five webhooks of the end-to-end test
 //! (`scripts/e2e.py`) and the runs of one Actor with ad-hoc webhooks, each a
 //! case the bundled alerts must tell apart, and a driver that keeps their
 //! dispatches moving with the clock.
@@ -14,6 +14,10 @@
 //!   wh-stalled        last SUCCEEDED 8h ago, FAILED since, one dispatch
 //!                     ACTIVE for 3h -> DispatchStuck, NoRecentSuccess. No
 //!                     live traffic.
+//!   wh-slow           every dispatch SUCCEEDED at its first call, which
+//!                     takes 26 s (Apify gives up at 30 s) -> ReceiverSlow.
+//!                     Its task's record is refused (403), so the exporter
+//!                     shows no task name for it.
 //!   ad-hoc runs       every second a run of the Actor e2eAdHocActor01 gets its
 //!                     own new ad-hoc webhook (listed, `isAdHoc: true`) and
 //!                     one dispatch: 500, then 500 (2 of 3, FAILED) or 200
@@ -101,6 +105,14 @@ fn flaky(n: i64) -> Plan {
     }
 }
 
+/// Answers 200, but only after 26 s.
+fn slow(_: i64) -> Plan {
+    Plan {
+        calls: vec![call(100, 26_000, Some(200))],
+        end: Some((26_200, "SUCCEEDED")),
+    }
+}
+
 /// The `n`th ad-hoc run's dispatch: its receiver answers 500, then, a
 /// second later, 200 (every third run) or 500 again. ACTIVE ~2 s.
 pub(super) fn ad_hoc(n: i64) -> Plan {
@@ -150,7 +162,26 @@ const HEALTHY: usize = 0;
 const FLAKY: usize = 2;
 const STALLED: usize = 3;
 
-pub(super) const WEBHOOKS: [WebhookSpec; 4] = [
+/// The Actors and tasks, as (id, `username/name`, the Actor of a task),
+/// but for the task [`REFUSED_TASK_ID`], whose record the token may not
+/// read.
+pub(super) const OWNERS: [(&str, &str, Option<&str>); 7] = [
+    ("actHealthy00001", "e2e/crm-sync", None),
+    ("actSlack0000001", "e2e/slack-notifier", None),
+    ("actEtl000000001", "e2e/etl-loader", None),
+    (
+        "taskEtl00000001",
+        "e2e/nightly-load",
+        Some("actEtl000000001"),
+    ),
+    ("actBilling00001", "e2e/invoice-sync", None),
+    ("actSearch000001", "e2e/search-indexer", None),
+    (AD_HOC_ACTOR_ID, "e2e/pipeline-runner", None),
+];
+/// wh-slow's task: reading it is refused (403).
+pub(super) const REFUSED_TASK_ID: &str = "taskSearch00001";
+
+pub(super) const WEBHOOKS: [WebhookSpec; 5] = [
     WebhookSpec {
         id: "wh-healthy",
         description: "Orders to CRM",
@@ -190,6 +221,16 @@ pub(super) const WEBHOOKS: [WebhookSpec; 4] = [
         actor_task_id: None,
         do_not_retry: false,
         live: None,
+    },
+    WebhookSpec {
+        id: "wh-slow",
+        description: "Search index refresh",
+        request_url: "https://search.example.com/reindex?token=s3cret",
+        event_types: &[RUN_SUCCEEDED],
+        actor_id: "actSearch000001",
+        actor_task_id: Some(REFUSED_TASK_ID),
+        do_not_retry: false,
+        live: Some(slow),
     },
 ];
 

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use apify_webhook_exporter::api::decode::format_timestamp;
 use apify_webhook_exporter::clock::now_millis;
+use apify_webhook_exporter::demo::fake_api::route;
 use apify_webhook_exporter::demo::FakeApify;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::e2e::{
     ad_hoc, history, Plan, AD_HOC_ACTOR_ID, AD_HOC_EVENT_TYPES, AD_HOC_REQUEST_URL, ARRIVAL_MS,
-    DAY_MS, USER_ID, WEBHOOKS,
+    DAY_MS, OWNERS, REFUSED_TASK_ID, USER_ID, WEBHOOKS,
 };
 
 /// How often the driver reveals what the clock has passed.
@@ -99,7 +100,7 @@ impl Dispatch {
             Some((at, outcome)) if age >= at => outcome,
             _ => "ACTIVE",
         };
-        let (webhook_id, actor_id, summary) = match self.owner {
+        let (webhook_id, actor_id, task_id, summary) = match self.owner {
             Owner::Webhook(webhook) => {
                 let spec = &WEBHOOKS[webhook];
                 let summary = json!({
@@ -108,7 +109,8 @@ impl Dispatch {
                     "requestUrl": spec.request_url,
                     "isAdHoc": false,
                 });
-                (spec.id.to_owned(), spec.actor_id, Some(summary))
+                let task_id = spec.actor_task_id;
+                (spec.id.to_owned(), spec.actor_id, task_id, Some(summary))
             }
             // Every other run's dispatch carries no summary: the exporter
             // must learn it is ad-hoc from the webhook list.
@@ -121,7 +123,7 @@ impl Dispatch {
                         "isAdHoc": true,
                     })
                 });
-                (ad_hoc_webhook_id(n), AD_HOC_ACTOR_ID, summary)
+                (ad_hoc_webhook_id(n), AD_HOC_ACTOR_ID, None, summary)
             }
         };
         let mut view = json!({
@@ -131,7 +133,7 @@ impl Dispatch {
             "createdAt": format_timestamp(self.created),
             "status": status,
             "eventType": self.event_type,
-            "eventData": { "actorId": actor_id, "actorRunId": self.run_id() },
+            "eventData": { "actorId": actor_id, "actorTaskId": task_id, "actorRunId": self.run_id() },
             "calls": calls,
         });
         if let Some(summary) = summary {
@@ -172,6 +174,21 @@ impl Scenario {
             totals: [0; WEBHOOKS.len()],
             webhooks_shown: [(); WEBHOOKS.len()].map(|()| Value::Null),
         };
+        for (id, name, actor) in OWNERS {
+            let (user, name) = name.split_once('/').unwrap_or(("", name));
+            let owner = json!({ "id": id, "userId": USER_ID, "username": user, "name": name });
+            match actor {
+                Some(actor) => {
+                    let mut task = owner;
+                    task["actId"] = json!(actor);
+                    scenario.fake.put_actor_task(task);
+                }
+                None => scenario.fake.put_actor(owner),
+            }
+        }
+        scenario
+            .fake
+            .refuse_record(route::ACTOR_TASK, REFUSED_TASK_ID, true);
         for (webhook, created, event_type, plan) in history(now) {
             scenario.add(Owner::Webhook(webhook), created, event_type, plan);
         }

@@ -3,17 +3,20 @@
 //! reported through `RequestObserver`, which the wiring connects to the
 //! exporter's own metrics.
 //!
-//! One file per upstream resource ([`webhooks`], [`dispatches`]); errors
+//! One file per upstream resource ([`webhooks`], [`dispatches`], the
+//! Actors and tasks they belong to in `owners`); errors
 //! in `error.rs`, the envelope and page decoding in [`decode`]; this file
 //! is the client itself.
 
 pub mod decode;
 pub mod dispatches;
 mod error;
+mod owners;
 pub mod webhooks;
 
 pub use decode::{decode_envelope, decode_page, Page, Undecodable, MAX_PAGE_LIMIT};
 pub use error::{error_chain, ApiError, Reason};
+pub(crate) use owners::{Owner, OwnerRecord};
 
 use std::num::NonZeroU32;
 use std::sync::Arc;

@@ -11,8 +11,9 @@ use crate::api::decode::Millis;
 use crate::api::dispatches::{Call, Dispatch, DispatchStatus};
 
 /// Buckets of `apify_webhook_dispatch_call_duration_seconds`.
-pub(crate) const CALL_DURATION_BUCKETS: &[f64] =
-    &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+pub(crate) const CALL_DURATION_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 25.0, 30.0, 60.0,
+];
 /// Buckets of `apify_webhook_dispatch_attempts` (the design's).
 pub(crate) const ATTEMPTS_BUCKETS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0];
 /// Buckets of `apify_webhook_dispatch_delivery_seconds`: from a second to

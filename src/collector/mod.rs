@@ -5,12 +5,15 @@
 //! when one is new or changed) when the metadata period has come round,
 //! the account-wide dispatch list (or, when it is refused, each watched
 //! webhook's) newest-first down to its watermark, the webhooks that new
-//! dispatches name and no list did, then every dispatch still ACTIVE by id. A failing step
+//! dispatches name and no list did, then every dispatch still ACTIVE by id,
+//! then the names of the Actors and tasks (all of them with the metadata,
+//! new ones at once). A failing step
 //! is recorded and the rest goes on where that is safe; nothing counted is
 //! ever taken back, and nothing is counted twice.
 
 pub(crate) mod counts;
 pub(crate) mod cursor;
+mod names;
 mod paging;
 pub(crate) mod persist;
 pub(crate) mod reconcile;
@@ -32,6 +35,7 @@ use crate::api::{ApiError, Client, Undecodable};
 use crate::clock::Clock;
 use crate::config::{AdHoc, Config, Selection};
 use cursor::Cursor;
+use names::Names;
 use route::Routing;
 use skipped::Skip;
 use state::{Details, State, ACCOUNT_CURSOR, READ_BACK_PREFIX};
@@ -92,6 +96,8 @@ pub(crate) struct Collector {
     /// When metadata was last read in full (never, at start: the first
     /// refresh reads it).
     metadata_read_at: Option<Millis>,
+    /// Actor and task names, read on the metadata period.
+    names: Names,
 }
 
 /// What one metadata read found: the webhooks to watch, and those listed
@@ -121,6 +127,7 @@ impl Collector {
             routing: Routing::new(&config.selection, config.ad_hoc),
             metadata_interval: config.metadata_interval,
             metadata_read_at: None,
+            names: Names::default(),
         }
     }
 
@@ -170,6 +177,14 @@ impl Collector {
             );
         }
         self.reread_active(&known_active, &mut report.errors, &mut skips)
+            .await;
+        self.names
+            .refresh(
+                &self.client,
+                self.concurrency,
+                &mut self.state,
+                read_metadata,
+            )
             .await;
         self.report_skipped(skips, &mut report);
         // Apify's counts are as fresh as the last metadata read: compared
@@ -713,13 +728,13 @@ impl Collector {
 
 /// Runs `read` for each id, `concurrency` at a time; the answers come in
 /// the order they arrive, each with its id.
-async fn by_id<T, F, Fut>(
-    ids: impl IntoIterator<Item = String>,
+async fn by_id<K: Clone, T, F, Fut>(
+    ids: impl IntoIterator<Item = K>,
     concurrency: usize,
     read: F,
-) -> Vec<(String, T)>
+) -> Vec<(K, T)>
 where
-    F: Fn(String) -> Fut,
+    F: Fn(K) -> Fut,
     Fut: std::future::Future<Output = T>,
 {
     stream::iter(ids)

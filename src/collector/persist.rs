@@ -292,8 +292,29 @@ fn load(path: &Path, api_base_url: &str) -> Result<Option<State>, PersistError> 
     let file: File1<State> =
         serde_json::from_slice(&bytes).map_err(|e| foreign(format!("corrupt: {e}")))?;
     let mut state = file.state;
+    upgrade_call_durations(&mut state);
     check_histograms(&mut state).map_err(foreign)?;
     Ok(Some(state))
+}
+
+/// Call durations counted before the 20 s and 25 s bounds existed (0.1.0
+/// wrote `…, 10, 30, 60`): the calls between 10 and 30 s go into the
+/// 25–30 s bucket. Every bound that existed stays exact, and so does every
+/// rate from the upgrade on: the two new series start at their first
+/// scrape, where `rate()` counts nothing.
+fn upgrade_call_durations(state: &mut State) {
+    const BEFORE: usize = 11;
+    // Where the bounds 20 and 25 sit in CALL_DURATION_BUCKETS.
+    const NEW_AT: usize = 8;
+    for h in state
+        .webhooks
+        .values_mut()
+        .flat_map(|w| w.counts.call_duration.values_mut())
+    {
+        if h.buckets.len() == BEFORE {
+            h.buckets.splice(NEW_AT..NEW_AT, [0, 0]);
+        }
+    }
 }
 
 /// A histogram whose bucket count does not match this build's bounds
@@ -350,6 +371,27 @@ mod tests {
         assert_eq!(load(&path, "http://a").unwrap(), Some(sample()));
         let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn call_durations_of_0_1_0_load_with_the_20_and_25_second_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut before = sample();
+        let w = before.webhooks.get_mut("W1").unwrap();
+        // 0.1.0's bounds: 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60, then +Inf.
+        let old = Histogram {
+            buckets: vec![1, 0, 0, 0, 2, 0, 0, 3, 4, 5, 6],
+            sum: 1000.0,
+        };
+        w.counts.call_duration.insert("2xx".into(), old);
+        write(&path, &encode(&before, "http://a").unwrap()).unwrap();
+
+        let loaded = load(&path, "http://a").unwrap().unwrap();
+        let h = &loaded.webhooks["W1"].counts.call_duration["2xx"];
+        assert_eq!(CALL_DURATION_BUCKETS[8..10], [20.0, 25.0]);
+        assert_eq!(h.buckets, vec![1, 0, 0, 0, 2, 0, 0, 3, 0, 0, 4, 5, 6]);
+        assert_eq!((h.count(), h.sum), (21, 1000.0));
     }
 
     #[test]

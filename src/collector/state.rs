@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::decode::Millis;
 use crate::api::dispatches::Dispatch;
 use crate::api::webhooks::Webhook;
+use crate::api::Owner;
 
 use super::counts::Counts;
 use super::cursor::Cursor;
@@ -103,6 +104,12 @@ pub(crate) struct WebhookInfo {
     pub(crate) do_not_retry: String,
     pub(crate) ignore_ssl_errors: String,
     pub(crate) description: String,
+    /// `username/name` of the Actor and of the task (see `names.rs`);
+    /// empty until read, or when there is none to show.
+    #[serde(default)]
+    pub(crate) actor_name: String,
+    #[serde(default)]
+    pub(crate) actor_task_name: String,
 }
 
 /// Longest description exported, in Unicode scalar values.
@@ -123,7 +130,18 @@ impl WebhookInfo {
             description: description
                 .map(|d| d.chars().take(DESCRIPTION_CHARS).collect())
                 .unwrap_or_default(),
+            ..WebhookInfo::default()
         }
+    }
+
+    /// The Actor it belongs to, when it names one.
+    pub(crate) fn actor(&self) -> Option<Owner> {
+        non_empty(&self.actor_id).map(|id| Owner::Actor(id.to_owned()))
+    }
+
+    /// The task it belongs to, when it names one.
+    pub(crate) fn actor_task(&self) -> Option<Owner> {
+        non_empty(&self.actor_task_id).map(|id| Owner::ActorTask(id.to_owned()))
     }
 }
 

@@ -16,6 +16,21 @@ pub(super) const ACTOR_PRICES: &str = "nFJndFXA5zjCTuudP"; // acme~shop-price-mo
 const ACTOR_CRAWLER: &str = "HDSasDasz78YcAPEB"; // acme~docs-crawler
 const TASK_PRICES_DAILY: &str = "tZx9Lq2WmB7vKc4Rd"; // acme~shop-price-monitor-daily
 
+/// The Actors and the task, as `GET /v2/acts/:id` and
+/// `GET /v2/actor-tasks/:id` name them: (id, name, the Actor of a task).
+pub(super) const OWNERS: [(&str, &str, Option<&str>); 4] = [
+    (ACTOR_MAPS, "google-maps-leads", None),
+    (ACTOR_PRICES, "shop-price-monitor", None),
+    (ACTOR_CRAWLER, "docs-crawler", None),
+    (
+        TASK_PRICES_DAILY,
+        "shop-price-monitor-daily",
+        Some(ACTOR_PRICES),
+    ),
+];
+/// Whose Actors and task they are.
+pub(super) const USERNAME: &str = "acme";
+
 const RUN_SUCCEEDED: &str = "ACTOR.RUN.SUCCEEDED";
 const RUN_FAILED: &str = "ACTOR.RUN.FAILED";
 const RUN_TIMED_OUT: &str = "ACTOR.RUN.TIMED_OUT";

@@ -22,7 +22,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::cast::{USER_ID, WEBHOOKS};
+use super::cast::{OWNERS, USERNAME, USER_ID, WEBHOOKS};
 use super::draws::millis;
 use super::fake_api::{route, FakeApify, Fault};
 use super::live_dispatch::LiveDispatch;
@@ -159,8 +159,24 @@ impl Simulation {
             next_slow_answer: now + Duration::seconds(10),
             next_api_hiccup: now + Duration::seconds(20),
         };
+        simulation.publish_owners();
         simulation.step(now);
         simulation
+    }
+
+    /// The Actors and the task the webhooks belong to, for their names.
+    fn publish_owners(&self) {
+        for (id, name, actor) in OWNERS {
+            let owner = json!({ "id": id, "userId": USER_ID, "username": USERNAME, "name": name });
+            match actor {
+                Some(actor) => {
+                    let mut task = owner;
+                    task["actId"] = json!(actor);
+                    self.fake.put_actor_task(task);
+                }
+                None => self.fake.put_actor(owner),
+            }
+        }
     }
 
     async fn run(mut self, shutdown: CancellationToken) {

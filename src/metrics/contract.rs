@@ -192,6 +192,8 @@ pub(crate) const INFO: Family = family(
         "webhook_id",
         "actor_id",
         "actor_task_id",
+        "actor_name",
+        "actor_task_name",
         "event_types",
         "request_host",
         "is_ad_hoc",

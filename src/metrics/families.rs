@@ -74,6 +74,8 @@ pub(crate) fn webhook_families(state: &State) -> Vec<MetricFamily> {
             id,
             &i.actor_id,
             &i.actor_task_id,
+            &i.actor_name,
+            &i.actor_task_name,
             &event_types,
             &i.request_host,
             &i.is_ad_hoc,

@@ -53,7 +53,8 @@ fn webhook(id: &str, event_types: &[&str], actor: Option<&str>, task: Option<&st
 }
 
 /// Three webhooks: one healthy, one failing with retries and an ACTIVE
-/// dispatch, one with a description and event type that need escaping.
+/// dispatch, one with a description and event type that need escaping;
+/// an Actor's name, a task's, and an Actor without one.
 fn sample_state() -> State {
     const T0: i64 = 1_764_000_000_000;
     let mut state = State::default();
@@ -136,6 +137,11 @@ fn sample_state() -> State {
     ));
     if let Some(w) = state.webhooks.get_mut("Wh1") {
         w.unaccounted_dispatches = Some(2);
+        w.info.actor_name = "jane/orders-scraper".into();
+    }
+    // Wh3's Actor could not be read: no name.
+    if let Some(w) = state.webhooks.get_mut("Wh2") {
+        w.info.actor_task_name = "jane/nightly-build".into();
     }
     state
 }
@@ -146,6 +152,7 @@ fn sample_metrics() -> Metrics {
         Err(e) => panic!("registry: {e}"),
     };
     metrics.observe_request("/v2/webhooks", "200", Duration::from_millis(40));
+    metrics.observe_request("/v2/acts/:id", "403", Duration::from_millis(30));
     metrics.observe_request("/v2/webhook-dispatches", "200", Duration::from_millis(120));
     metrics.observe_request("/v2/webhook-dispatches", "503", Duration::from_millis(7));
     metrics.observe_request(

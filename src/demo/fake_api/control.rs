@@ -91,6 +91,26 @@ impl FakeApify {
         self.lock().insert_webhook(id, webhook, Some(raw));
     }
 
+    /// Adds or replaces an Actor (the object `GET /v2/acts/:id` returns: at
+    /// least `id`, `username` and `name`), found by its id or by
+    /// `username~name`.
+    pub fn put_actor(&self, actor: Value) {
+        let Some(id) = id_of(&actor) else {
+            tracing::warn!("fake Apify API: ignoring an Actor without a string \"id\"");
+            return;
+        };
+        self.lock().actors.insert(id, actor);
+    }
+
+    /// Adds or replaces a task, as [`FakeApify::put_actor`] does an Actor.
+    pub fn put_actor_task(&self, task: Value) {
+        let Some(id) = id_of(&task) else {
+            tracing::warn!("fake Apify API: ignoring a task without a string \"id\"");
+            return;
+        };
+        self.lock().actor_tasks.insert(id, task);
+    }
+
     /// Deletes a webhook; its dispatches stay until removed on their own.
     pub fn remove_webhook(&self, id: &str) {
         let mut state = self.lock();
@@ -171,6 +191,19 @@ impl FakeApify {
             state.hidden.remove(id);
         } else if state.dispatches.contains_key(id) {
             state.hidden.insert(id.to_owned());
+        }
+    }
+
+    /// While `refused`, the record `id` at the route template `route` (an
+    /// Actor at `/v2/acts/:id`, say) is answered 403, as Apify answers a
+    /// token scoped away from that one record.
+    pub fn refuse_record(&self, route: &str, id: &str, refused: bool) {
+        let key = (route.to_owned(), id.to_owned());
+        let mut state = self.lock();
+        if refused {
+            state.refused_records.insert(key);
+        } else {
+            state.refused_records.remove(&key);
         }
     }
 

@@ -53,6 +53,10 @@ pub mod route {
     pub const ACTOR_WEBHOOKS: &str = "/v2/actors/:id/webhooks";
     /// A task's webhooks.
     pub const ACTOR_TASK_WEBHOOKS: &str = "/v2/actor-tasks/:id/webhooks";
+    /// One Actor.
+    pub const ACT: &str = "/v2/acts/:id";
+    /// One task.
+    pub const ACTOR_TASK: &str = "/v2/actor-tasks/:id";
 }
 
 /// A programmable fake Apify API. Cloning is cheap and every clone sees the
@@ -197,6 +201,9 @@ struct State {
     /// [`FakeApify::put_raw_dispatch`]).
     raw_dispatches: HashMap<String, Box<RawValue>>,
     raw_webhooks: HashMap<String, Box<RawValue>>,
+    /// Actors and tasks (see [`FakeApify::put_actor`]), by id.
+    actors: HashMap<String, Value>,
+    actor_tasks: HashMap<String, Value>,
     /// The `total` every list claims, instead of the true count.
     list_total: Option<u64>,
     /// Every list answers its first page whatever the offset.
@@ -205,6 +212,9 @@ struct State {
     hidden: HashSet<String>,
     /// Route templates answered 403 (see [`FakeApify::refuse_route`]).
     refused: HashSet<String>,
+    /// Records answered 403, as (route template, id) (see
+    /// [`FakeApify::refuse_record`]).
+    refused_records: HashSet<(String, String)>,
     /// Webhook lists leave out ad-hoc webhooks (see
     /// [`FakeApify::list_ad_hoc_webhooks`]).
     ad_hoc_unlisted: bool,
@@ -241,10 +251,13 @@ impl FakeApify {
             dispatch_order: BTreeSet::new(),
             raw_dispatches: HashMap::new(),
             raw_webhooks: HashMap::new(),
+            actors: HashMap::new(),
+            actor_tasks: HashMap::new(),
             list_total: None,
             ignore_offset: false,
             hidden: HashSet::new(),
             refused: HashSet::new(),
+            refused_records: HashSet::new(),
             ad_hoc_unlisted: false,
             added_since_count: HashMap::new(),
             faults: HashMap::new(),

@@ -2,6 +2,7 @@
 //! logs each request, answers a queued fault or the route's normal answer,
 //! and Apify-style error responses (404, 405, 401 `token-not-valid`).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 
 use bytes::Bytes;
@@ -9,7 +10,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::lists::{condition_is, ListParams};
 use super::{route, FakeApify, Fault, Item, RecordedRequest};
@@ -29,6 +30,8 @@ pub(super) enum Route {
         id: String,
     },
     ActorTaskWebhooks(String),
+    Actor(String),
+    ActorTask(String),
 }
 
 impl Route {
@@ -56,9 +59,25 @@ impl Route {
                 id: id(actor)?,
             },
             ["actor-tasks", task, "webhooks"] => Route::ActorTaskWebhooks(id(task)?),
+            ["acts", actor] => Route::Actor(id(actor)?),
+            ["actor-tasks", task] => Route::ActorTask(id(task)?),
             _ => return None,
         };
         Some(route)
+    }
+
+    /// The record the path names, if it names one.
+    fn id(&self) -> Option<&str> {
+        match self {
+            Route::Webhooks | Route::Dispatches => None,
+            Route::Webhook(id)
+            | Route::WebhookDispatches(id)
+            | Route::Dispatch(id)
+            | Route::ActorWebhooks { id, .. }
+            | Route::ActorTaskWebhooks(id)
+            | Route::Actor(id)
+            | Route::ActorTask(id) => Some(id),
+        }
     }
 
     fn template(&self) -> &'static str {
@@ -70,6 +89,8 @@ impl Route {
             Route::Dispatch(_) => route::DISPATCH,
             Route::ActorWebhooks { template, .. } => template,
             Route::ActorTaskWebhooks(_) => route::ACTOR_TASK_WEBHOOKS,
+            Route::Actor(_) => route::ACT,
+            Route::ActorTask(_) => route::ACTOR_TASK,
         }
     }
 }
@@ -197,7 +218,12 @@ impl FakeApify {
                 "Authentication token is not valid.",
             );
         }
-        if state.refused.contains(route.template()) {
+        let record_refused = route.id().is_some_and(|id| {
+            state
+                .refused_records
+                .contains(&(route.template().to_owned(), id.to_owned()))
+        });
+        if record_refused || state.refused.contains(route.template()) {
             return error_response(
                 StatusCode::FORBIDDEN,
                 "insufficient-permissions",
@@ -237,8 +263,27 @@ impl FakeApify {
             Route::ActorTaskWebhooks(id) => {
                 state.webhook_list(&params, |w| condition_is(w, "actorTaskId", id))
             }
+            Route::Actor(id) => match owner(&state.actors, id) {
+                Some(actor) => data_response(&Item::Value(actor.clone())),
+                None => not_found("Actor was not found."),
+            },
+            Route::ActorTask(id) => match owner(&state.actor_tasks, id) {
+                Some(task) => data_response(&Item::Value(task.clone())),
+                None => not_found("Actor task was not found."),
+            },
         }
     }
+}
+
+/// An Actor or task by its id, or by `username~name` as the API allows.
+fn owner<'a>(records: &'a HashMap<String, Value>, id: &str) -> Option<&'a Value> {
+    records.get(id).or_else(|| {
+        let (user, name) = id.split_once('~')?;
+        records.values().find(|r| {
+            r.get("username").and_then(Value::as_str) == Some(user)
+                && r.get("name").and_then(Value::as_str) == Some(name)
+        })
+    })
 }
 
 fn is_authorized(authorization: Option<&str>, token: &str) -> bool {
