@@ -213,28 +213,34 @@ def golden_webhook_info():
 # apify_webhook_info: `webhook` = webhook_text() of its labels (the
 # description and the id joined, a leading " · " cut when the description
 # is empty; the Actor and task names joined, a dangling " / " cut; the two
-# joined by " — ", cut when there is no name), one series per webhook_id (an
-# HA pair's two exporters give one), with request_host for the tables. The
-# $webhook_id selector is query_result() of it, and tables and legends join
-# it with NAME_JOIN. [\s\S] because `.` does not match a newline.
+# joined by " — ", cut when there is no name), one series of value 1 per
+# webhook_id, with request_host for the tables. An HA pair's two exporters
+# give one; when only one of them has read the Actor or task name (the newer
+# read, the newer exporter), its series wins, weighted by 0.5 as the rules'
+# apify_webhook:info:one_per_webhook does. The $webhook_id selector is
+# query_result() of it, and tables and legends join it with NAME_JOIN.
+# [\s\S] because `.` does not match a newline.
 WEBHOOK_INFO = 'apify_webhook_info{job=~"$job", instance=~"$instance"}'
 
 
 def webhook_names(selector=WEBHOOK_INFO):
-    x = 'label_join(%s, "webhook", " · ", "description", "webhook_id")' % selector
+    named = "%s + 0.5 * (%s or %s or 0 * %s)" % (
+        selector, selector.replace("}", ', actor_name!=""}'), selector.replace("}", ', actor_task_name!=""}'),
+        selector)
+    x = 'label_join(%s, "webhook", " · ", "description", "webhook_id")' % named
     x = 'label_replace(%s, "webhook", "$1", "webhook", ` · ([\\s\\S]*)`)' % x
     x = 'label_join(%s, "owner", " / ", "actor_name", "actor_task_name")' % x
     x = 'label_replace(%s, "owner", "$1$2", "owner", ` / ([\\s\\S]*)|([\\s\\S]*) / `)' % x
     x = 'label_join(%s, "webhook", " — ", "owner", "webhook")' % x
     x = 'label_replace(%s, "webhook", "$1", "webhook", ` — ([\\s\\S]*)`)' % x
-    return "max by (webhook_id, webhook, request_host) (%s)" % x
+    return "(topk by (webhook_id) (1, max by (webhook_id, webhook, request_host) (%s)) * 0 + 1)" % x
 
 
 WEBHOOK_QUERY = "query_result(%s)" % webhook_names()
 # Joined to a per-webhook result: `* on (webhook_id) group_left (webhook)`
 # (or `(webhook, request_host)`) and this; topk keeps one series per id even
 # while an HA pair's exporters disagree on a description.
-NAMES = "topk by (webhook_id) (1, %s)" % webhook_names()
+NAMES = webhook_names()
 NAME_JOIN = re.compile(r"\*\s*on\s*\(webhook_id\)\s*group_left\s*\(webhook(?:, request_host)?\)\s*")
 # The selector's regex over a query_result() line
 # `{request_host="...",webhook="<text>",webhook_id="<id>"} 1 <ms>` (no
@@ -644,6 +650,11 @@ def check_golden(dashboards):
     infos = [s["metric"] for s in golden_webhook_info()] + [dict(c, __name__="apify_webhook_info") for c in NAME_CASES]
     names_input = [{"series": series_selector(dict(labels, job="apify", instance=instance)), "values": "1x30"}
                    for labels in infos for instance in ("a", "b")]
+    # A third exporter that has not read the names yet (an instance sorted
+    # first, so that a tie would pick it): the named series must win.
+    names_input += [{"series": series_selector(dict(labels, job="apify", instance="0", actor_name="",
+                                                    actor_task_name="")), "values": "1x30"}
+                    for labels in infos if labels.get("actor_name") or labels.get("actor_task_name")]
     names_test = {
         "interval": "1m", "input_series": names_input,
         "promql_expr_test": [{
