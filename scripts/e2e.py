@@ -36,7 +36,10 @@ checks. It then proves, in order (CHECKS, below):
   5. every query of every dashboard panel, with its variables resolved from
      this Prometheus, returns data (at least one finite value), the
      drill-down also for the folded ad-hoc id, where only the panels of
-     Apify's own count (FOLDED_EMPTY_PANELS) must be empty; and however many
+     Apify's own count (FOLDED_EMPTY_PANELS) must be empty; every webhook
+     is named "Actor / task — description · id" as its apify_webhook_info
+     says; each row of the tables of failed deliveries links its run in
+     Apify Console, the run of that FAILED dispatch in the fake; and however many
      ad-hoc runs the fake has made, the exporter shows exactly the regular
      webhooks' ids and the folded one;
   6. every webhook alert reached the receiver as one alert per (alertname,
@@ -56,6 +59,7 @@ Every wait is a poll with a deadline. Needs the PyPI package aiosmtpd
   ALERTMANAGER_BIN  default: prometheus-alertmanager
   E2E_KEEP=1        keep the temporary directory (configs, logs, TSDB)
 """
+import datetime
 import json
 import math
 import os
@@ -350,7 +354,7 @@ def resolve_variables(prom, dashboard, prefer):
             match = substitute(m.group(1), values)
             found = prom.api("label/%s/values" % m.group(2), **{"match[]": match, "start": time.time() - 300})
         elif r:
-            found = query_result_values(prom, var, substitute(r.group(1), values))
+            found = query_result_values(prom, var, substitute(r.group(1), values), values)
         else:
             raise Failure("variable $%s: unsupported query %r" % (name, q))
         if not found:
@@ -363,20 +367,30 @@ def resolve_variables(prom, dashboard, prefer):
     return values
 
 
-def query_result_values(prom, var, expr):
+def query_result_values(prom, var, expr, values):
     """The values of a query_result() variable, its regex applied as Grafana
     applies it to the lines of the real result; for $webhook_id every
-    option must be (description, id) of its series ((id, id) when the
-    description is empty)."""
+    option must be (name, id), the name "Actor / task — description · id"
+    made of its apify_webhook_info series (dashboards.webhook_text), and
+    the webhooks of EXPECTED_WEBHOOK_TEXTS must read exactly so."""
     series = prom.query(expr)
     options = dashboards.variable_options(var, dashboards.query_result_lines(series))
     if var["name"] == dashboards.WEBHOOK_VARIABLE:
-        want = dashboards.expected_webhook_options(s["metric"] for s in series)
-        if sorted(options) != sorted(want):
-            raise Failure("$%s options %r, not (description, id) pairs %r" % (var["name"], options, want))
-        if not any(text != value for text, value in options):
-            raise Failure("$%s shows no description: %r" % (var["name"], options))
+        want = webhook_texts(prom, values)
+        got = {value: text for text, value in options}
+        if len(got) != len(options) or got != want:
+            raise Failure("$%s options %r, not (name, id) pairs %r" % (var["name"], options, sorted(want.items())))
+        for webhook_id, text in EXPECTED_WEBHOOK_TEXTS.items():
+            if got.get(webhook_id) != text:
+                raise Failure("$%s shows %s as %r, not %r" % (var["name"], webhook_id, got.get(webhook_id), text))
     return [value for _, value in options]
+
+
+def webhook_texts(prom, values):
+    """{webhook_id: the name the dashboards must show}, from the real
+    apify_webhook_info series."""
+    info = prom.query(substitute(dashboards.WEBHOOK_INFO, values))
+    return {s["metric"]["webhook_id"]: dashboards.webhook_text(s["metric"]) for s in info}
 
 
 def substitute(expr, values):
@@ -714,15 +728,91 @@ def check_recovers(ctx):
     poll("a few scrapes after recovery", lambda: time.time() >= target, timeout=10)
 
 
+# The names the dashboards must show for two webhooks of the fake (names
+# from examples/fake_api/e2e.rs; wh-slow's task may not be read: no task).
+EXPECTED_WEBHOOK_TEXTS = {
+    "wh-flaky": "e2e/etl-loader / e2e/nightly-load — Warehouse loader · wh-flaky",
+    "wh-slow": "e2e/search-indexer — Search index refresh · wh-slow",
+}
+# The fake's webhooks with FAILED dispatches, each of which a table of
+# failed deliveries must show with its run.
+FAILED_RUN_WEBHOOKS = {"wh-misconfigured", "wh-flaky", "wh-stalled", AD_HOC_ID}
+RUN_URL = "https://console.apify.com/view/runs/"
+
+
+def fake_dispatch(ctx, dispatch_id):
+    """The fake's dispatch, as GET /v2/webhook-dispatches/:id answers it."""
+    url = "%s/v2/webhook-dispatches/%s" % (ctx.api, urllib.parse.quote(dispatch_id, safe=""))
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + FAKE_TOKEN})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.loads(r.read())["data"]
+    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as e:
+        raise Failure("GET %s: %s" % (url, e))
+
+
+def created_ms(dispatch):
+    stamp = dispatch.get("createdAt") or ""
+    try:
+        return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000
+    except ValueError:
+        raise Failure("dispatch %s: createdAt %r" % (dispatch.get("id"), stamp))
+
+
+def check_run_links(ctx, panel, target, result, webhook_ids, where):
+    """A table of failed deliveries: each row's run cell links, as Grafana
+    builds the link from the row, to the Console page of the run of that
+    FAILED dispatch of that webhook (the fake's own record); the webhooks
+    `webhook_ids` each have a row with a run. Returns the rows checked."""
+    url = dashboards.run_link(panel)
+    with_run = set()
+    for series in result:
+        row = series["metric"]
+        run_id, dispatch_id = row.get(dashboards.RUN_FIELD, ""), row.get("dispatch_id", "")
+        if not run_id:
+            continue
+        d = fake_dispatch(ctx, dispatch_id)
+        owner_ok = (d.get("webhookId") == row["webhook_id"] if not row["webhook_id"].startswith("ad-hoc:")
+                    else "ad-hoc:" + (d.get("eventData") or {}).get("actorId", "") == row["webhook_id"])
+        if not owner_ok or d.get("status") != "FAILED" or (d.get("eventData") or {}).get("actorRunId") != run_id:
+            raise Failure("%s: row %s is not the fake's FAILED dispatch of that run: %s" % (where, row, shorten(d)))
+        link = dashboards.render_link(url, row, dashboards.RUN_FIELD)
+        if link != RUN_URL + run_id:
+            raise Failure("%s: the run cell of %s links to %r, not %r" % (where, row, link, RUN_URL + run_id))
+        # Its value is the dispatch's createdAt: in ms where shown as a time.
+        scale = 1 if target["expr"].lstrip().startswith("1000 *") else 1000
+        if abs(float(series["value"][1]) * scale - created_ms(d)) > 1:
+            raise Failure("%s: row %s shows %s, not the dispatch's createdAt %s"
+                          % (where, row, series["value"][1], created_ms(d)))
+        with_run.add(row["webhook_id"])
+    if not webhook_ids <= with_run:
+        raise Failure("%s: no row with a run for %s (rows with one: %s)"
+                      % (where, sorted(webhook_ids - with_run), sorted(with_run)))
+    return len(with_run)
+
+
+def check_names(result, texts, where):
+    """Every series naming a webhook (`webhook`) names it as the dashboards
+    must: dashboards.webhook_text of its apify_webhook_info."""
+    for series in result:
+        m = series["metric"]
+        if "webhook" in m and m["webhook"] != texts.get(m.get("webhook_id")):
+            raise Failure("%s: webhook %s is named %r, not %r"
+                          % (where, m.get("webhook_id"), m["webhook"], texts.get(m.get("webhook_id"))))
+
+
 # 5. Every dashboard query returns data.
 def check_dashboard_queries(ctx):
     """Each dashboard for wh-flaky, and one with a single $webhook_id (the
     drill-down) for the folded ad-hoc id too: there exactly the panels of
-    FOLDED_EMPTY_PANELS must be empty, every other must have data."""
+    FOLDED_EMPTY_PANELS must be empty, every other must have data. Tables
+    name webhooks as the selector does, and the tables of failed
+    deliveries link each row's run (check_run_links)."""
     prom = ctx.prom
     total = 0
     empty = []
     has_data = []
+    run_rows = 0
     for path, d in dashboards.load():
         variables = {v["name"]: v for v in d["templating"]["list"]}
         webhook_ids = ["wh-flaky"]
@@ -736,11 +826,16 @@ def check_dashboard_queries(ctx):
                 if len(webhook_ids) > 1 and values["webhook_id"] != webhook_id:
                     raise Failure("%s: $webhook_id resolved to %s, not %s"
                                   % (path.name, values["webhook_id"], webhook_id))
+            texts = webhook_texts(prom, values)
+            selected = {webhook_id} if len(webhook_ids) > 1 else FAILED_RUN_WEBHOOKS
             for panel, t in dashboards.queries(d):
                 expr = substitute(t["expr"], values)
                 total += 1
                 result = prom.query(expr) if t.get("instant") else prom.query_range(expr, 60, 2)
                 where = "%s / %s [%s] for %s: %s" % (path.name, panel["title"], t["refId"], webhook_id, expr)
+                check_names(result, texts, where)
+                if dashboards.run_link(panel) and "apify_webhook_last_failed_dispatch_info" in t["expr"]:
+                    run_rows += check_run_links(ctx, panel, t, result, selected & FAILED_RUN_WEBHOOKS, where)
                 folded_empty = webhook_id == AD_HOC_ID and (path.name, panel["title"]) in FOLDED_EMPTY_PANELS
                 if folded_empty and result:
                     has_data.append(where)
@@ -750,8 +845,10 @@ def check_dashboard_queries(ctx):
         raise Failure("of %d queries, %d returned no finite value:\n  %s\nand %d returned series for the folded id, "
                       "where Apify has no count:\n  %s"
                       % (total, len(empty), "\n  ".join(empty), len(has_data), "\n  ".join(has_data)))
-    return "%d queries over %d dashboards (the drill-down for %s too), all with data but %s for %s" % (
-        total, len(dashboards.load()), AD_HOC_ID, sorted(t for _, t in FOLDED_EMPTY_PANELS), AD_HOC_ID)
+    return ("%d queries over %d dashboards (the drill-down for %s too), all with data but %s for %s; "
+            "%d rows of failed deliveries link their run" % (
+                total, len(dashboards.load()), AD_HOC_ID, sorted(t for _, t in FOLDED_EMPTY_PANELS), AD_HOC_ID,
+                run_rows))
 
 
 def fake_ad_hoc_webhooks(ctx):
