@@ -23,6 +23,21 @@ fn exporter_of(api: &str) -> std::process::Command {
     c
 }
 
+/// The exporter on `--listen addr`, on scrape with reuse for 1 ms only:
+/// each scrape is a whole refresh.
+fn refreshed_by_scrape(api: &str, addr: &str) -> std::process::Command {
+    let mut c = exporter_of(api);
+    c.args([
+        "--listen",
+        addr,
+        "--mode",
+        "on-scrape",
+        "--min-interval",
+        "1ms",
+    ]);
+    c
+}
+
 fn level(event: &Value) -> &str {
     event["level"].as_str().unwrap_or_default()
 }
@@ -134,16 +149,9 @@ async fn apify_up_changing_is_told_once_each_way() {
     }
     let (api, stop_fake) = serve_fake(&fake).await;
     let (port, addr) = listen();
-    // On scrape, with reuse for 1 ms only: each scrape is a whole refresh, so the
-    // token changes between refreshes, never in the middle of one.
-    let run = Logged::spawn(exporter_of(&api).args([
-        "--listen",
-        &addr,
-        "--mode",
-        "on-scrape",
-        "--min-interval",
-        "1ms",
-    ]));
+    // Each scrape a whole refresh, so the token changes between refreshes,
+    // never in the middle of one.
+    let run = Logged::spawn(&mut refreshed_by_scrape(&api, &addr));
     let first = run.wait_for("first refresh finished").await;
     assert_eq!(first["fields"]["ok"], true);
     let scrape = || {
@@ -360,16 +368,8 @@ async fn a_token_that_may_not_read_actors_is_told_once_at_info() {
     let (port, addr) = listen();
     // Every scrape a refresh, every refresh a metadata read: the Actor is
     // asked, and refused, each time.
-    let run = Logged::spawn(exporter_of(&api).args([
-        "--listen",
-        &addr,
-        "--mode",
-        "on-scrape",
-        "--min-interval",
-        "1ms",
-        "--metadata-interval",
-        "1ms",
-    ]));
+    let mut exporter = refreshed_by_scrape(&api, &addr);
+    let run = Logged::spawn(exporter.args(["--metadata-interval", "1ms"]));
     run.wait_for("first refresh finished").await;
     for _ in 0..3 {
         let (code, _) = http_get(port, "/metrics").expect("the exporter answers");
