@@ -8,22 +8,31 @@ the golden series in promtool.
 Checks what Grafana itself would not tell until someone opens the dashboard:
 valid JSON, unique uids and panel ids, the ${datasource}/job/instance/
 webhook_id/event_type variables, every panel and query on ${datasource}, a
-unit on every panel, rate()/irate()/increase() windows that are
-$__rate_interval (or $__range for increase), only metric names of the
-exporter's contract (and ALERTS), every exporter selector filtered by $job
-and $instance, links to dashboards that exist, the Apify Console link of
-every table of failed deliveries, panels that do not overlap, the overview's
-on-call panels above the fold, and every sum or count over the webhook
-series taken over `max without (instance, pod)` first (an HA pair).
+unit on every panel, no date unit in a table's defaults (it would turn its
+label columns into dates) nor on a field a data link reads,
+rate()/irate()/increase() windows that are $__rate_interval (or $__range
+for increase), only metric names of the exporter's contract, ALERTS,
+ALERTS_FOR_STATE and two series of the bundled rules (RULE_SERIES), every
+exporter selector filtered by $job and $instance, aggregations and joins by
+(job, webhook_id), never webhook_id alone, links to dashboards that exist,
+the Apify Console link of every table of failed deliveries, the drill-down
+link (with job and webhook_id) of the overview's tables, panels that do not
+overlap, the overview's on-call panels above the fold of a 1366x768 screen
+(FOLD_PX), and every sum or count over the webhook series taken over
+`max without (instance, pod)` first (an HA pair).
 
-Webhooks are named "Actor / task — description · id" (webhook_text) by one
-PromQL expression (webhook_names); the $webhook_id selector shows that name
-and keeps the id as value. promtool runs that expression on the golden
-apify_webhook_info series (and NAME_CASES: each way a name can be missing),
-reported by two instances, and the selector's regex is applied, as Grafana
-applies it, to the query_result() lines of the answer. promtool also runs
-every query over the webhook series on all golden series for one exporter
-and for an HA pair, which must answer the same.
+Webhooks are named "Actor / task — description · id" (webhook_text). The
+$webhook_id selector builds that name itself (webhook_names), so that it
+works without the bundled rules; panels join it from the rules'
+apify_webhook:name (NAMES). promtool runs both on the golden
+apify_webhook_info series (and NAME_CASES: each way a name can be missing,
+RENAME_CASE: an HA pair disagreeing on a description), reported by two
+instances, and the selector's regex is applied, as Grafana applies it, to
+the query_result() lines of the answer. promtool also runs, with
+prometheus/rules.yml, every query over the webhook series, the alerts or
+the rules' series on all golden series for one exporter and for an HA pair
+(one of which lags a FAILED dispatch behind), which must answer the same,
+not nothing, and one row per webhook of failed dispatches.
 
 The e2e test imports this module to walk the same panel queries.
 """
@@ -59,7 +68,17 @@ CONTRACT = contract_series()
 PROMETHEUS_SERIES = {"up"}
 # The bundled rules' alerts, as Prometheus records them: they aggregate away
 # `instance` (an HA pair fires once), so only $job filters them.
-ALERT_SERIES = {"ALERTS"}
+# ALERTS_FOR_STATE's value is the time an alert became active: Alertmanager's
+# StartsAt.
+ALERT_SERIES = {"ALERTS", "ALERTS_FOR_STATE"}
+# Series the bundled recording rules (prometheus/rules.yml) record, that the
+# dashboards read: the webhooks' names (NAMES), and a threshold whose
+# presence tells that this Prometheus evaluates the bundled rules (RULES_GATE).
+# Recorded by (job, webhook_id): only $job filters them.
+RULE_SERIES = {"apify_webhook:name", "apify_webhook:failure_ratio_threshold"}
+# Appended to the on-call counts, which read ALERTS: without the bundled
+# rules they answer nothing ("alert rules not loaded"), not a green 0.
+RULES_GATE = "and on () (count(apify_webhook:failure_ratio_threshold) > 0)"
 
 REQUIRED_VARIABLES = ["datasource", "job", "instance", "webhook_id", "event_type"]
 DATASOURCE_REF = "${datasource}"
@@ -237,11 +256,18 @@ def webhook_names(selector=WEBHOOK_INFO):
 
 
 WEBHOOK_QUERY = "query_result(%s)" % webhook_names()
-# Joined to a per-webhook result: `* on (webhook_id) group_left (webhook)`
-# (or `(webhook, request_host)`) and this; topk keeps one series per id even
-# while an HA pair's exporters disagree on a description.
-NAMES = webhook_names()
-NAME_JOIN = re.compile(r"\*\s*on\s*\(webhook_id\)\s*group_left\s*\(webhook(?:, request_host)?\)\s*")
+# Panels join the same name from the bundled rules' apify_webhook:name
+# (prometheus/rules.yml: the same label operations over
+# apify_webhook:info:one_per_webhook, one series per (job, webhook_id)):
+# `* on (job, webhook_id) group_left (webhook)` (or `(webhook,
+# request_host)`) and NAMES. The selector keeps its own expression so that
+# it lists webhooks, filtered by $instance, without the rules.
+NAMES = 'apify_webhook:name{job=~"$job"}'
+NAME_JOIN = re.compile(r"\*\s*on\s*\(job, webhook_id\)\s*group_left\s*\(webhook(?:, request_host)?\)\s*")
+# Ids are unique per Apify account (job), not across them: a folded
+# `ad-hoc:<actorId>` of a public Actor can come from two accounts. Panels
+# aggregate and join by (job, webhook_id), never by webhook_id alone.
+BY_ID_ALONE = re.compile(r"\b(?:by|on|without)\s*\(\s*webhook_id\s*[,)]")
 # The selector's regex over a query_result() line
 # `{request_host="...",webhook="<text>",webhook_id="<id>"} 1 <ms>` (no
 # request_host for ad-hoc webhooks): anchored at both ends, so quotes in a
@@ -259,6 +285,16 @@ NAME_CASES = [
      "request_host": "h.example.com"},
     {"webhook_id": "ad-hoc:NcNone", "description": "ad-hoc webhooks", "actor_name": "", "actor_task_name": "",
      "request_host": ""},
+]
+
+
+# Both exporters of a pair named, but one still with the old description:
+# one series must come out, with either name.
+RENAME_CASE = [
+    {"webhook_id": "NcRenamed", "description": "Old name", "actor_name": "jane/r", "actor_task_name": "",
+     "request_host": "r.example.com"},
+    {"webhook_id": "NcRenamed", "description": "New name", "actor_name": "jane/r", "actor_task_name": "",
+     "request_host": "r.example.com"},
 ]
 
 
@@ -444,11 +480,25 @@ def lint_dashboard(path, d, all_uids):
             if not expr:
                 bad("a query of panel %r is empty" % title)
             problems.extend("%s: panel %r: %s" % (path.name, title, m) for m in lint_expr(expr))
+            if BY_ID_ALONE.search(expr):
+                bad("panel %r aggregates or joins by webhook_id alone: use (job, webhook_id), ids are unique "
+                    "only within an account" % title)
+        if p.get("type") == "table" and unit and DATE_UNIT.match(unit):
+            bad("table %r has the date unit %s in its defaults: its label columns would read as dates (NaN); "
+                "give the time field an override" % (title, unit))
+        excluded = {k for t in p.get("transformations") or [] if t.get("id") == "organize"
+                    for k, v in ((t.get("options") or {}).get("excludeByName") or {}).items() if v}
         field_config = p.get("fieldConfig") or {}
         links = [(None, l) for l in (field_config.get("defaults") or {}).get("links") or []] + [
             ((o.get("matcher") or {}).get("options"), l) for o in field_config.get("overrides") or []
             for prop in o.get("properties", []) if prop.get("id") == "links" for l in prop.get("value", [])]
         for field, link in links:
+            for name in link_fields(link.get("url", ""), field):
+                if DATE_UNIT.match(field_unit(p, name) or ""):
+                    bad("panel %r: a link reads field %s, whose unit %s is a date: the link would carry "
+                        "a formatted date" % (title, name, field_unit(p, name)))
+                if name in excluded:
+                    bad("panel %r: a link reads field %s, which organize excludes: hide it instead" % (title, name))
             if link.get("url") == RUN_LINK and field == RUN_FIELD:
                 continue
             check_link(link.get("url", ""), all_uids, lambda m: bad("panel %r: %s" % (title, m)))
@@ -459,7 +509,7 @@ def lint_dashboard(path, d, all_uids):
                     % (title, RUN_FIELD, RUN_LINK))
         if (path.name == ONCALL_DASHBOARD and p.get("type") == "table"
                 and any(NAME_JOIN.search(t.get("expr") or "") for t in targets)
-                and not all(x in (field_link(p, "webhook") or "") for x in (DRILL_DOWN_LINK, DRILL_DOWN_VALUE))):
+                and not all(x in (field_link(p, "webhook") or "") for x in [DRILL_DOWN_LINK] + DRILL_DOWN_VALUES)):
             bad("table %r names webhooks but its webhook column does not open the drill-down (%s)"
                 % (title, DRILL_DOWN_LINK))
 
@@ -469,8 +519,9 @@ def lint_dashboard(path, d, all_uids):
             g = (by_title.get(title) or {}).get("gridPos")
             if not g:
                 bad("no top-level panel %r: on-call needs it above the fold" % title)
-            elif g.get("y", 99) + g.get("h", 99) > FOLD_ROWS or g.get("x", 0) + g.get("w", 99) > 24:
-                bad("panel %r (gridPos %s) is not above the fold (y + h <= %d, x + w <= 24)" % (title, g, FOLD_ROWS))
+            elif bottom_px(dict({"y": 99, "h": 99}, **g)) > FOLD_PX or g.get("x", 0) + g.get("w", 99) > 24:
+                bad("panel %r (gridPos %s) ends %d px below the grid's top, past the fold at %d px"
+                    % (title, g, bottom_px(dict({"y": 99, "h": 99}, **g)), FOLD_PX))
 
     for link in d.get("links", []):
         if link.get("type") == "link":
@@ -484,17 +535,30 @@ RUN_FIELD = "actor_run_id"
 RUN_LINK = "https://console.apify.com/view/runs/${__value.raw}"
 
 # What on-call asks first (is anything failing, since when, which Actor and
-# receiver, where to click): above the fold of a 1366x768 screen, which
-# shows about the first 15 grid rows (30 px each) under Grafana's top bar.
+# receiver, where to click): above the fold of a 1366x768 screen. Budget:
+# 768 px, less about 120 px of browser bar and taskbar, less about 110 px of
+# Grafana's top bar and variables: 538 px for the grid. A grid row is 30 px
+# high with an 8 px margin, so a panel at row y of h rows ends
+# (y + h) * 38 - 8 px below the grid's top: 14 rows end at 524 px, 15 at 562.
 ONCALL_DASHBOARD = "overview.json"
-ONCALL_PANELS = ["Failing webhooks now", "Webhook alerts firing", "Oldest failing: since last success",
+ONCALL_PANELS = ["Failing webhooks now", "Webhook alerts firing", "Oldest webhook alert: active for",
                  "Failing webhooks", "Latest failed deliveries"]
-FOLD_ROWS = 15
+VIEWPORT_PX = 768
+BROWSER_CHROME_PX = 120
+GRAFANA_CHROME_PX = 110
+GRID_ROW_PX = 30
+GRID_MARGIN_PX = 8
+FOLD_PX = VIEWPORT_PX - BROWSER_CHROME_PX - GRAFANA_CHROME_PX
+
+
+def bottom_px(grid_pos):
+    """How far below the grid's top a panel ends, in pixels."""
+    return (grid_pos["y"] + grid_pos["h"]) * (GRID_ROW_PX + GRID_MARGIN_PX) - GRID_MARGIN_PX
 
 
 # A webhook's row opens its drill-down, the chosen webhook its value.
 DRILL_DOWN_LINK = "/d/apify-webhook-detail/"
-DRILL_DOWN_VALUE = "var-webhook_id=${__data.fields.webhook_id}"
+DRILL_DOWN_VALUES = ["var-webhook_id=${__data.fields.webhook_id}", "var-job=${__data.fields.job}"]
 
 
 def run_link(panel):
@@ -512,9 +576,17 @@ def field_link(panel, field):
     return None
 
 
-def render_link(url, row, field):
+def render_link(url, row, field, panel):
     """A data link's URL for one table row, as Grafana builds it:
-    ${__value.raw} is the cell's own value, ${__data.fields.x} the row's x."""
+    ${__value.raw} is the cell's own value, ${__data.fields.x} the row's x.
+    Grafana puts a field's display value in the link, which for a date unit
+    is a formatted date (NaN for a label): ValueError when a field the link
+    reads has one in `panel`."""
+    for name in link_fields(url, field):
+        unit = field_unit(panel, name)
+        if unit and DATE_UNIT.match(unit):
+            raise ValueError("the link %r reads field %s, whose unit %s is a date" % (url, name, unit))
+
     def repl(m):
         if m.group(1) == "__value.raw":
             return row.get(field, "")
@@ -522,6 +594,36 @@ def render_link(url, row, field):
             return row.get(m.group(1)[len("__data.fields."):], "")
         return m.group(0)
     return re.sub(r"\$\{([^}]+)\}", repl, url)
+
+
+# Grafana's display processor reads a string as a date when the field's
+# unit is a date unit: a table's label columns must not get one.
+DATE_UNIT = re.compile(r"^(?:dateTime|time:)")
+
+
+def field_unit(panel, field):
+    """The unit Grafana gives `field` of a panel: its override's, else the
+    defaults'."""
+    field_config = panel.get("fieldConfig") or {}
+    unit = (field_config.get("defaults") or {}).get("unit")
+    for o in field_config.get("overrides") or []:
+        if (o.get("matcher") or {}).get("options") == field:
+            for prop in o.get("properties", []):
+                if prop.get("id") == "unit":
+                    unit = prop.get("value")
+    return unit
+
+
+def link_fields(url, field):
+    """The fields a data link's URL reads: `field` itself for
+    ${__value.raw}, x for ${__data.fields.x}."""
+    out = []
+    for m in re.finditer(r"\$\{([^}]+)\}", url):
+        if m.group(1) == "__value.raw":
+            out.append(field)
+        elif m.group(1).startswith("__data.fields."):
+            out.append(m.group(1)[len("__data.fields."):])
+    return out
 
 
 def check_link(url, all_uids, bad):
@@ -551,7 +653,7 @@ def lint_expr(expr):
         if not w.startswith("$__"):
             problems.append("literal range [%s]" % w)
     for name in sorted(metric_names(expr)):
-        if name not in CONTRACT and name not in PROMETHEUS_SERIES and name not in ALERT_SERIES:
+        if name not in CONTRACT | PROMETHEUS_SERIES | ALERT_SERIES | RULE_SERIES:
             problems.append("metric %s is not in the exporter's contract" % name)
     for m in METRIC_SELECTOR.finditer(expr):
         name, matchers = m.group(1), m.group(2)
@@ -561,14 +663,21 @@ def lint_expr(expr):
                     problems.append("selector of %s lacks %s" % (name, need))
         if name in ALERT_SERIES and 'job=~"$job"' not in matchers:
             problems.append('selector of %s lacks job=~"$job"' % name)
+        if name == "apify_webhook:name" and m.group(0) != NAMES:
+            problems.append("selects apify_webhook:name other than as %s" % NAMES)
     for name in re.findall(r"\b(apify_[a-z_]+)\b(?!\s*\{)", expr):
         if name in CONTRACT and not re.search(r"\b%s\s*\{" % re.escape(name), expr):
             problems.append("%s is selected without the $job/$instance filter" % name)
     problems.extend(lint_ha(expr))
     if "group_left (description)" in expr:
         problems.append("joins description alone: join `webhook` (NAMES), the Actor / task — description name")
-    if NAME_JOIN.search(expr) and NAMES not in expr:
+    if NAME_JOIN.search(expr) and not re.search(NAME_JOIN.pattern + re.escape(NAMES), expr):
         problems.append("joins `webhook` from something else than NAMES")
+    if "apify_webhook:name" in expr and not re.search(NAME_JOIN.pattern + re.escape(NAMES), expr):
+        problems.append("reads apify_webhook:name but not as `* on (job, webhook_id) group_left (webhook) %s`"
+                        % NAMES)
+    if "apify_webhook:failure_ratio_threshold" in expr and not expr.rstrip().endswith(RULES_GATE):
+        problems.append("reads apify_webhook:failure_ratio_threshold other than as the final `%s`" % RULES_GATE)
     return problems
 
 
@@ -579,9 +688,17 @@ GOLDEN_VALUES = {"gauge": "{v}x30", "counter": "0+{v}x30", "histogram": "0+{v}x3
 GOLDEN_EVAL = "20m"
 GOLDEN_VARIABLES = {"instance": ".*", "webhook_id": ".*", "event_type": ".*", "__rate_interval": "5m",
                     "__range": "10m", "__interval": "1m"}
-# Alerts the bundled rules would fire, for the queries that read ALERTS.
-GOLDEN_ALERTS = [("ApifyWebhookFailureRatioHigh", "Wh2"), ("ApifyWebhookReceiverMisconfigured", "Wh3"),
-                 ("ApifyWebhookFailureRatioHigh", "Wh3")]
+# Alerts the bundled rules would fire, for the queries that read ALERTS, and
+# when each became active (ALERTS_FOR_STATE, seconds from promtool's epoch).
+# Wh1 has a SUCCEEDED dispatch, so "since last success" has a value.
+GOLDEN_ALERTS = [("ApifyWebhookFailureRatioHigh", "Wh2", 300), ("ApifyWebhookReceiverMisconfigured", "Wh3", 420),
+                 ("ApifyWebhookFailureRatioHigh", "Wh3", 480), ("ApifyWebhookReceiverSlow", "Wh1", 600)]
+# An HA pair that disagrees: one of the pair has not yet read Wh2's newest
+# FAILED dispatch and still reports the one before. Tables of failed
+# deliveries must show the newer one, once.
+GOLDEN_STALE_FAILED = {"webhook_id": "Wh2", "dispatch_id": "d2", "event_type": "ACTOR.RUN.FAILED",
+                       "actor_run_id": "Run2older", "response_status": "503", "value": "1764000001"}
+LAST_FAILED = "apify_webhook_last_failed_dispatch_info"
 
 
 def substitute(expr, values):
@@ -593,40 +710,64 @@ def substitute(expr, values):
 
 def golden_input(job, instances):
     """promtool input_series: every golden series under `job` and each of
-    `instances` (two: an HA pair scraping one account), plus ALERTS."""
+    `instances` (two: an HA pair scraping one account), plus ALERTS and
+    ALERTS_FOR_STATE. With two instances, the first lags a dispatch behind
+    on GOLDEN_STALE_FAILED's webhook."""
     out = []
     for s in golden_series():
         values = GOLDEN_VALUES.get(s["type"], "{v}x30").format(v=s["value"][1])
-        for instance in instances:
-            body = ", ".join(x for x in (s["text"], 'job="%s"' % job, 'instance="%s"' % instance) if x)
-            out.append({"series": "%s{%s}" % (s["metric"]["__name__"], body), "values": values})
-    for alertname, webhook_id in GOLDEN_ALERTS:
-        out.append({"series": series_selector({"__name__": "ALERTS", "alertname": alertname, "alertstate": "firing",
-                                                "job": job, "webhook_id": webhook_id, "severity": "warning"}),
+        for i, instance in enumerate(instances):
+            text, v = s["text"], values
+            if (len(instances) > 1 and i == 0 and s["metric"]["__name__"] == LAST_FAILED
+                    and s["metric"]["webhook_id"] == GOLDEN_STALE_FAILED["webhook_id"]):
+                stale = dict(GOLDEN_STALE_FAILED)
+                v = "%sx30" % stale.pop("value")
+                text = ",".join("%s=%s" % (k, promql_string(x)) for k, x in stale.items())
+            body = ", ".join(x for x in (text, 'job="%s"' % job, 'instance="%s"' % instance) if x)
+            out.append({"series": "%s{%s}" % (s["metric"]["__name__"], body), "values": v})
+    for alertname, webhook_id, active_at in GOLDEN_ALERTS:
+        labels = {"alertname": alertname, "job": job, "webhook_id": webhook_id, "severity": "warning"}
+        out.append({"series": series_selector(dict(labels, __name__="ALERTS", alertstate="firing")),
                     "values": "1x30"})
+        out.append({"series": series_selector(dict(labels, __name__="ALERTS_FOR_STATE")),
+                    "values": "%dx30" % active_at})
     return out
+
+
+def golden_compared(expr):
+    """Whether the golden HA check runs `expr`: it reads the exporter's
+    webhook series, the alerts or the rules' series."""
+    return bool(HA_SERIES.search(expr) or re.search(r"\bALERTS|\bapify_webhook:", expr))
 
 
 def ha_comparison(expr, where):
     """A PromQL expression empty exactly when `expr` answers the same for
     job "one" (one exporter) and job "two" (an HA pair of the same series):
     the same series but for `job`, with the same values (up to float
-    rounding: a sum's order is not fixed; NaN = NaN)."""
+    rounding: a sum's order is not fixed; NaN = NaN), and not nothing (a
+    comparison of two empty answers proves nothing). A query over failed
+    dispatches must also give one series per webhook."""
     one = "(%s)" % substitute(expr, dict(GOLDEN_VARIABLES, job="one"))
     two = "(%s)" % substitute(expr, dict(GOLDEN_VARIABLES, job="two"))
+    once = ("\nor count by (job, webhook_id) (%s) > 1" % two) if LAST_FAILED in expr else ""
     return ("count(abs(%s - ignoring (job) %s) > 1e-9 * abs(%s) + 1e-12)\nor count(%s unless ignoring (job) %s)\n"
-            "or count(%s unless ignoring (job) %s)\n# %s" % (one, two, one, one, two, two, one, where))
+            "or count(%s unless ignoring (job) %s)\nor absent(%s)%s\n# %s"
+            % (one, two, one, one, two, two, one, one, once, where))
+
+
+RULES = ROOT / "prometheus" / "rules.yml"
 
 
 def promtool_test(groups):
-    """Runs `promtool test rules` on these test groups: (ok, output)."""
+    """Runs `promtool test rules` on these test groups, with the bundled
+    recording rules (the panels join apify_webhook:name): (ok, output)."""
     promtool = shutil.which("promtool")
     if not promtool:
         return False, "promtool not found (scripts/install-tools.sh installs it; --static skips these checks)"
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "dashboards_test.yml"
         # JSON is YAML: no dependency to write it.
-        path.write_text(json.dumps({"rule_files": [], "evaluation_interval": "1m", "tests": groups},
+        path.write_text(json.dumps({"rule_files": [str(RULES)], "evaluation_interval": "1m", "tests": groups},
                                    ensure_ascii=False, indent=1))
         try:
             r = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=120)
@@ -642,11 +783,12 @@ def failing_comments(output):
 
 def check_golden(dashboards):
     """Problems found by running the queries on the golden series in
-    promtool: the webhook names query gives webhook_text() for every golden
-    and NAME_CASES webhook, once per webhook under an HA pair; every query
-    over the webhook series answers the same for an HA pair as for one
-    exporter; and a query that sums without HA_DEDUP is caught (so this
-    check can fail)."""
+    promtool: the selector's names query and the rules' apify_webhook:name
+    (NAMES) give webhook_text() for every golden and NAME_CASES webhook,
+    once per webhook under an HA pair, and once for RENAME_CASE; every query
+    over the webhook series, the alerts or the rules' series answers the
+    same, and something, for an HA pair as for one exporter; and a query
+    that sums without HA_DEDUP is caught (so this check can fail)."""
     infos = [s["metric"] for s in golden_webhook_info()] + [dict(c, __name__="apify_webhook_info") for c in NAME_CASES]
     names_input = [{"series": series_selector(dict(labels, job="apify", instance=instance)), "values": "1x30"}
                    for labels in infos for instance in ("a", "b")]
@@ -655,16 +797,31 @@ def check_golden(dashboards):
     names_input += [{"series": series_selector(dict(labels, job="apify", instance="0", actor_name="",
                                                     actor_task_name="")), "values": "1x30"}
                     for labels in infos if labels.get("actor_name") or labels.get("actor_task_name")]
-    names_test = {
-        "interval": "1m", "input_series": names_input,
-        "promql_expr_test": [{
-            "expr": substitute(webhook_names(), dict(GOLDEN_VARIABLES, job="apify")), "eval_time": GOLDEN_EVAL,
-            "exp_samples": [{"labels": series_selector(dict(s["metric"], __name__="")), "value": 1}
-                            for s in expected_webhook_names(infos)]}]}
+    # A rename seen by one of the pair: both named, two descriptions.
+    names_input += [{"series": series_selector(dict(labels, __name__="apify_webhook_info", job="apify",
+                                                    instance=instance)), "values": "1x30"}
+                    for instance, labels in zip(("a", "b"), RENAME_CASE)]
+    rename_id = RENAME_CASE[0]["webhook_id"]
+    only_rename = 'label_replace(vector(1), "webhook_id", %s, "", "")' % promql_string(rename_id)
+    rename_texts = " or ".join('label_replace(vector(1), "webhook", %s, "", "")' % promql_string(webhook_text(c))
+                               for c in RENAME_CASE)
+    expected = [dict(s["metric"], __name__="") for s in expected_webhook_names(infos)]
+    names_tests = []
+    for expr, labels in ((substitute(webhook_names(), dict(GOLDEN_VARIABLES, job="apify")), {}),
+                         (substitute(NAMES, dict(GOLDEN_VARIABLES, job="apify")),
+                          {"job": "apify", "__name__": "apify_webhook:name"})):
+        names_tests += [
+            {"expr": "%s unless on (webhook_id) %s" % (expr, only_rename), "eval_time": GOLDEN_EVAL,
+             "exp_samples": [{"labels": series_selector(dict(m, **labels)), "value": 1} for m in expected]},
+            {"expr": "count(%s and on (webhook_id) %s and on (webhook) (%s))" % (expr, only_rename, rename_texts),
+             "eval_time": GOLDEN_EVAL, "exp_samples": [{"labels": "{}", "value": 1}]},
+            {"expr": "count(%s and on (webhook_id) %s)" % (expr, only_rename),
+             "eval_time": GOLDEN_EVAL, "exp_samples": [{"labels": "{}", "value": 1}]}]
+    names_test = {"interval": "1m", "input_series": names_input, "promql_expr_test": names_tests}
     tests = []
     for path, d in dashboards:
         for panel, t in queries(d):
-            if HA_SERIES.search(t["expr"]):
+            if golden_compared(t["expr"]):
                 where = "%s / %s [%s]" % (path.name, panel.get("title"), t.get("refId"))
                 tests.append({"expr": ha_comparison(t["expr"], where), "eval_time": GOLDEN_EVAL, "exp_samples": []})
     ha_input = golden_input("one", ["a"]) + golden_input("two", ["a", "b"])
@@ -672,7 +829,8 @@ def check_golden(dashboards):
     problems = []
     if not ok:
         failed = failing_comments(out)
-        problems.extend("%s: answers differently for an HA pair of exporters than for one" % w for w in failed)
+        problems.extend("%s: answers differently for an HA pair of exporters than for one, or nothing, or more "
+                        "than one row per webhook of failed dispatches" % w for w in failed)
         if not failed:
             problems.append("golden checks (promtool): %s" % out.strip()[-3000:])
     canary = ha_comparison('sum(apify_webhook_dispatches_active{job=~"$job", instance=~"$instance"})', "canary")

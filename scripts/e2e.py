@@ -776,7 +776,7 @@ def check_run_links(ctx, panel, target, result, webhook_ids, where):
                     else "ad-hoc:" + (d.get("eventData") or {}).get("actorId", "") == row["webhook_id"])
         if not owner_ok or d.get("status") != "FAILED" or (d.get("eventData") or {}).get("actorRunId") != run_id:
             raise Failure("%s: row %s is not the fake's FAILED dispatch of that run: %s" % (where, row, shorten(d)))
-        link = dashboards.render_link(url, row, dashboards.RUN_FIELD)
+        link = dashboards.render_link(url, row, dashboards.RUN_FIELD, panel)
         if link != RUN_URL + run_id:
             raise Failure("%s: the run cell of %s links to %r, not %r" % (where, row, link, RUN_URL + run_id))
         # Its value is the dispatch's createdAt: in ms where shown as a time.
