@@ -791,14 +791,93 @@ def check_run_links(ctx, panel, target, result, webhook_ids, where):
     return len(with_run)
 
 
-def check_names(result, texts, where):
+def check_names(result, texts, where, joined):
     """Every series naming a webhook (`webhook`) names it as the dashboards
-    must: dashboards.webhook_text of its apify_webhook_info."""
+    must: dashboards.webhook_text of its apify_webhook_info; a query that
+    joins the names (`joined`) names every series."""
     for series in result:
         m = series["metric"]
+        if joined and "webhook" not in m:
+            raise Failure("%s: series %s has no `webhook` name" % (where, m))
         if "webhook" in m and m["webhook"] != texts.get(m.get("webhook_id")):
             raise Failure("%s: webhook %s is named %r, not %r"
                           % (where, m.get("webhook_id"), m["webhook"], texts.get(m.get("webhook_id"))))
+
+
+# The webhooks the on-call panels must list: those expected to alert.
+ALERTING_WEBHOOKS = {w for w, alerts in EXPECTED_WEBHOOK_ALERTS.items() if alerts}
+
+
+def table_rows(panel, results):
+    """The rows of a table panel as Grafana shows them: each query (format
+    table) a frame of its series' labels and `Value #<refId>` (`Value` for a
+    single query), merged when the panel has a merge transformation: rows
+    of different frames that agree on every field all frames have become
+    one. `results` is {refId: instant result}."""
+    single = len(results) == 1
+    frames = []
+    for ref, result in results.items():
+        columns = {k for series in result for k in series["metric"] if k != "__name__"}
+        value = "Value" if single else "Value #" + ref
+        frames.append((columns, [dict({c: series["metric"].get(c, "") for c in columns},
+                                      **{value: series["value"][1]}) for series in result]))
+    if not any(t.get("id") == "merge" for t in panel.get("transformations") or []):
+        return [row for _, rows in frames for row in rows]
+    common = sorted(set.intersection(*[columns for columns, _ in frames])) if frames else []
+    merged = {}
+    for _, rows in frames:
+        for row in rows:
+            merged.setdefault(tuple(row[c] for c in common), {}).update(row)
+    return list(merged.values())
+
+
+def check_oncall_panels(ctx, dashboard, values):
+    """The overview's on-call panels, with every webhook alert of the fake
+    firing: "Failing webhooks now" counts ALERTING_WEBHOOKS; "Failing
+    webhooks", merged as Grafana merges its queries, has exactly one row
+    per webhook of ALERTING_WEBHOOKS; "Latest failed deliveries" at most
+    one per webhook; "Oldest webhook alert: active for" is the age of the
+    oldest firing webhook alert's activeAt (Alertmanager's StartsAt).
+    Polled: the alerts may still be settling after the recovery check."""
+    by_title = {p["title"]: p for p in dashboards.panels(dashboard)}
+
+    def instant(title):
+        p = by_title[title]
+        return p, {t["refId"]: ctx.prom.query(substitute(t["expr"], values)) for t in p["targets"]}
+
+    def settled():
+        _, now = instant("Failing webhooks now")
+        count = [float(s["value"][1]) for s in now["A"]]
+        if count != [len(ALERTING_WEBHOOKS)]:
+            raise Failure("Failing webhooks now shows %s, not %d" % (count, len(ALERTING_WEBHOOKS)))
+        panel, results = instant("Failing webhooks")
+        rows = table_rows(panel, results)
+        ids = sorted(r.get("webhook_id") for r in rows)
+        if ids != sorted(ALERTING_WEBHOOKS):
+            raise Failure("Failing webhooks has the rows %s, not one for each of %s"
+                          % (ids, sorted(ALERTING_WEBHOOKS)))
+        if any(not r.get("webhook") for r in rows):
+            raise Failure("Failing webhooks has a row without a name: %s" % rows)
+        panel, results = instant("Latest failed deliveries")
+        keys = [(r.get("job"), r.get("webhook_id")) for r in table_rows(panel, results)]
+        if len(keys) != len(set(keys)) or {w for _, w in keys} != FAILED_RUN_WEBHOOKS:
+            raise Failure("Latest failed deliveries has the rows %s, not one for each of %s"
+                          % (sorted(keys), sorted(FAILED_RUN_WEBHOOKS)))
+        _, oldest = instant("Oldest webhook alert: active for")
+        firing = [a for a in ctx.prom.alerts() if a["labels"].get("webhook_id")]
+        if not oldest["A"] or not firing:
+            raise Failure("Oldest webhook alert: %s, firing webhook alerts: %d" % (oldest["A"], len(firing)))
+        at, shown = float(oldest["A"][0]["value"][0]), float(oldest["A"][0]["value"][1])
+        active = min(datetime.datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", a["activeAt"])
+                                                     .replace("Z", "+00:00")).timestamp() for a in firing)
+        # ALERTS_FOR_STATE keeps whole seconds.
+        if not 0 <= shown - (at - active) < 1.5:
+            raise Failure("Oldest webhook alert shows %.1f s, the oldest firing one is active for %.1f s"
+                          % (shown, at - active))
+        return "on-call: %d failing webhooks, one row each, the oldest alert active for %.0f s" % (
+            len(rows), shown)
+
+    return poll("the on-call panels", settled, timeout=30)
 
 
 # 5. Every dashboard query returns data.
@@ -827,13 +906,15 @@ def check_dashboard_queries(ctx):
                     raise Failure("%s: $webhook_id resolved to %s, not %s"
                                   % (path.name, values["webhook_id"], webhook_id))
             texts = webhook_texts(prom, values)
+            if path.name == dashboards.ONCALL_DASHBOARD:
+                oncall = check_oncall_panels(ctx, d, values)
             selected = {webhook_id} if len(webhook_ids) > 1 else FAILED_RUN_WEBHOOKS
             for panel, t in dashboards.queries(d):
                 expr = substitute(t["expr"], values)
                 total += 1
                 result = prom.query(expr) if t.get("instant") else prom.query_range(expr, 60, 2)
                 where = "%s / %s [%s] for %s: %s" % (path.name, panel["title"], t["refId"], webhook_id, expr)
-                check_names(result, texts, where)
+                check_names(result, texts, where, bool(dashboards.NAME_JOIN.search(t["expr"])))
                 if dashboards.run_link(panel) and "apify_webhook_last_failed_dispatch_info" in t["expr"]:
                     run_rows += check_run_links(ctx, panel, t, result, selected & FAILED_RUN_WEBHOOKS, where)
                 folded_empty = webhook_id == AD_HOC_ID and (path.name, panel["title"]) in FOLDED_EMPTY_PANELS
@@ -846,9 +927,9 @@ def check_dashboard_queries(ctx):
                       "where Apify has no count:\n  %s"
                       % (total, len(empty), "\n  ".join(empty), len(has_data), "\n  ".join(has_data)))
     return ("%d queries over %d dashboards (the drill-down for %s too), all with data but %s for %s; "
-            "%d rows of failed deliveries link their run" % (
+            "%d rows of failed deliveries link their run; %s" % (
                 total, len(dashboards.load()), AD_HOC_ID, sorted(t for _, t in FOLDED_EMPTY_PANELS), AD_HOC_ID,
-                run_rows))
+                run_rows, oncall))
 
 
 def fake_ad_hoc_webhooks(ctx):
