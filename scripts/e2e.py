@@ -112,7 +112,7 @@ EXPECTED_WEBHOOK_ALERTS = {
 # count for it (apify_webhook_reported_dispatches_total). Empty for it, they
 # must have data for every other webhook.
 FOLDED_EMPTY_PANELS = {("webhook.json", "Reported by Apify")}
-EXPORTER_ALERTS = {"ApifyExporterDown", "ApifyExporterAbsent", "ApifyRefreshFailing",
+EXPORTER_ALERTS = {"ApifyExporterDown", "ApifyExportersAllDown", "ApifyExporterAbsent", "ApifyRefreshFailing",
                    "ApifyExporterRefreshStale", "ApifyApiAuthFailing", "ApifyApiRateLimited"}
 
 
@@ -991,7 +991,7 @@ CHECKS = [
     ("Alertmanager delivers the webhook alerts, the folded id's naming ad-hoc webhooks",
      check_delivered_webhook_alert),
     ("Slack and e-mail render ApifyWebhookReceiverMisconfigured as the template says",
-     lambda ctx: e2e_notify.check_webhook_alert_rendered(ctx, poll, http_get)),
+     lambda ctx: e2e_notify.check_webhook_alert_rendered(ctx, poll, http_get, fake_dispatch)),
     ("the bundled inhibit rules suppress the consequence of a failing receiver", check_inhibited),
     ("a 401 from Apify fires and delivers ApifyApiAuthFailing", check_auth_alerts),
     ("ApifyApiAuthFailing fires once per exporter of the pair",
