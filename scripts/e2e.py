@@ -636,7 +636,9 @@ def check_webhook_alerts(ctx):
         got = firing_by_webhook()
         complete = all(want <= got.get(w, set()) for w, want in EXPECTED_WEBHOOK_ALERTS.items())
         return got if complete else None
-    got = poll("expected webhook alerts firing", expected_firing, timeout=60, interval=1)
+    # ReceiverSlow needs 10 calls of wh-slow in its window, each 26 s long,
+    # one a second: about 36 s after the fake starts, then its for:.
+    got = poll("expected webhook alerts firing", expected_firing, timeout=90, interval=1)
     extra = {w: sorted(got[w] - EXPECTED_WEBHOOK_ALERTS.get(w, set())) for w in got
              if got[w] - EXPECTED_WEBHOOK_ALERTS.get(w, set())}
     if extra:
