@@ -27,7 +27,10 @@ checks. It then proves, in order (CHECKS, below):
      webhook alert fires once for the pair, without an instance label; the
      Slack message and the e-mail of wh-misconfigured's
      ApifyWebhookReceiverMisconfigured read, line by line, as the template
-     renders them (Actor, host, last status, run and runbook links);
+     renders them (Actor, host, last status, failed dispatches and calls,
+     run and runbook links), the e-mail's subject is the alert's summary,
+     and the run linked is the run of a FAILED dispatch of that webhook in
+     the fake, no older than the age shown;
   4. after the fake is told (on its stdin) to refuse the token, so that every
      answer is a 401, ApifyApiAuthFailing and ApifyRefreshFailing fire and
      the auth alert is delivered, once per exporter of the pair, each Slack
