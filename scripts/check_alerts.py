@@ -17,13 +17,20 @@ Webhook alerts (group apify-webhook-alerts) and the apify_webhook: recording
 rules must be HA-safe, so that two exporters of one account (two instances
 of one job) fire each alert once:
   - no `by (...)`, `on (...)` or `without (...)` list of theirs keeps
-    instance or pod, but for `max without (instance, pod)` itself;
+    instance or pod, but for `max without (instance, pod)` itself and the
+    freshness filter `on (job, instance) (apify_up == 1)` (gauges read from
+    exporters whose refreshes succeed);
   - every rate() or increase() of an apify_webhook_* series sits right
     inside `max without (instance, pod) (`, and no sum() takes raw
     apify_webhook_* series (it would add the pair's counts up);
   - they join apify_webhook_info for description, request_host,
-    actor_name and actor_task_name, and carry the run_url,
-    last_response_status and failed_last_hour annotations;
+    actor_name and actor_task_name, and carry the run_url, run_age,
+    last_response_status, failed_last_hour and failed_calls_last_hour
+    annotations;
+  - every query of their annotations (`printf ... | query`) that reads an
+    apify_webhook_* series reads it inside `max without (instance, pod) (`
+    or an aggregation `by (...)` without instance or pod, and breaks none
+    of the rules above;
   - no promtool test expects an instance label on one;
   - an inhibit rule of deploy/alertmanager.yml that targets them does not
     require an equal instance (they have none), and one that does require
@@ -50,7 +57,8 @@ def alerts(text):
 WEBHOOK_GROUP = "apify-webhook-alerts"
 MAX_WITHOUT = "max without (instance, pod) ("
 JOIN_LABELS = "group_left (description, request_host, actor_name, actor_task_name)"
-RUN_ANNOTATIONS = ("run_url", "last_response_status", "failed_last_hour")
+RUN_ANNOTATIONS = ("run_url", "run_age", "last_response_status", "failed_last_hour", "failed_calls_last_hour")
+FRESH = " (apify_up == 1)"
 
 
 def groups(text):
@@ -70,7 +78,9 @@ def ha_problems(name, text):
     out = []
     for m in re.finditer(r"\b(by|on|without)\s*\(([^)]*)\)", text):
         labels = {x.strip() for x in m.group(2).split(",")}
-        if labels & {"instance", "pod"} and not (m.group(1) == "without" and text[m.start() - 4:m.start()] == "max "):
+        fresh = m.group(1) == "on" and labels == {"job", "instance"} and text[m.end():].startswith(FRESH)
+        if labels & {"instance", "pod"} and not fresh \
+                and not (m.group(1) == "without" and text[m.start() - 4:m.start()] == "max "):
             out.append("%s: `%s` keeps instance or pod apart (an HA pair would count twice)" % (name, m.group(0)))
     for m in re.finditer(r"\b(rate|increase)\(apify_webhook_", text):
         if not text[:m.start()].endswith(MAX_WITHOUT):
@@ -78,6 +88,35 @@ def ha_problems(name, text):
     if re.search(r"\bsum\s*(?:(?:by|without)\s*\([^)]*\)\s*)?\(\s*apify_webhook_", text):
         out.append("%s: sum() of raw apify_webhook_* series (take max without (instance, pod) first)" % name)
     return out
+
+
+def closing(text, i):
+    """Index of the parenthesis closing the one at text[i]."""
+    depth = 0
+    for j in range(i, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[j], 0)
+        if depth == 0:
+            return j
+    return len(text)
+
+
+def annotation_queries(rule):
+    """The PromQL of every `printf `...` ... | query` of a rule's annotations."""
+    return re.findall(r'printf (?:`([^`]*)`|"((?:[^"\\]|\\.)*)")[^}]*\| query', rule)
+
+
+def query_problems(name, query):
+    """An annotation query that reads apify_webhook_* series per exporter."""
+    spans = []
+    for m in re.finditer(r"\b(?:max without \(instance, pod\)|\w+ by \(([^)]*)\)) \(", query):
+        if m.group(1) is None or not {x.strip() for x in m.group(1).split(",")} & {"instance", "pod"}:
+            spans.append((m.end() - 1, closing(query, m.end() - 1)))
+    out = []
+    for m in re.finditer(r"\bapify_webhook_\w+", query):
+        if not any(a < m.start() < b for a, b in spans):
+            out.append("%s: annotation query reads %s outside `%s...)` or a `by` without instance: %s"
+                       % (name, m.group(0), MAX_WITHOUT, query))
+    return out + ha_problems(name + " (annotation query)", query)
 
 
 def inhibit_problems(text, webhook_alerts):
@@ -150,6 +189,11 @@ def main():
         for key in RUN_ANNOTATIONS:
             if not re.search(r"(?m)^\s+%s:\s*\S" % key, rule):
                 problems.append("%s: no %s annotation" % (name, key))
+        queries = [a or b for a, b in annotation_queries(rule.split("annotations:", 1)[-1])]
+        if not any("apify_webhook_" in q for q in queries):
+            problems.append("%s: no annotation query found (the check below would prove nothing)" % name)
+        for q in queries:
+            problems.extend(query_problems(name, q))
     recording = re.split(r"(?m)^\s+- (?=record:)", (ROOT / "prometheus/rules.yml").read_text())
     for chunk in recording:
         m = re.match(r"record:\s*(apify_webhook:\S+)", chunk)

@@ -6,9 +6,12 @@ compares the text exactly (stdlib and amtool only).
 
 The end-to-end test (scripts/e2e.py, e2e_notify.py) asserts what a real
 Alertmanager sends for the alerts its fake account fires; this covers the
-cases it cannot make: both Actor and task names, a task known only by id, a
-call that got no answer (`none`), a resolved alert next to a firing one, an
-all-resolved group, and free text that Slack or HTML would read as markup.
+cases it cannot make: both Actor and task names, a task name that may not
+be read, a call that got no answer (`none`), a resolved webhook alert (no
+counts), a resolved alert next to a firing one, an all-resolved group, the
+subject of one alert and of several, an exporter alert without instance,
+alerts of other rules (no summary), and free text that Slack or HTML would
+read as markup.
 """
 import json
 import pathlib
@@ -30,19 +33,25 @@ FLAKY = {
     "annotations": {"summary": 'Receiver of webhook "Warehouse <loader> & co" (jane/etl-loader / jane/nightly-load, '
                                'wh-flaky) is failing',
                     "description": "etl.example.com timed out.",
-                    "failed_last_hour": "3", "last_response_status": "none",
-                    "run_url": "https://console.apify.com/view/runs/HG7ML7M8z78YcAPEB",
+                    "failed_last_hour": "3", "failed_calls_last_hour": "41", "last_response_status": "none",
+                    "run_url": "https://console.apify.com/view/runs/HG7ML7M8z78YcAPEB", "run_age": "3d 2h",
                     "runbook_url": RUNBOOK + "#apifywebhookreceiverunavailable"},
     "startsAt": "2026-11-30T23:10:00.5+01:00", "endsAt": ZERO,
 }
-# Its task's name may not be read: the task's id stands in; no failed run yet.
+# The same alert once resolved: its counts and last response were read when
+# it fired, and are left out.
+FLAKY_RESOLVED = dict(FLAKY, status="resolved", endsAt="2026-11-30T23:55:00Z")
+# ReceiverSlow as the rules make it for a webhook whose task name may not be
+# read (no actor_task_name label) and that has never failed a dispatch.
 SLOW = {
     "status": "firing",
-    "labels": {"alertname": "ApifyWebhookReceiverUnavailable", "severity": "warning", "job": "apify-webhook-exporter",
-               "webhook_id": "wh-slow", "request_host": "search.example.com",
-               "actor_name": "jane/search-indexer", "actor_task_id": "taskSearch00001"},
-    "annotations": {"summary": "Receiver of webhook wh-slow is failing", "failed_last_hour": "0",
-                    "runbook_url": RUNBOOK + "#apifywebhookreceiverunavailable"},
+    "labels": {"alertname": "ApifyWebhookReceiverSlow", "severity": "warning", "job": "apify-webhook-exporter",
+               "webhook_id": "wh-slow", "description": "Search index refresh", "request_host": "search.example.com",
+               "actor_name": "jane/search-indexer"},
+    "annotations": {"summary": 'Receiver of webhook "Search index refresh" (jane/search-indexer, wh-slow) is slow: '
+                               'more than 5% of its calls took longer than 20s',
+                    "failed_last_hour": "0", "failed_calls_last_hour": "0", "last_response_status": "",
+                    "run_url": "", "run_age": "", "runbook_url": RUNBOOK + "#apifywebhookreceiverslow"},
     "startsAt": "2026-11-30T22:00:00Z", "endsAt": ZERO,
 }
 AUTH_RESOLVED = {
@@ -52,6 +61,28 @@ AUTH_RESOLVED = {
     "annotations": {"summary": "Apify rejects the token of apify-webhook-exporter 10.0.0.7:9723",
                     "description": "401 from the API.", "runbook_url": RUNBOOK + "#apifyapiauthfailing"},
     "startsAt": "2026-11-30T21:00:00Z", "endsAt": "2026-11-30T21:30:59.9Z",
+}
+# Labelled by job only: no instance to name.
+ALL_DOWN = {
+    "status": "firing",
+    "labels": {"alertname": "ApifyExportersAllDown", "severity": "critical", "job": "apify-webhook-exporter"},
+    "annotations": {"summary": "No apify-webhook-exporter of job apify-webhook-exporter can be scraped",
+                    "runbook_url": RUNBOOK + "#apifyexportersalldown"},
+    "startsAt": "2026-11-30T21:00:00Z", "endsAt": ZERO,
+}
+# Not ours: the default route sends every alert to the team receiver. One
+# with a `message` annotation (no summary), one with nothing but labels.
+FOREIGN = {
+    "status": "firing",
+    "labels": {"alertname": "NodeDown", "severity": "warning", "instance": "n1:9100"},
+    "annotations": {"message": "Node n1 is down", "description": "n1 does not answer."},
+    "startsAt": "2026-11-30T21:00:00Z", "endsAt": ZERO,
+}
+BARE = {
+    "status": "firing",
+    "labels": {"alertname": "Watchdog", "severity": "warning"},
+    "annotations": {},
+    "startsAt": "2026-11-30T21:00:00Z", "endsAt": ZERO,
 }
 
 
@@ -69,42 +100,66 @@ def data(*alerts):
 
 
 CASES = [
-    ("two webhook alerts: names, a task id, no answer, markup in free text", data(FLAKY, SLOW), {
-        "apify.slack.title": "[FIRING:2] ApifyWebhookReceiverUnavailable (warning)",
+    ("two webhook alerts: names, no task name, no answer, no failed run, markup in free text", data(FLAKY, SLOW), {
+        "apify.slack.title": "[FIRING:2] Apify webhook alerts (warning)",
         "apify.slack.text": """\
 *Receiver of webhook "Warehouse &lt;loader&gt; &amp; co" (jane/etl-loader / jane/nightly-load, wh-flaky) is failing*
 etl.example.com timed out.
 *Since:* 2026-11-30 22:10:00 UTC
-*Failed in the last hour:* 3
+*Failed in the last hour:* 3 dispatches, 41 calls
 *Actor / task:* jane/etl-loader / jane/nightly-load
 *Receiver host:* etl.example.com
 *Last response:* none (no answer)
-*Failed run:* <https://console.apify.com/view/runs/HG7ML7M8z78YcAPEB|HG7ML7M8z78YcAPEB>
+*Failed run:* <https://console.apify.com/view/runs/HG7ML7M8z78YcAPEB|HG7ML7M8z78YcAPEB> (3d 2h ago)
 *Runbook:* <https://runbooks.example/apify.md#apifywebhookreceiverunavailable|ApifyWebhookReceiverUnavailable>
 
-*Receiver of webhook wh-slow is failing*
+*Receiver of webhook "Search index refresh" (jane/search-indexer, wh-slow) is slow: more than 5% of its calls took longer than 20s*
 *Since:* 2026-11-30 22:00:00 UTC
-*Failed in the last hour:* 0
-*Actor / task:* jane/search-indexer / taskSearch00001
+*Failed in the last hour:* 0 dispatches, 0 calls
+*Actor / task:* jane/search-indexer
 *Receiver host:* search.example.com
+*Runbook:* <https://runbooks.example/apify.md#apifywebhookreceiverslow|ApifyWebhookReceiverSlow>
+
+""",
+        # Several alerts: their name (none in common here) and the webhooks.
+        "apify.email.subject": "[FIRING:2] Apify webhook alerts: wh-flaky, wh-slow (warning)",
+    }),
+    ("one webhook alert: the subject is its summary", data(FLAKY), {
+        "apify.email.subject": '[FIRING:1] Receiver of webhook "Warehouse <loader> & co" (jane/etl-loader / '
+                               'jane/nightly-load, wh-flaky) is failing (warning)',
+        "apify.subject": '[FIRING:1] Receiver of webhook "Warehouse <loader> & co" (jane/etl-loader / '
+                         'jane/nightly-load, wh-flaky) is failing (warning)',
+        "apify.slack.title": "[FIRING:1] ApifyWebhookReceiverUnavailable (warning)",
+    }),
+    ("a resolved webhook alert: no counts, no last response", data(FLAKY_RESOLVED), {
+        "apify.email.subject": '[RESOLVED] Receiver of webhook "Warehouse <loader> & co" (jane/etl-loader / '
+                               'jane/nightly-load, wh-flaky) is failing (warning)',
+        "apify.slack.text": """\
+*RESOLVED: Receiver of webhook "Warehouse &lt;loader&gt; &amp; co" (jane/etl-loader / jane/nightly-load, wh-flaky) is failing*
+etl.example.com timed out.
+*Since:* 2026-11-30 22:10:00 UTC
+*Resolved:* 2026-11-30 23:55:00 UTC
+*Actor / task:* jane/etl-loader / jane/nightly-load
+*Receiver host:* etl.example.com
+*Failed run:* <https://console.apify.com/view/runs/HG7ML7M8z78YcAPEB|HG7ML7M8z78YcAPEB> (3d 2h ago)
 *Runbook:* <https://runbooks.example/apify.md#apifywebhookreceiverunavailable|ApifyWebhookReceiverUnavailable>
 
 """,
-        "apify.email.subject": "[FIRING:2] ApifyWebhookReceiverUnavailable (warning)",
     }),
     ("a firing webhook alert and a resolved exporter alert", data(FLAKY, AUTH_RESOLVED), {
         "apify.slack.title": "[FIRING:1] Apify webhook alerts",
+        "apify.email.subject": "[FIRING:1] Apify webhook alerts: wh-flaky, 10.0.0.7:9723",
         "apify.email.text": """\
 [FIRING:1] Apify webhook alerts
 
 Receiver of webhook "Warehouse <loader> & co" (jane/etl-loader / jane/nightly-load, wh-flaky) is failing
 etl.example.com timed out.
 Since:                   2026-11-30 22:10:00 UTC
-Failed in the last hour: 3
+Failed in the last hour: 3 dispatches, 41 calls
 Actor / task:            jane/etl-loader / jane/nightly-load
 Receiver host:           etl.example.com
 Last response:           none (no answer)
-Failed run:              https://console.apify.com/view/runs/HG7ML7M8z78YcAPEB
+Failed run:              https://console.apify.com/view/runs/HG7ML7M8z78YcAPEB (3d 2h ago)
 Runbook:                 https://runbooks.example/apify.md#apifywebhookreceiverunavailable
 
 RESOLVED: Apify rejects the token of apify-webhook-exporter 10.0.0.7:9723
@@ -117,7 +172,7 @@ Runbook:                 https://runbooks.example/apify.md#apifyapiauthfailing
 """,
     }),
     ("an all-resolved exporter alert, HTML", data(AUTH_RESOLVED), {
-        "apify.email.subject": "[RESOLVED] ApifyApiAuthFailing (critical)",
+        "apify.email.subject": "[RESOLVED] Apify rejects the token of apify-webhook-exporter 10.0.0.7:9723 (critical)",
         "apify.email.html": """\
 <!DOCTYPE html>
 <html><body style="font-family:sans-serif">
@@ -131,6 +186,30 @@ Runbook:                 https://runbooks.example/apify.md#apifyapiauthfailing
 <tr><th align="left">Runbook</th><td><a href="https://runbooks.example/apify.md#apifyapiauthfailing">ApifyApiAuthFailing</a></td></tr>
 </table>
 </body></html>
+""",
+    }),
+    ("an exporter alert of the whole job (no instance)", data(ALL_DOWN), {
+        "apify.slack.text": """\
+*No apify-webhook-exporter of job apify-webhook-exporter can be scraped*
+*Since:* 2026-11-30 21:00:00 UTC
+*Exporter:* every one (job apify-webhook-exporter)
+*Runbook:* <https://runbooks.example/apify.md#apifyexportersalldown|ApifyExportersAllDown>
+
+""",
+    }),
+    ("alerts of other rules: message, else the alert name; their instance", data(FOREIGN, BARE), {
+        "apify.email.subject": "[FIRING:2] Apify webhook alerts: n1:9100, Watchdog (warning)",
+        "apify.email.text": """\
+[FIRING:2] Apify webhook alerts (warning)
+
+Node n1 is down
+n1 does not answer.
+Since:                   2026-11-30 21:00:00 UTC
+Instance:                n1:9100
+
+Watchdog
+Since:                   2026-11-30 21:00:00 UTC
+
 """,
     }),
     ("HTML escapes free text", data(FLAKY), {

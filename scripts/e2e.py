@@ -27,7 +27,10 @@ checks. It then proves, in order (CHECKS, below):
      webhook alert fires once for the pair, without an instance label; the
      Slack message and the e-mail of wh-misconfigured's
      ApifyWebhookReceiverMisconfigured read, line by line, as the template
-     renders them (Actor, host, last status, run and runbook links);
+     renders them (Actor, host, last status, failed dispatches and calls,
+     run and runbook links), the e-mail's subject is the alert's summary,
+     and the run linked is the run of a FAILED dispatch of that webhook in
+     the fake, no older than the age shown;
   4. after the fake is told (on its stdin) to refuse the token, so that every
      answer is a 401, ApifyApiAuthFailing and ApifyRefreshFailing fire and
      the auth alert is delivered, once per exporter of the pair, each Slack
@@ -112,7 +115,7 @@ EXPECTED_WEBHOOK_ALERTS = {
 # count for it (apify_webhook_reported_dispatches_total). Empty for it, they
 # must have data for every other webhook.
 FOLDED_EMPTY_PANELS = {("webhook.json", "Reported by Apify")}
-EXPORTER_ALERTS = {"ApifyExporterDown", "ApifyExporterAbsent", "ApifyRefreshFailing",
+EXPORTER_ALERTS = {"ApifyExporterDown", "ApifyExportersAllDown", "ApifyExporterAbsent", "ApifyRefreshFailing",
                    "ApifyExporterRefreshStale", "ApifyApiAuthFailing", "ApifyApiRateLimited"}
 
 
@@ -636,7 +639,9 @@ def check_webhook_alerts(ctx):
         got = firing_by_webhook()
         complete = all(want <= got.get(w, set()) for w, want in EXPECTED_WEBHOOK_ALERTS.items())
         return got if complete else None
-    got = poll("expected webhook alerts firing", expected_firing, timeout=60, interval=1)
+    # ReceiverSlow needs 10 calls of wh-slow in its window, each 26 s long,
+    # one a second: about 36 s after the fake starts, then its for:.
+    got = poll("expected webhook alerts firing", expected_firing, timeout=90, interval=1)
     extra = {w: sorted(got[w] - EXPECTED_WEBHOOK_ALERTS.get(w, set())) for w in got
              if got[w] - EXPECTED_WEBHOOK_ALERTS.get(w, set())}
     if extra:
@@ -1072,7 +1077,7 @@ CHECKS = [
     ("Alertmanager delivers the webhook alerts, the folded id's naming ad-hoc webhooks",
      check_delivered_webhook_alert),
     ("Slack and e-mail render ApifyWebhookReceiverMisconfigured as the template says",
-     lambda ctx: e2e_notify.check_webhook_alert_rendered(ctx, poll, http_get)),
+     lambda ctx: e2e_notify.check_webhook_alert_rendered(ctx, poll, http_get, fake_dispatch)),
     ("the bundled inhibit rules suppress the consequence of a failing receiver", check_inhibited),
     ("a 401 from Apify fires and delivers ApifyApiAuthFailing", check_auth_alerts),
     ("ApifyApiAuthFailing fires once per exporter of the pair",

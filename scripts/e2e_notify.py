@@ -8,9 +8,11 @@ and e-mail fields (title, text, Subject, html) are read from the commented
 examples of deploy/alertmanager.yml, so what is proven is what the example
 receivers send. The checks here assert the rendered text line by line:
 literal, but for the times (the alert's StartsAt, checked against
-Alertmanager's own), the run id and the count of failures of the last hour
-(which move with the fake), and the description annotation (its wording is
-the rule's, compared with the one Alertmanager holds for the alert).
+Alertmanager's own), the run id and its age, and the counts of failures of
+the last hour (which move with the fake), and the description annotation
+(its wording is the rule's, compared with the one Alertmanager holds for
+the alert). The linked run must be the run of a FAILED dispatch of that
+webhook in the fake, and its age at most that dispatch's.
 
 Two exporters read the same fake (an HA pair, two targets of one job): the
 checks prove that each webhook alert fires once, without an instance label,
@@ -36,7 +38,8 @@ MAIL_FROM = "alertmanager@e2e.example"
 MAIL_TO = "oncall@e2e.example"
 # The base of every runbook_url of prometheus/alerts.yml (scripts/runbook_urls.py).
 RUNBOOK = "https://github.com/apify-webhook-exporter/apify-webhook-exporter/blob/main/docs/runbook.md"
-RUN_URL = re.compile(r"https://console\.apify\.com/view/runs/(run\d{11})")
+# "5m 3s", "12.5s", "3d 2h": the two largest units of humanizeDuration.
+AGE = r"(\d+(?:\.\d+)?[dhms](?: \d+[hms])?)"
 # The fields of the commented examples of deploy/alertmanager.yml that the
 # e2e's receivers take, by notifier.
 EXAMPLE_FIELDS = {"slack_configs": ("title", "text"), "email_configs": ("Subject", "html", "text")}
@@ -74,7 +77,7 @@ templates:
   - %(template)s
 route:
   receiver: webhook
-  group_by: [alertname, instance, webhook_id]
+  group_by: [alertname, job, instance, webhook_id]
   group_wait: 1s
   group_interval: 1s
   repeat_interval: 1h
@@ -281,34 +284,65 @@ def pick(messages, what, render, expected):
 
 # --- the expected renderings --------------------------------------------------
 
+MISCONFIGURED_SUMMARY = ('Receiver of webhook "Slack alerts (old URL)" (e2e/slack-notifier, wh-misconfigured) '
+                         'rejects calls with 4xx')
+
+
+def age_seconds(text):
+    """Seconds of an age as the rules humanize it ("5m 3s", "12.5s")."""
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    return sum(float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)([dhms])", text))
+
+
+def check_run(ctx, fake_dispatch, webhook_id, run, age, where):
+    """The run an alert links is the run of a FAILED dispatch of that
+    webhook in the fake (found through apify_webhook_last_failed_dispatch_info,
+    which named it within the last 5 minutes), and the age it shows is at
+    most that dispatch's age now."""
+    found = ctx.prom.query('last_over_time(apify_webhook_last_failed_dispatch_info{job="%s",webhook_id="%s",'
+                           'actor_run_id="%s"}[5m])' % (ctx.job, webhook_id, run))
+    ids = sorted({r["metric"].get("dispatch_id", "") for r in found})
+    if len(ids) != 1:
+        raise Failure("%s: run %s is the run of dispatches %s of %s in Prometheus, want one" % (where, run, ids, webhook_id))
+    d = fake_dispatch(ctx, ids[0])
+    if d.get("webhookId") != webhook_id or d.get("status") != "FAILED" \
+            or (d.get("eventData") or {}).get("actorRunId") != run:
+        raise Failure("%s: run %s is not the run of a FAILED dispatch of %s in the fake: %s" % (where, run, webhook_id, d))
+    created = datetime.datetime.fromisoformat(d["createdAt"].replace("Z", "+00:00")).timestamp()
+    if not 0 <= age_seconds(age) <= time.time() - created + 1:
+        raise Failure("%s: run %s shown %s old; its dispatch was created %.1f s ago"
+                      % (where, run, age, time.time() - created))
+
+
 def webhook_alert_lines(kind, alert, description):
     """ApifyWebhookReceiverMisconfigured of wh-misconfigured, as the
     template renders it (kind: "slack" or "email")."""
-    summary = ('Receiver of webhook "Slack alerts (old URL)" (e2e/slack-notifier, wh-misconfigured) '
-               'rejects calls with 4xx')
+    summary = MISCONFIGURED_SUMMARY
     since = utc_time(alert["startsAt"])
     runbook = RUNBOOK + "#apifywebhookreceivermisconfigured"
     if kind == "slack":
         return (["*%s*" % slack_escape(summary)]
                 + slack_escape(description).split("\n")
                 + ["*Since:* " + since,
-                   Pattern(r"\*Failed in the last hour:\* [1-9]\d*", "*Failed in the last hour:* <n>"),
+                   Pattern(r"\*Failed in the last hour:\* [1-9]\d* dispatches, [1-9]\d* calls",
+                           "*Failed in the last hour:* <n> dispatches, <m> calls"),
                    "*Actor / task:* e2e/slack-notifier",
                    "*Receiver host:* hooks.slack.example",
                    "*Last response:* 404",
-                   Pattern(r"\*Failed run:\* <https://console\.apify\.com/view/runs/(run\d{11})\|(run\d{11})>",
-                           "*Failed run:* <https://console.apify.com/view/runs/<run>|<run>>"),
+                   Pattern(r"\*Failed run:\* <https://console\.apify\.com/view/runs/(\w+)\|(\w+)> \(%s ago\)" % AGE,
+                           "*Failed run:* <https://console.apify.com/view/runs/<run>|<run>> (<age> ago)"),
                    "*Runbook:* <%s|ApifyWebhookReceiverMisconfigured>" % runbook,
                    "", ""])
     return (["[FIRING:1] ApifyWebhookReceiverMisconfigured (warning)", "", summary]
             + description.split("\n")
             + ["Since:                   " + since,
-               Pattern(r"Failed in the last hour: [1-9]\d*", "Failed in the last hour: <n>"),
+               Pattern(r"Failed in the last hour: [1-9]\d* dispatches, [1-9]\d* calls",
+                       "Failed in the last hour: <n> dispatches, <m> calls"),
                "Actor / task:            e2e/slack-notifier",
                "Receiver host:           hooks.slack.example",
                "Last response:           404",
-               Pattern(r"Failed run:              https://console\.apify\.com/view/runs/(run\d{11})",
-                       "Failed run:              https://console.apify.com/view/runs/<run>"),
+               Pattern(r"Failed run:              https://console\.apify\.com/view/runs/(\w+) \(%s ago\)" % AGE,
+                       "Failed run:              https://console.apify.com/view/runs/<run> (<age> ago)"),
                "Runbook:                 " + runbook,
                "", ""])
 
@@ -360,9 +394,11 @@ def match_any(messages, what, render, candidates):
     raise last
 
 
-def check_webhook_alert_rendered(ctx, poll, http_get):
+def check_webhook_alert_rendered(ctx, poll, http_get, fake_dispatch):
     """ApifyWebhookReceiverMisconfigured of wh-misconfigured, in Slack and
-    in the e-mail (text part line by line; subject; the HTML's links)."""
+    in the e-mail (text part line by line; subject, the summary; the HTML's
+    links); the run they link is the run of a FAILED dispatch of
+    wh-misconfigured in the fake (fake_dispatch(ctx, id) reads one)."""
     labels = {"alertname": "ApifyWebhookReceiverMisconfigured", "webhook_id": "wh-misconfigured"}
     alert = poll("%s in Alertmanager" % labels, lambda: one_am_alert(ctx, http_get, **labels), timeout=30)
     title = "[FIRING:1] ApifyWebhookReceiverMisconfigured (warning)"
@@ -373,19 +409,22 @@ def check_webhook_alert_rendered(ctx, poll, http_get):
         return match_any(msgs, "Slack message titled %r" % title, lambda m: m.get("text", ""),
                          render_any(lambda a, d: webhook_alert_lines("slack", a, d), alert, descs))
     msg, groups = poll("the Slack message of %s" % labels["webhook_id"], slack, timeout=30)
-    (run_in_url, run_in_text), = [g for g in groups if len(g) == 2]
+    (run_in_url, run_in_text, age), = [g for g in groups if len(g) == 3]
     if run_in_url != run_in_text:
         raise Failure("Slack run link %s shows %s" % (run_in_url, run_in_text))
+    check_run(ctx, fake_dispatch, labels["webhook_id"], run_in_url, age, "Slack")
+    subject = "[FIRING:1] %s (warning)" % MISCONFIGURED_SUMMARY
 
     def mail():
         descs = descriptions(ctx, alert, **labels)
-        msgs = [m for m in ctx.sinks.mail_messages() if m["Subject"] == title]
-        return match_any(msgs, "e-mail with subject %r" % title, mail_text,
+        msgs = [m for m in ctx.sinks.mail_messages() if m["Subject"] == subject]
+        return match_any(msgs, "e-mail with subject %r" % subject, mail_text,
                          render_any(lambda a, d: webhook_alert_lines("email", a, d), alert, descs))
     mail_msg, groups = poll("the e-mail of %s" % labels["webhook_id"], mail, timeout=30)
     if mail_msg["To"] != MAIL_TO or mail_msg["From"] != MAIL_FROM:
         raise Failure("e-mail from %r to %r" % (mail_msg["From"], mail_msg["To"]))
-    (run,), = [g for g in groups if len(g) == 1]
+    (run, age), = [g for g in groups if len(g) == 2]
+    check_run(ctx, fake_dispatch, labels["webhook_id"], run, age, "e-mail")
     body = mail_msg.get_body(("html",))
     page = body.get_content() if body else ""
     want = ['<a href="https://console.apify.com/view/runs/%s">%s</a>' % (run, run),
@@ -395,7 +434,8 @@ def check_webhook_alert_rendered(ctx, poll, http_get):
     summaries = [html.unescape(s) for s in re.findall(r"<h3[^>]*>(.*?)</h3>", page)]
     if missing or summaries != [webhook_alert_lines("email", alert, "")[2]]:
         raise Failure("the e-mail's HTML part lacks %s or has summaries %r:\n%s" % (missing, summaries, page))
-    return "Slack and e-mail as expected (run %s, since %s)" % (run_in_url, utc_time(alert["startsAt"]))
+    return "Slack and e-mail as expected (run %s of a FAILED dispatch, %s old; since %s)" % (
+        run_in_url, age, utc_time(alert["startsAt"]))
 
 
 def mail_text(msg):
