@@ -79,7 +79,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -207,27 +206,10 @@ class Stack:
 
     def receiver(self):
         """Alertmanager's webhook receiver: keeps every notification it gets."""
-        stack = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                try:
-                    payload = json.loads(body)
-                except ValueError:
-                    payload = {"unparsable": body.decode(errors="replace")}
-                with stack.lock:
-                    stack.notifications.append(payload)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        srv.daemon_threads = True
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        def keep(_path, payload):
+            with self.lock:
+                self.notifications.append(payload)
+        srv = e2e_notify.json_receiver(keep)
         self.servers.append(srv)
         return srv.server_address[1]
 

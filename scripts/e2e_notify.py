@@ -116,6 +116,31 @@ receivers:
        "mail_subject": mail["Subject"], "mail_html": mail["html"], "mail_text": mail["text"]}
 
 
+def json_receiver(keep):
+    """An HTTP server on 127.0.0.1 (a free port) that answers every POST 200
+    and hands its path and JSON body (or {"unparsable": text}) to keep."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                payload = {"unparsable": body.decode(errors="replace")}
+            keep(self.path, payload)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
 class Sinks:
     """The Slack and SMTP receivers: they keep what Alertmanager sends, and
     write it to `tmp` (slack.jsonl, mail-<n>.eml) for a look afterwards
@@ -128,31 +153,12 @@ class Sinks:
         self.mails = []  # email.message.EmailMessage
 
     def slack_server(self):
-        sinks = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                try:
-                    payload = json.loads(body)
-                except ValueError:
-                    payload = {"unparsable": body.decode(errors="replace")}
-                with sinks.lock:
-                    sinks.slack.append(payload if self.path == SLACK_PATH else {"wrong path": self.path})
-                    with open(sinks.tmp / "slack.jsonl", "a") as f:
-                        f.write(json.dumps(payload) + "\n")
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        srv.daemon_threads = True
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        return srv
+        def keep(path, payload):
+            with self.lock:
+                self.slack.append(payload if path == SLACK_PATH else {"wrong path": path})
+                with open(self.tmp / "slack.jsonl", "a") as f:
+                    f.write(json.dumps(payload) + "\n")
+        return json_receiver(keep)
 
     def smtp_server(self, port):
         """aiosmtpd on 127.0.0.1:port; returns what Stack.stop can stop."""
