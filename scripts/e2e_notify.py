@@ -39,7 +39,9 @@ MAIL_TO = "oncall@e2e.example"
 # The base of every runbook_url of prometheus/alerts.yml (scripts/runbook_urls.py).
 RUNBOOK = "https://github.com/apify-webhook-exporter/apify-webhook-exporter/blob/main/docs/runbook.md"
 # "5m 3s", "12.5s", "3d 2h": the two largest units of humanizeDuration.
-AGE = r"(\d+(?:\.\d+)?[dhms](?: \d+[hms])?)"
+# As Prometheus' humanizeDuration writes it: "3d 2h", "5m 3s", "12.5s", and
+# under a second "997ms", "12.3us".
+AGE = r"(\d+(?:\.\d+)?(?:ms|us|µs|ns|[dhms])(?: \d+[hms])?)"
 # The fields of the commented examples of deploy/alertmanager.yml that the
 # e2e's receivers take, by notifier.
 EXAMPLE_FIELDS = {"slack_configs": ("title", "text"), "email_configs": ("Subject", "html", "text")}
@@ -295,9 +297,9 @@ MISCONFIGURED_SUMMARY = ('Receiver of webhook "Slack alerts (old URL)" (e2e/slac
 
 
 def age_seconds(text):
-    """Seconds of an age as the rules humanize it ("5m 3s", "12.5s")."""
-    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-    return sum(float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)([dhms])", text))
+    """Seconds of an age as the rules humanize it ("5m 3s", "12.5s", "997ms")."""
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    return sum(float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|[dhms])", text))
 
 
 def check_run(ctx, fake_dispatch, webhook_id, run, age, where):
