@@ -47,38 +47,25 @@ fn directives(rust_log: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
 
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     /// The messages that pass the filter built from `rust_log`, of one
     /// event per (target, level) below.
     fn passed(rust_log: Option<&str>) -> Vec<String> {
-        let logs = Captured::default();
-        let writer = logs.clone();
+        // tracing-subscriber writes to an `Arc<File>` (`&File` is `Write`).
+        let logs = tempfile::NamedTempFile::new().unwrap();
+        let writer = Arc::new(logs.reopen().unwrap());
         let subscriber = tracing_subscriber::registry().with(filter(rust_log)).with(
             tracing_subscriber::fmt::layer()
                 .without_time()
                 .with_level(false)
                 .with_target(false)
                 .with_ansi(false)
-                .with_writer(move || writer.clone()),
+                .with_writer(writer),
         );
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(target: "apify_webhook_exporter::exporter", "own info");
@@ -90,7 +77,7 @@ mod tests {
             tracing::debug!(target: "reqwest::connect", "reqwest debug");
             tracing::error!(target: "rustls::conn", "rustls error");
         });
-        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let text = std::fs::read_to_string(logs.path()).unwrap();
         text.lines().map(|l| l.trim().to_owned()).collect()
     }
 
