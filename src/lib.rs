@@ -64,7 +64,7 @@ pub use crate::metrics::EncodeError;
 pub use crate::server::auth::AuthError;
 
 use crate::collector::persist::StateFile;
-use crate::config::Config;
+use crate::config::{Choice, Config};
 use crate::exporter::Exporter;
 
 /// Why the exporter could not start.

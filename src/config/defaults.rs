@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use super::{AdHoc, LogFormat, Mode};
+use super::{AdHoc, Choice, LogFormat, Mode};
 
 /// `APIFY_API_BASE_URL`.
 pub const API_BASE_URL: &str = "https://api.apify.com";

@@ -8,11 +8,11 @@ use super::defaults;
 
 /// A setting chosen among a few words: each value knows its spelling, so
 /// that parsing, `--help` and errors agree.
-pub(super) trait Choice: Copy + 'static {
+pub(crate) trait Choice: Copy + 'static {
     /// Every value, in the order an error lists them.
     const ALL: &'static [Self];
-    /// The word for this value.
-    fn spelled(self) -> &'static str;
+    /// The word for this value, as the setting spells it.
+    fn as_str(self) -> &'static str;
 }
 
 /// Where the dispatches come from: all of the user's webhooks, or a selection.
@@ -44,20 +44,13 @@ pub enum AdHoc {
     Each,
 }
 
-impl AdHoc {
-    /// The value as `APIFY_EXPORTER_AD_HOC` spells it.
-    pub fn as_str(self) -> &'static str {
+impl Choice for AdHoc {
+    const ALL: &'static [Self] = &[AdHoc::Fold, AdHoc::Each];
+    fn as_str(self) -> &'static str {
         match self {
             AdHoc::Fold => "fold",
             AdHoc::Each => "each",
         }
-    }
-}
-
-impl Choice for AdHoc {
-    const ALL: &'static [Self] = &[AdHoc::Fold, AdHoc::Each];
-    fn spelled(self) -> &'static str {
-        self.as_str()
     }
 }
 
@@ -70,20 +63,13 @@ pub enum Mode {
     OnScrape,
 }
 
-impl Mode {
-    /// The value as `APIFY_EXPORTER_MODE` spells it.
-    pub fn as_str(self) -> &'static str {
+impl Choice for Mode {
+    const ALL: &'static [Self] = &[Mode::Interval, Mode::OnScrape];
+    fn as_str(self) -> &'static str {
         match self {
             Mode::Interval => "interval",
             Mode::OnScrape => "on-scrape",
         }
-    }
-}
-
-impl Choice for Mode {
-    const ALL: &'static [Self] = &[Mode::Interval, Mode::OnScrape];
-    fn spelled(self) -> &'static str {
-        self.as_str()
     }
 }
 
@@ -96,20 +82,13 @@ pub enum LogFormat {
     Json,
 }
 
-impl LogFormat {
-    /// The value as `APIFY_EXPORTER_LOG_FORMAT` spells it.
-    pub fn as_str(self) -> &'static str {
+impl Choice for LogFormat {
+    const ALL: &'static [Self] = &[LogFormat::Text, LogFormat::Json];
+    fn as_str(self) -> &'static str {
         match self {
             LogFormat::Text => "text",
             LogFormat::Json => "json",
         }
-    }
-}
-
-impl Choice for LogFormat {
-    const ALL: &'static [Self] = &[LogFormat::Text, LogFormat::Json];
-    fn spelled(self) -> &'static str {
-        self.as_str()
     }
 }
 

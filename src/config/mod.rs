@@ -23,6 +23,7 @@ mod warnings;
 pub mod web;
 
 pub use cli::Cli;
+pub(crate) use kinds::Choice;
 pub use kinds::{AdHoc, HttpLimits, LogFormat, Mode, Selection};
 pub(crate) use parse::is_apify_id;
 use parse::{

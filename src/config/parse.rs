@@ -33,12 +33,12 @@ impl Raw {
 /// One of the words `T` is spelled with, like `interval` or `on-scrape`.
 pub(super) fn parse_choice<T: Choice>(raw: &Raw) -> Result<T, ConfigError> {
     let value = raw.value.trim();
-    if let Some(choice) = T::ALL.iter().copied().find(|c| c.spelled() == value) {
+    if let Some(choice) = T::ALL.iter().copied().find(|c| c.as_str() == value) {
         return Ok(choice);
     }
     let words: Vec<String> = T::ALL
         .iter()
-        .map(|c| format!("`{}`", c.spelled()))
+        .map(|c| format!("`{}`", c.as_str()))
         .collect();
     let expected = match words.split_last() {
         Some((last, [])) => last.clone(),
