@@ -36,10 +36,7 @@ pub(super) fn parse_choice<T: Choice>(raw: &Raw) -> Result<T, ConfigError> {
     if let Some(choice) = T::ALL.iter().copied().find(|c| c.as_str() == value) {
         return Ok(choice);
     }
-    let words: Vec<String> = T::ALL
-        .iter()
-        .map(|c| format!("`{}`", c.as_str()))
-        .collect();
+    let words: Vec<String> = T::ALL.iter().map(|c| format!("`{}`", c.as_str())).collect();
     let expected = match words.split_last() {
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),

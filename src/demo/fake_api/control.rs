@@ -211,24 +211,22 @@ impl FakeApify {
     /// Actor at `/v2/acts/:id`, say) is answered 403, as Apify answers a
     /// token scoped away from that one record.
     pub fn refuse_record(&self, route: &str, id: &str, refused: bool) {
-        let key = (route.to_owned(), id.to_owned());
-        let mut state = self.lock();
-        if refused {
-            state.refused_records.insert(key);
-        } else {
-            state.refused_records.remove(&key);
-        }
+        self.refuse((route.to_owned(), Some(id.to_owned())), refused);
     }
 
     /// While `refused`, every request to the route template `route` (such
     /// as `/v2/webhook-dispatches`) is answered 403, as Apify answers a
     /// token scoped away from it.
     pub fn refuse_route(&self, route: &str, refused: bool) {
+        self.refuse((route.to_owned(), None), refused);
+    }
+
+    fn refuse(&self, key: (String, Option<String>), refused: bool) {
         let mut state = self.lock();
         if refused {
-            state.refused.insert(route.to_owned());
+            state.refused.insert(key);
         } else {
-            state.refused.remove(route);
+            state.refused.remove(&key);
         }
     }
 

@@ -210,11 +210,10 @@ struct State {
     ignore_offset: bool,
     /// Dispatches left out of every list (see [`FakeApify::hide_from_lists`]).
     hidden: HashSet<String>,
-    /// Route templates answered 403 (see [`FakeApify::refuse_route`]).
-    refused: HashSet<String>,
-    /// Records answered 403, as (route template, id) (see
-    /// [`FakeApify::refuse_record`]).
-    refused_records: HashSet<(String, String)>,
+    /// What is answered 403, as (route template, record id): a whole route
+    /// without an id (see [`FakeApify::refuse_route`]), one record with
+    /// it ([`FakeApify::refuse_record`]).
+    refused: HashSet<(String, Option<String>)>,
     /// Webhook lists leave out ad-hoc webhooks (see
     /// [`FakeApify::list_ad_hoc_webhooks`]).
     ad_hoc_unlisted: bool,
@@ -257,7 +256,6 @@ impl FakeApify {
             ignore_offset: false,
             hidden: HashSet::new(),
             refused: HashSet::new(),
-            refused_records: HashSet::new(),
             ad_hoc_unlisted: false,
             added_since_count: HashMap::new(),
             faults: HashMap::new(),

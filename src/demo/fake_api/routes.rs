@@ -218,12 +218,12 @@ impl FakeApify {
                 "Authentication token is not valid.",
             );
         }
-        let record_refused = route.id().is_some_and(|id| {
-            state
-                .refused_records
-                .contains(&(route.template().to_owned(), id.to_owned()))
-        });
-        if record_refused || state.refused.contains(route.template()) {
+        let template = route.template().to_owned();
+        let refused = state.refused.contains(&(template.clone(), None))
+            || route
+                .id()
+                .is_some_and(|id| state.refused.contains(&(template, Some(id.to_owned()))));
+        if refused {
             return error_response(
                 StatusCode::FORBIDDEN,
                 "insufficient-permissions",
