@@ -170,17 +170,27 @@ impl Names {
     /// Sets every webhook's Actor from its task where the webhook names
     /// none, and its `actor_name` and `actor_task_name`.
     fn label(&self, state: &mut State) {
-        let record = |owner: Option<Owner>| owner.and_then(|o| self.known.get(&o));
+        let name = |owner: Option<Owner>| owner.and_then(|o| self.known.get(&o));
         for w in state.webhooks.values_mut() {
-            let task: OwnerRecord = record(w.info.actor_task()).cloned().unwrap_or_default();
+            let task = name(w.info.actor_task());
             if w.info.actor_id.is_empty() {
-                w.info.actor_id = task.actor_id;
+                if let Some(task) = task {
+                    w.info.actor_id.clone_from(&task.actor_id);
+                }
             }
-            w.info.actor_task_name = task.name;
-            w.info.actor_name = record(w.info.actor())
-                .map(|r| r.name.clone())
-                .unwrap_or_default();
+            let actor = name(w.info.actor());
+            set(&mut w.info.actor_task_name, task);
+            set(&mut w.info.actor_name, actor);
         }
+    }
+}
+
+/// Sets a name label to the record's name (empty without one), without
+/// reallocating it when it has not changed: this runs every refresh.
+fn set(label: &mut String, record: Option<&OwnerRecord>) {
+    match record {
+        Some(r) => label.clone_from(&r.name),
+        None => label.clear(),
     }
 }
 
