@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::{ApiError, Client, Owner, OwnerRecord};
+use crate::api::{ApiError, Client, Owner, OwnerRecord, Reason};
 use crate::config::Selection;
 
 use super::by_id;
@@ -148,13 +148,7 @@ impl Names {
     /// token refuses at every metadata read), anything else at DEBUG.
     /// True for a refusal.
     fn tell(&mut self, owner: &Owner, e: &ApiError) -> bool {
-        let refused = matches!(
-            e,
-            ApiError::Status {
-                status: 401 | 403,
-                ..
-            }
-        );
+        let refused = e.reason() == Reason::Auth;
         if !refused {
             tracing::debug!(?owner, error = %e, "could not read an Actor or task; keeping what was known");
         } else if self.refusal_told.insert(owner.endpoint()) {
