@@ -303,16 +303,19 @@ fn load(path: &Path, api_base_url: &str) -> Result<Option<State>, PersistError> 
 /// rate from the upgrade on: the two new series start at their first
 /// scrape, where `rate()` counts nothing.
 fn upgrade_call_durations(state: &mut State) {
-    const BEFORE: usize = 11;
-    // Where the bounds 20 and 25 sit in CALL_DURATION_BUCKETS.
-    const NEW_AT: usize = 8;
+    // 0.1.0 had every bound but these two (and +Inf).
+    const ADDED: [f64; 2] = [20.0, 25.0];
+    const BEFORE: usize = CALL_DURATION_BUCKETS.len() - ADDED.len() + 1;
+    let Some(new_at) = CALL_DURATION_BUCKETS.iter().position(|b| *b == ADDED[0]) else {
+        return;
+    };
     for h in state
         .webhooks
         .values_mut()
         .flat_map(|w| w.counts.call_duration.values_mut())
     {
         if h.buckets.len() == BEFORE {
-            h.buckets.splice(NEW_AT..NEW_AT, [0, 0]);
+            h.buckets.splice(new_at..new_at, [0; ADDED.len()]);
         }
     }
 }
