@@ -10,7 +10,7 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
 /// The target of every event of this crate (library and binary alike).
-const OWN_TARGET: &str = "apify_webhook_exporter";
+const OWN_TARGET: &str = env!("CARGO_CRATE_NAME");
 /// The exporter's level when `RUST_LOG` gives none.
 const OWN_DEFAULT: LevelFilter = LevelFilter::INFO;
 /// The highest level of every other target, unless `RUST_LOG` names it.
