@@ -87,13 +87,12 @@ impl Web {
         web: &WebConfig,
         auth_queue_wait: Duration,
     ) -> Result<Web, AuthError> {
-        match &self.auth {
-            Some(auth) if auth.has_users(&web.users) => Ok(Web {
-                tls: web.tls.clone().map(TlsAcceptor::from),
-                auth: Some(Arc::clone(auth)),
-            }),
-            _ => Web::from_config(Some(web), auth_queue_wait).await,
-        }
+        let auth = match &self.auth {
+            Some(auth) if auth.has_users(&web.users) => Some(Arc::clone(auth)),
+            _ => BasicAuth::from_config(Some(web), auth_queue_wait).await?,
+        };
+        let tls = web.tls.clone().map(TlsAcceptor::from);
+        Ok(Web { tls, auth })
     }
 
     /// True when connections are served over TLS.
