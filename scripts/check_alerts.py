@@ -154,10 +154,12 @@ def test_cases(texts):
 
 
 def main():
-    rules = alerts((ROOT / "prometheus/alerts.yml").read_text())
+    alerts_text = (ROOT / "prometheus/alerts.yml").read_text()
+    rules = alerts(alerts_text)
     runbook = (ROOT / "docs/runbook.md").read_text() if (ROOT / "docs/runbook.md").exists() else ""
     sections = set(re.findall(r"(?m)^## (Apify\w+)\s*$", runbook))
-    cases = test_cases(p.read_text() for p in sorted((ROOT / "prometheus/tests").glob("*.yml")))
+    tests = {p.name: p.read_text() for p in sorted((ROOT / "prometheus/tests").glob("*.yml"))}
+    cases = test_cases(tests.values())
     problems = []
     if not rules:
         problems.append("no alerts found in prometheus/alerts.yml")
@@ -178,13 +180,13 @@ def main():
             problems.append("%s: no promtool test where it fires" % name)
         if not quiet:
             problems.append("%s: no promtool test where it stays quiet (exp_alerts: [])" % name)
-    alerts_text = (ROOT / "prometheus/alerts.yml").read_text()
     webhook_alerts = alerts(groups(alerts_text).get(WEBHOOK_GROUP, ""))
     if not webhook_alerts:
         problems.append("prometheus/alerts.yml: no group %s" % WEBHOOK_GROUP)
     for name, rule in sorted(webhook_alerts.items()):
-        problems.extend(ha_problems(name, expr(rule)))
-        if JOIN_LABELS not in expr(rule):
+        rule_expr = expr(rule)
+        problems.extend(ha_problems(name, rule_expr))
+        if JOIN_LABELS not in rule_expr:
             problems.append("%s: does not join apify_webhook_info `%s`" % (name, JOIN_LABELS))
         for key in RUN_ANNOTATIONS:
             if not re.search(r"(?m)^\s+%s:\s*\S" % key, rule):
@@ -199,11 +201,11 @@ def main():
         m = re.match(r"record:\s*(apify_webhook:\S+)", chunk)
         if m:
             problems.extend(ha_problems(m.group(1), expr(chunk)))
-    for path in sorted((ROOT / "prometheus/tests").glob("*.yml")):
-        for chunk in re.split(r"(?m)^\s+- alertname:", path.read_text())[1:]:
+    for file_name, text in tests.items():
+        for chunk in re.split(r"(?m)^\s+- alertname:", text)[1:]:
             alert = chunk.split(None, 1)[0]
             if alert in webhook_alerts and re.search(r"(?m)^\s+instance:", chunk.split("- alertname:")[0]):
-                problems.append("%s: a test of %s expects an instance label" % (path.name, alert))
+                problems.append("%s: a test of %s expects an instance label" % (file_name, alert))
     problems.extend(inhibit_problems((ROOT / "deploy/alertmanager.yml").read_text(), webhook_alerts))
     for section in sorted(sections - set(rules)):
         problems.append("docs/runbook.md: section %s has no alert" % section)

@@ -379,13 +379,11 @@ def webhook_texts(prom, values):
 
 
 def substitute(expr, values):
-    def repl(m):
-        key = m.group(1) or m.group(2)
-        key = key.split(":")[0]
-        if key not in values:
-            raise Failure("no value for variable $%s in %r" % (key, expr))
-        return values[key]
-    return re.sub(r"\$\{([a-zA-Z_][a-zA-Z0-9_:]*)\}|\$([a-zA-Z_][a-zA-Z0-9_]*)", repl, expr)
+    """dashboards.substitute, failing the check on a variable it lacks."""
+    try:
+        return dashboards.substitute(expr, values)
+    except KeyError as e:
+        raise Failure("no value for variable $%s in %r" % (e.args[0], expr))
 
 
 def finite_values(result):
@@ -671,12 +669,8 @@ def check_inhibited(ctx):
     """wh-misconfigured's by its 4xx alert; the folded ad-hoc id's by its
     5xx one."""
     def suppressed(webhook_id):
-        url = "http://127.0.0.1:%d/api/v2/alerts?%s" % (ctx.am_port, urllib.parse.urlencode(
-            {"filter": ['alertname="ApifyWebhookFailureRatioHigh"', 'webhook_id="%s"' % webhook_id]}, doseq=True))
-        status, body = http_get(url)
-        if status != 200:
-            raise Failure("GET %s: HTTP %s" % (url, status))
-        alerts = json.loads(body)
+        alerts = e2e_notify.am_alerts(ctx, http_get, alertname="ApifyWebhookFailureRatioHigh",
+                                      webhook_id=webhook_id)
         if not alerts:
             raise Failure("Alertmanager has no ApifyWebhookFailureRatioHigh for %s" % webhook_id)
         st = alerts[0]["status"]

@@ -33,12 +33,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 
+import runbook_urls
+
 SLACK_PATH = "/slack"
 MAIL_FROM = "alertmanager@e2e.example"
 MAIL_TO = "oncall@e2e.example"
-# The base of every runbook_url of prometheus/alerts.yml (scripts/runbook_urls.py).
-RUNBOOK = "https://github.com/apify-webhook-exporter/apify-webhook-exporter/blob/main/docs/runbook.md"
-# "5m 3s", "12.5s", "3d 2h": the two largest units of humanizeDuration.
+# The base of every runbook_url of prometheus/alerts.yml, as
+# scripts/runbook_urls.py set it (check-assets requires there is one).
+RUNBOOK = next(base for path, base, _ in runbook_urls.urls() if path.name == "alerts.yml")
 # As Prometheus' humanizeDuration writes it: "3d 2h", "5m 3s", "12.5s", and
 # under a second "997ms", "12.3us".
 AGE = r"(\d+(?:\.\d+)?(?:ms|us|µs|ns|[dhms])(?: \d+[hms])?)"
