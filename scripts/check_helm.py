@@ -11,7 +11,7 @@ For the default values and each deploy/helm/apify-webhook-exporter/ci/*-values.y
   - the PrometheusRule's groups pass `promtool check rules` and are exactly
     the groups of prometheus/rules.yml and alerts.yml, plus the overrides
     from the values; each dashboard ConfigMap holds exactly its
-    dashboards/*.json;
+    dashboards/*.json; the chart's README has a row for every value;
   - what the chart promises: the security context, the probes, the state
     volume, the workload's kind, the token only ever in a Secret, every
     setting of the README's configuration table as a value.
@@ -227,6 +227,29 @@ def check_pod(docs, name, values):
     return w["kind"]
 
 
+# Values documented as one row although they are maps.
+BLOCKS = {"podSecurityContext", "securityContext", "resources", "livenessProbe", "readinessProbe"}
+
+
+def value_paths(values, prefix=""):
+    for key, value in values.items():
+        path = prefix + key
+        if isinstance(value, dict) and value and path not in BLOCKS:
+            yield from value_paths(value, path + ".")
+        else:
+            yield path
+
+
+def readme_lists_every_value():
+    """The chart's README has a row for every value, and none for a value that is not."""
+    values = set(value_paths(yaml.safe_load((CHART / "values.yaml").read_text())))
+    rows = set(re.findall(r"(?m)^\| `([\w.]+)` \|", (CHART / "README.md").read_text()))
+    if values != rows:
+        raise Failure("chart README rows vs values.yaml: missing %s; not values %s"
+                      % (sorted(values - rows), sorted(rows - values)))
+    return "%d values" % len(values)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -398,6 +421,7 @@ def main():
                      lambda: "%d rules" % check_rules(docs, values, sub))
             if values["dashboards"]["enabled"]:
                 step("dashboard ConfigMaps hold dashboards/*.json", lambda: check_dashboards(docs, values) or "2")
+        step("the chart's README lists every value", readme_lists_every_value)
         print("the HA pair's pod, run here", flush=True)
         step("probed, scraped, stopped", lambda: "watched " + run_like_the_pod(tmp))
     if failed:
