@@ -205,14 +205,21 @@ def check_pod(docs, name, values):
             expect("state volume", volumes["state"], {"name": "state", "emptyDir": {}})
     expect("replicas", w["spec"]["replicas"], replicas)
     token = values.get("token") or {}
-    if token.get("value") or token.get("existingSecret"):
-        if "--demo" in (c.get("args") or []):
+    args = c.get("args") or []
+    if values.get("demo"):
+        expect("args with demo", args, ["--demo"])
+        if "APIFY_TOKEN_FILE" in env:
+            raise Failure("the demo is given a token")
+    elif token.get("value") or token.get("existingSecret"):
+        if "--demo" in args:
             raise Failure("--demo with a token given")
         expect("APIFY_TOKEN_FILE", env.get("APIFY_TOKEN_FILE"), SECRETS_DIR + "/token/token")
         if "APIFY_TOKEN" in env:
             raise Failure("the token is in the environment, not in a file")
     else:
-        expect("args without a token", c.get("args"), ["--demo"])
+        expect("args with no token and no demo", args, [])
+        if "APIFY_TOKEN_FILE" in env:
+            raise Failure("a token file without a token")
     if token.get("value"):
         secret_values = [v for d in docs if d["kind"] == "Secret" for v in d.get("data", {}).values()]
         if base64.b64encode(token["value"].encode()).decode() not in secret_values:
@@ -220,6 +227,7 @@ def check_pod(docs, name, values):
         clear = [d["kind"] for d in docs if d["kind"] != "Secret" and token["value"] in json.dumps(d)]
         if clear:
             raise Failure("the token appears in clear in %s" % clear)
+    check_wiring(docs, w, values)
     if name == "ha-pair":
         missing = [v for v in readme_settings() if v != "APIFY_TOKEN" and v not in env]
         if missing:
@@ -250,6 +258,34 @@ def readme_lists_every_value():
     return "%d values" % len(values)
 
 
+def subset(what, small, big):
+    if not small or any(big.get(k) != v for k, v in small.items()):
+        raise Failure("%s: %r is not within %r" % (what, small, big))
+
+
+def check_wiring(docs, w, values):
+    """The objects find each other: the workload's selector its pods, the
+    Service's selector the pods, the ServiceMonitor the Service, its port and
+    the label that names the job."""
+    pod_labels = w["spec"]["template"]["metadata"]["labels"]
+    subset("workload selector vs pod labels", w["spec"]["selector"]["matchLabels"], pod_labels)
+    svc = one(docs, "Service")
+    subset("Service selector vs pod labels", svc["spec"]["selector"], pod_labels)
+    (port,) = svc["spec"]["ports"]
+    container_ports = [p["name"] for p in w["spec"]["template"]["spec"]["containers"][0]["ports"]]
+    if port["targetPort"] not in container_ports:
+        raise Failure("the Service's targetPort %r is no port of the container %r" % (port["targetPort"], container_ports))
+    monitors = [d for d in docs if d["kind"] == "ServiceMonitor"]
+    for sm in monitors:
+        subset("ServiceMonitor selector vs Service labels", sm["spec"]["selector"]["matchLabels"],
+               svc["metadata"]["labels"])
+        expect("ServiceMonitor namespaces", sm["spec"]["namespaceSelector"]["matchNames"],
+               [svc["metadata"]["namespace"]])
+        expect("ServiceMonitor endpoint port", [e["port"] for e in sm["spec"]["endpoints"]], [port["name"]])
+        expect("the job, from the Service label the ServiceMonitor names",
+               svc["metadata"]["labels"].get(sm["spec"]["jobLabel"]), values["serviceMonitor"]["jobName"])
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -278,17 +314,68 @@ def binary(var, default, build):
     return path
 
 
+EXPORTER = FAKE_API = None
+
+
+def materialize(docs, tmp):
+    """The pod of the rendered workload, as a command to run here: each volume
+    mount a directory filled as the kubelet would (Secrets decoded; a Secret
+    the chart does not make, the tlsSecret, written as cert-manager would),
+    the environment's paths moved into them. (argv, env, container, dirs)."""
+    pod = workload(docs)["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    dirs = {}
+    for m in c["volumeMounts"]:
+        local = tmp / ("mount-" + m["name"])
+        local.mkdir()
+        dirs[m["mountPath"]] = local
+        volume = volumes.get(m["name"], {})
+        sources = [s["secret"] for s in volume.get("projected", {}).get("sources", [])]
+        if "secret" in volume:
+            sources.append(volume["secret"])
+        for source in sources:
+            name = source.get("secretName") or source.get("name")
+            if name not in secrets:
+                run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                     "/CN=127.0.0.1", "-keyout", local / "tls.key", "-out", local / "tls.crt"])
+                continue
+            data = secrets[name]["data"]
+            items = source.get("items") or [{"key": k, "path": k} for k in data]
+            for item in items:
+                (local / item["path"]).write_bytes(base64.b64decode(data[item["key"]]))
+
+    def local(value):
+        for path, d in dirs.items():
+            if value.startswith(path):
+                return str(d) + value[len(path):]
+        return value
+    env = {"PATH": os.environ.get("PATH", "")}
+    env.update({e["name"]: local(e["value"]) for e in c.get("env", [])})
+    return [str(EXPORTER), *c.get("args", [])], env, c, dirs
+
+
+def without_a_token_it_stops(tmp):
+    """The default values give no token and no demo: the pod's exporter must
+    stop at once, saying why, rather than run on nothing."""
+    argv, env, _, _ = materialize(render([]), tmp)
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=15)
+    expect("exit code without a token", proc.returncode, 2)
+    if "APIFY_TOKEN_FILE" not in proc.stderr:
+        raise Failure("no word of the token in: %r" % proc.stderr)
+    return proc.stderr.strip()
+
+
 def run_like_the_pod(tmp):
     """The HA pair's pod, run here: the rendered environment, arguments, Secrets
     and volumes, against the fake; probed, scraped and stopped."""
-    exporter = binary("EXPORTER_BIN", "target/release/apify-webhook-exporter", [])
-    fake_bin = binary("FAKE_API_BIN", "target/release/examples/fake_api", ["--example", "fake_api"])
     logs = tmp / "logs"
     logs.mkdir()
     procs = []
     try:
         fake_log = open(logs / "fake.log", "w")
-        fake = subprocess.Popen([str(fake_bin), "e2e"], stdout=fake_log, stderr=subprocess.STDOUT,
+        fake = subprocess.Popen([str(FAKE_API), "e2e"], stdout=fake_log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.PIPE)
         procs.append(fake)
         api = poll("the fake API", lambda: re.search(r"(?m)^listening (\S+)$", (logs / "fake.log").read_text()),
@@ -296,48 +383,16 @@ def run_like_the_pod(tmp):
         port = free_port()
         docs = render(["-f", str(CHART / "ci/ha-pair-values.yaml"),
                        "--set", "exporter.apiBaseUrl=" + api, "--set", "exporter.port=%d" % port])
-        pod = workload(docs)["spec"]["template"]["spec"]
-        (c,) = pod["containers"]
-        secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
-        # Each mount of the pod becomes a directory here, filled as the kubelet would.
-        dirs = {}
-        for m in c["volumeMounts"]:
-            local = tmp / ("mount-" + m["name"])
-            local.mkdir()
-            dirs[m["mountPath"]] = local
-        volumes = {v["name"]: v for v in pod["volumes"]}
-        token_items = volumes["token"]["secret"]
-        for item in token_items["items"]:
-            data = secrets[token_items["secretName"]]["data"][item["key"]]
-            (dirs[SECRETS_DIR + "/token"] / item["path"]).write_bytes(base64.b64decode(data))
-        web = dirs[SECRETS_DIR + "/web"]
-        for source in volumes["web-config"]["projected"]["sources"]:
-            name = source["secret"]["name"]
-            if name in secrets:
-                for key, data in secrets[name]["data"].items():
-                    (web / key).write_bytes(base64.b64decode(data))
-            else:
-                # The tlsSecret, as cert-manager would write it.
-                run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                     "/CN=127.0.0.1", "-keyout", web / "tls.key", "-out", web / "tls.crt"])
-
-        def local(value):
-            for path, d in dirs.items():
-                if value.startswith(path):
-                    return str(d) + value[len(path):]
-            return value
-        env = {"PATH": os.environ.get("PATH", "")}
-        env.update({e["name"]: local(e["value"]) for e in c["env"]})
+        argv, env, c, dirs = materialize(docs, tmp)
         log = open(logs / "exporter.log", "w")
-        proc = subprocess.Popen([str(exporter), *c.get("args", [])], env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
         procs.append(proc)
         insecure = ssl.create_default_context()
         insecure.check_hostname = False
         insecure.verify_mode = ssl.CERT_NONE
 
-        def get(probe_or_path, headers=()):
-            url = "https://127.0.0.1:%d%s" % (port, probe_or_path)
-            req = urllib.request.Request(url, headers=dict(headers))
+        def get(path, headers=()):
+            req = urllib.request.Request("https://127.0.0.1:%d%s" % (port, path), headers=dict(headers))
             try:
                 with urllib.request.urlopen(req, context=insecure, timeout=5) as r:
                     return r.status, r.read().decode()
@@ -372,7 +427,7 @@ def run_like_the_pod(tmp):
             raise Failure("logFormat json: the log is not JSON lines")
         if FAKE_TOKEN in "\n".join(lines):
             raise Failure("the token is in the log")
-        return ", ".join(WATCHED)
+        return "watched " + ", ".join(WATCHED)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -381,6 +436,7 @@ def run_like_the_pod(tmp):
 
 
 def main():
+    global EXPORTER, FAKE_API
     for tool in (HELM, NODE_MODULES):
         if not tool.exists():
             print("check_helm: %s missing: run scripts/install-tools.sh --lint" % tool, file=sys.stderr)
@@ -422,8 +478,14 @@ def main():
             if values["dashboards"]["enabled"]:
                 step("dashboard ConfigMaps hold dashboards/*.json", lambda: check_dashboards(docs, values) or "2")
         step("the chart's README lists every value", readme_lists_every_value)
-        print("the HA pair's pod, run here", flush=True)
-        step("probed, scraped, stopped", lambda: "watched " + run_like_the_pod(tmp))
+        EXPORTER = binary("EXPORTER_BIN", "target/release/apify-webhook-exporter", [])
+        FAKE_API = binary("FAKE_API_BIN", "target/release/examples/fake_api", ["--example", "fake_api"])
+        print("the pods, run here", flush=True)
+        for name, check in (("default values: no token, so it stops", without_a_token_it_stops),
+                            ("the HA pair's pod: probed, scraped, stopped", run_like_the_pod)):
+            sub = tmp / ("run-" + name.split(":")[0].replace(" ", "-").replace("'", ""))
+            sub.mkdir()
+            step(name, check, sub)
     if failed:
         print("check_helm: %d checks failed" % failed)
         return 1

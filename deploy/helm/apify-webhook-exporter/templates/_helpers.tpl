@@ -61,6 +61,24 @@ token
 {{- end -}}
 {{- end -}}
 
+{{/* A map of labels or annotations, every value a string (an unquoted 1 would be rejected). */}}
+{{- define "awe.strings" -}}
+{{- range $key, $value := . }}
+{{ $key }}: {{ toString $value | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* A probe of the values: an httpGet probe gets the port and scheme; exec, tcpSocket and grpc stay as given. */}}
+{{- define "awe.probe" -}}
+{{- $probe := deepCopy .probe -}}
+{{- if not (or $probe.exec $probe.tcpSocket $probe.grpc) -}}
+{{- $_ := set $probe "httpGet" (merge (default dict $probe.httpGet) (dict "port" "metrics" "scheme" .scheme)) -}}
+{{- else -}}
+{{- $_ := unset $probe "httpGet" -}}
+{{- end -}}
+{{- toYaml $probe -}}
+{{- end -}}
+
 {{/* A StatefulSet only when several replicas each need a volume of their own. */}}
 {{- define "awe.statefulSet" -}}
 {{- if and .Values.persistence.enabled (gt (int .Values.replicaCount) 1) -}}
@@ -84,10 +102,8 @@ true
 {{- $x := .Values.exporter -}}
 metadata:
   labels:
-    {{- include "awe.selectorLabels" . | nindent 4 }}
-    {{- with .Values.podLabels }}
-    {{- toYaml . | nindent 4 }}
-    {{- end }}
+    {{- /* The selector's labels win over podLabels: the pods must match. */}}
+    {{- include "awe.strings" (merge (include "awe.selectorLabels" . | fromYaml) .Values.podLabels) | trim | nindent 4 }}
   {{- $ann := dict }}
   {{- if and .Values.token.value (not .Values.token.existingSecret) }}
   {{- $_ := set $ann "checksum/token" (sha256sum .Values.token.value) }}
@@ -97,7 +113,7 @@ metadata:
   {{- end }}
   {{- with merge $ann .Values.podAnnotations }}
   annotations:
-    {{- toYaml . | nindent 4 }}
+    {{- include "awe.strings" . | trim | nindent 4 }}
   {{- end }}
 spec:
   serviceAccountName: {{ include "awe.serviceAccountName" . }}
@@ -117,10 +133,10 @@ spec:
       image: {{ include "awe.image" . | quote }}
       imagePullPolicy: {{ .Values.image.pullPolicy }}
       {{- $args := list }}
-      {{- if not $tokenSecret }}
+      {{- if .Values.demo }}
       {{- $args = append $args "--demo" }}
       {{- end }}
-      {{- $args = concat $args .Values.exporter.extraArgs }}
+      {{- $args = concat $args (default list .Values.exporter.extraArgs) }}
       {{- with $args }}
       args:
         {{- toYaml . | nindent 8 }}
@@ -128,7 +144,7 @@ spec:
       {{- $env := list
             (dict "name" "APIFY_EXPORTER_LISTEN" "value" (printf "0.0.0.0:%v" $x.port))
             (dict "name" "APIFY_EXPORTER_STATE_FILE" "value" "/var/lib/apify-webhook-exporter/state.json") }}
-      {{- if $tokenSecret }}
+      {{- if and $tokenSecret (not .Values.demo) }}
       {{- $env = append $env (dict "name" "APIFY_TOKEN_FILE" "value" "/etc/apify-webhook-exporter/token/token") }}
       {{- end }}
       {{- if $webSecret }}
@@ -156,19 +172,15 @@ spec:
       {{- end }}
       {{- end }}
       env:
-        {{- toYaml (concat $env $x.extraEnv) | nindent 8 }}
+        {{- toYaml (concat $env (default list $x.extraEnv)) | nindent 8 }}
       ports:
         - name: metrics
           containerPort: {{ $x.port }}
           protocol: TCP
       livenessProbe:
-        {{- $live := deepCopy .Values.livenessProbe }}
-        {{- $_ := set $live "httpGet" (merge (default dict $live.httpGet) (dict "port" "metrics" "scheme" .Values.webConfig.scheme)) }}
-        {{- toYaml $live | nindent 8 }}
+        {{- include "awe.probe" (dict "probe" .Values.livenessProbe "scheme" .Values.webConfig.scheme) | nindent 8 }}
       readinessProbe:
-        {{- $ready := deepCopy .Values.readinessProbe }}
-        {{- $_ := set $ready "httpGet" (merge (default dict $ready.httpGet) (dict "port" "metrics" "scheme" .Values.webConfig.scheme)) }}
-        {{- toYaml $ready | nindent 8 }}
+        {{- include "awe.probe" (dict "probe" .Values.readinessProbe "scheme" .Values.webConfig.scheme) | nindent 8 }}
       resources:
         {{- toYaml .Values.resources | nindent 8 }}
       securityContext:
@@ -176,7 +188,7 @@ spec:
       volumeMounts:
         - name: state
           mountPath: /var/lib/apify-webhook-exporter
-        {{- if $tokenSecret }}
+        {{- if and $tokenSecret (not .Values.demo) }}
         - name: token
           mountPath: /etc/apify-webhook-exporter/token
           readOnly: true
@@ -196,7 +208,7 @@ spec:
       emptyDir: {}
       {{- end }}
     {{- end }}
-    {{- if $tokenSecret }}
+    {{- if and $tokenSecret (not .Values.demo) }}
     - name: token
       secret:
         secretName: {{ $tokenSecret }}
