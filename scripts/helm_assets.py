@@ -26,7 +26,6 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHART = ROOT / "deploy/helm/apify-webhook-exporter"
 RULE_SOURCES = ["prometheus/rules.yml", "prometheus/alerts.yml"]
 OVERRIDES = "prometheus/overrides.yml"
-DASHBOARDS = ["overview", "webhook"]
 
 
 class Drift(Exception):
@@ -72,8 +71,8 @@ def rules_file():
 
 def wanted():
     files = {CHART / "files/prometheus-rules.yaml": rules_file()}
-    for name in DASHBOARDS:
-        files[CHART / f"files/dashboards/{name}.json"] = (ROOT / f"dashboards/{name}.json").read_text()
+    for source in sorted((ROOT / "dashboards").glob("*.json")):
+        files[CHART / "files/dashboards" / source.name] = source.read_text()
     return files
 
 
