@@ -561,3 +561,170 @@ async fn two_disjoint_shards_add_up_to_the_unsharded_exporter() {
         h.stop().await;
     }
 }
+
+/// The `webhook_id` label of a sample.
+fn webhook_id(sample: &Sample) -> &str {
+    sample
+        .1
+        .iter()
+        .find(|(k, _)| k == "webhook_id")
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// An Actor in one shard and its task in another: a task's run is a run
+/// of its Actor, so both take its ad-hoc webhooks, and both show the
+/// task's folded set, with the same values. Nothing else overlaps: the
+/// task's regular webhook (its condition names the task) is the task
+/// shard's only. Hence the rule: a task goes in its Actor's shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_and_its_task_in_two_shards_both_count_the_tasks_ad_hoc_runs() {
+    let fake = account();
+    let (api, stop) = serve_fake(&fake).await;
+    let by_actor = exporter(&fake, &api, &stop, |c| {
+        c.selection.actor_ids = ids(&[CRAWLER]);
+    })
+    .await;
+    let by_task = exporter(&fake, &api, &stop, |c| {
+        c.selection.actor_task_ids = ids(&[DAILY]);
+    })
+    .await;
+    let whole = exporter(&fake, &api, &stop, |_| {}).await;
+    let folded_task = format!("ad-hoc:{DAILY}");
+    let set = |ids: &[&str]| -> BTreeSet<String> { ids.iter().map(|s| s.to_string()).collect() };
+
+    for round in ["with ACTIVE dispatches", "after some ended"] {
+        let (ma, mt, mw) = (
+            by_actor.scrape().await,
+            by_task.scrape().await,
+            whole.scrape().await,
+        );
+        let of_crawler: Vec<Value> = fake
+            .dispatches()
+            .into_iter()
+            .filter(|d| text(&d["eventData"], "actorId") == CRAWLER)
+            .collect();
+        let (of_task, of_actor_only): (Vec<&Value>, Vec<&Value>) = of_crawler
+            .iter()
+            .partition(|d| text(&d["eventData"], "actorTaskId") == DAILY);
+        let ad_hoc_of_task: Vec<&Value> = of_task
+            .iter()
+            .copied()
+            .filter(|d| text(d, "webhookId") != WH_DAILY)
+            .collect();
+        // The Actor's shard: its own webhook, its runs' ad-hoc webhooks and
+        // its task's runs' ad-hoc webhooks, but not the task's own webhook.
+        let actor_side: Vec<&Value> = of_actor_only
+            .iter()
+            .chain(&ad_hoc_of_task)
+            .copied()
+            .collect();
+        let actor_ids = set(&[WH_CRAWLER, &format!("ad-hoc:{CRAWLER}"), &folded_task]);
+        assert_watches(&ma, &actor_ids, &actor_side);
+        assert_watches(&mt, &set(&[WH_DAILY, &folded_task]), &of_task);
+
+        let (sa, st, sw) = (
+            webhook_series(&ma),
+            webhook_series(&mt),
+            webhook_series(&mw),
+        );
+        let in_both: BTreeMap<Sample, f64> = sa
+            .iter()
+            .filter(|(k, _)| st.contains_key(*k))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        // The overlap is exactly the task's folded set, whole, and the
+        // same in both shards and unsharded.
+        let folded: BTreeMap<Sample, f64> = sw
+            .iter()
+            .filter(|(k, _)| webhook_id(k) == folded_task)
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        assert!(folded.len() > 20, "{round}: {} samples", folded.len());
+        assert_same(&in_both, &folded);
+        let task_side: BTreeMap<Sample, f64> = st
+            .iter()
+            .filter(|(k, _)| webhook_id(k) == folded_task)
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        assert_same(&task_side, &folded);
+        // Counted once, their union is the unsharded exporter's view of the
+        // Actor and its task.
+        let mut union = sa.clone();
+        union.extend(st.clone());
+        let crawler_ids = set(&[
+            WH_CRAWLER,
+            WH_DAILY,
+            &format!("ad-hoc:{CRAWLER}"),
+            &folded_task,
+        ]);
+        let of_crawler_whole: BTreeMap<Sample, f64> = sw
+            .into_iter()
+            .filter(|(k, _)| crawler_ids.contains(webhook_id(k)))
+            .collect();
+        assert_same(&union, &of_crawler_whole);
+        if round == "with ACTIVE dispatches" {
+            // The task run's ACTIVE ad-hoc dispatch (run 35, a failed
+            // run) is active in both.
+            assert_eq!(ma.active(&folded_task, RUN_FAILED), 1.0);
+            assert_eq!(mt.active(&folded_task, RUN_FAILED), 1.0);
+            move_on(&fake);
+        }
+    }
+    for h in [by_actor, by_task, whole] {
+        h.stop().await;
+    }
+}
+
+/// Two unsharded exporters, each with its own state file: the same
+/// webhook series, each paying its own requests, so the pair costs twice
+/// one exporter's: an idle refresh is one list request plus one per ACTIVE
+/// dispatch, per exporter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ha_pair_shows_the_same_series_each_at_its_own_request_cost() {
+    let fake = account();
+    let (api, stop) = serve_fake(&fake).await;
+    let dir = temp_dir("ha-pair");
+    let state = |name: &str| dir.path().join(name);
+    let replica = |file: std::path::PathBuf| {
+        move |c: &mut Config| {
+            c.state_file = Some(file);
+            c.metadata_interval = std::time::Duration::from_secs(300);
+        }
+    };
+    let one = exporter(&fake, &api, &stop, replica(state("one.json"))).await;
+    let two = exporter(&fake, &api, &stop, replica(state("two.json"))).await;
+    let requests = |m: &Scrape| m.sum("apify_exporter_api_requests_total");
+
+    let (one_before, two_before) = (one.scrape().await, two.scrape().await);
+    fake.clear_requests();
+    let (m1, m2) = (one.scrape().await, two.scrape().await);
+    let idle = 1.0 + ACTIVE_AT_FIRST as f64;
+    assert_eq!(requests(&m1) - requests(&one_before), idle);
+    assert_eq!(requests(&m2) - requests(&two_before), idle);
+    let both = [
+        (route::DISPATCHES.to_string(), 2),
+        (route::DISPATCH.to_string(), 2 * ACTIVE_AT_FIRST),
+    ];
+    assert_eq!(by_route(&fake.requests()), both.into_iter().collect());
+    assert_watches(
+        &m1,
+        &shard_a_webhooks()
+            .union(&shard_b_webhooks())
+            .cloned()
+            .collect(),
+        &fake.dispatches().iter().collect::<Vec<_>>(),
+    );
+    assert_same(&webhook_series(&m1), &webhook_series(&m2));
+
+    move_on(&fake);
+    let (m1, m2) = (one.scrape().await, two.scrape().await);
+    assert_eq!(m1.sum("apify_webhook_dispatches_active"), 1.0);
+    assert_same(&webhook_series(&m1), &webhook_series(&m2));
+    for h in [one, two] {
+        h.stop().await;
+    }
+    // Each wrote its own file.
+    for name in ["one.json", "two.json"] {
+        assert!(state(name).is_file(), "{name}");
+    }
+}
