@@ -183,8 +183,9 @@ fn ad_hoc_runs(fake: &FakeApify, run: Run, runs: std::ops::Range<usize>, start: 
 }
 
 /// The account: five Actors, three tasks, eight regular webhooks (one
-/// never dispatched), ad-hoc runs of three Actors' and tasks' runs, about
-/// a hundred dispatches in three hours, and four ACTIVE ones.
+/// never dispatched), 23 runs with ad-hoc webhooks (of two Actors and
+/// three tasks), 80 finished dispatches over three hours, and four ACTIVE
+/// (one of them an ad-hoc run's).
 fn account() -> FakeApify {
     let fake = FakeApify::new(TOKEN);
     for (id, name) in [
