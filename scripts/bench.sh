@@ -2,7 +2,7 @@
 # Benchmarks behind BENCHMARKS.md. Runs the release exporter as its own
 # process against examples/fake_api's bench scenario (another process) on 127.0.0.1.
 #   scripts/bench.sh rss        # RSS after counting 100k and 1M dispatches (RSS_SIZES="..." for others)
-#   scripts/bench.sh scrape     # /metrics latency with ~50k series, 50 concurrent scrapers (wrk)
+#   scripts/bench.sh scrape     # /metrics latency with ~50k series, 50 concurrent scrapers (wrk); SCRAPE_WEBHOOKS=6000 for ~500k
 #   scripts/bench.sh requests   # API requests per refresh, idle and with 100 new, vs a json_exporter-style poll
 #   scripts/bench.sh churn      # ad-hoc webhooks: series and requests while 10,000 runs come, fold vs each
 #   scripts/bench.sh peers      # /metrics side by side: this exporter, Go pushgateway, Python prometheus_client
@@ -92,18 +92,44 @@ rss() {
   done
 }
 
+rss_mib() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$exporter_pid/status"; }
+
 scrape() {
   need_wrk
-  # 600 webhooks x 6 event types: ~50k series once every label combination has been seen.
-  start_fake 600 200000 6
+  # 600 webhooks x 6 event types: ~50k series once every label combination
+  # has been seen. SCRAPE_WEBHOOKS and SCRAPE_DISPATCHES scale the account
+  # (docs/scaling.md); SCRAPE_PLAIN=0 leaves out the plain-text run.
+  start_fake "${SCRAPE_WEBHOOKS:-600}" "${SCRAPE_DISPATCHES:-200000}" 6
   start_exporter --interval 30s
-  local series
+  local series plain gzipped refreshes refresh_s
+  refresh_stats() {
+    scrape_body
+    refreshes=$(sum_of apify_exporter_refresh_duration_seconds_count)
+    refresh_s=$(awk '$1 == "apify_exporter_refresh_duration_seconds_sum" { print $2 }' <<<"$body")
+  }
+  refresh_stats
+  local first_refreshes=$refreshes first_refresh_s=$refresh_s
   series=$(curl -sf "$url/metrics" | grep -vc '^#')
-  echo "series=$series"
+  plain=$(curl -sf "$url/metrics" | wc -c)
+  gzipped=$(curl -sf -H 'Accept-Encoding: gzip' "$url/metrics" | wc -c)
+  echo "series=$series plain_bytes=$plain gzip_bytes=$gzipped rss_mib=$(rss_mib)"
   echo "--- gzip (what Prometheus asks for)"
   wrk -t2 -c50 -d20s --latency -H 'Accept-Encoding: gzip' "$url/metrics"
-  echo "--- plain"
-  wrk -t2 -c50 -d20s --latency "$url/metrics"
+  if [ "${SCRAPE_PLAIN:-1}" != 0 ]; then
+    echo "--- plain"
+    wrk -t2 -c50 -d20s --latency "$url/metrics"
+  fi
+  # The first refresh (the whole history) and the ones since (every 30 s,
+  # nothing new), from the exporter's own histogram: waits for one.
+  local deadline=$((SECONDS + 120))
+  refresh_stats
+  while [ "$refreshes" -le "$first_refreshes" ] && [ "$SECONDS" -lt "$deadline" ]; do
+    sleep 1
+    refresh_stats
+  done
+  echo "first_refresh_s=$first_refresh_s later_refreshes=$((refreshes - first_refreshes))" \
+    "later_refresh_s_mean=$(echo "($refresh_s - $first_refresh_s) / ($refreshes - $first_refreshes)" | bc -l 2>/dev/null)" \
+    "rss_mib=$(rss_mib)"
 }
 
 # requests_of <command...>: sets $spent, the API requests of the one

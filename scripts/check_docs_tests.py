@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Every test docs/reliability.md cites as proof exists (stdlib only).
+"""Every test docs/reliability.md and docs/scaling.md cite as proof exists
+(stdlib only).
 
     python3 scripts/check_docs_tests.py
 
@@ -15,7 +16,7 @@ import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "reliability.md"
+DOCS = [ROOT / "docs" / "reliability.md", ROOT / "docs" / "scaling.md"]
 CITATION = re.compile(r"`((?:…|[a-z_]+)(?:::[a-z_]+)+)`")
 
 
@@ -50,10 +51,18 @@ def is_test(text, name):
 
 
 def main():
+    failed = False
+    for doc in DOCS:
+        failed |= check(doc)
+    return 1 if failed else 0
+
+
+def check(doc):
+    """Prints the problems of one document's citations; True if any."""
     problems = []
     cited = 0
     previous = None
-    for number, line in enumerate(DOC.read_text().splitlines(), 1):
+    for number, line in enumerate(doc.read_text().splitlines(), 1):
         for m in CITATION.finditer(line):
             path = m.group(1)
             if path.startswith("…::"):
@@ -76,8 +85,8 @@ def main():
                 problems.append(f"line {number}: {path}: no test {name} in {source.relative_to(ROOT)}")
     for p in problems:
         print(p)
-    print(f"reliability.md: {cited} tests cited, {len(problems)} problems")
-    return 1 if problems else 0
+    print(f"{doc.name}: {cited} tests cited, {len(problems)} problems")
+    return bool(problems)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,15 @@ impl Scrape {
             .collect()
     }
 
+    /// Every sample whose metric name starts with `prefix`, keyed by its
+    /// name and sorted labels (a histogram's `_bucket`, `_sum` and
+    /// `_count` samples each under their own name).
+    pub fn samples_starting_with(&self, prefix: &str) -> BTreeMap<Sample, f64> {
+        self.samples()
+            .filter(|((n, _), _)| n.starts_with(prefix))
+            .collect()
+    }
+
     /// The sum over every sample of the metric `name`.
     pub fn sum(&self, name: &str) -> f64 {
         self.samples()
@@ -114,7 +123,7 @@ pub fn sorted_labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// A metric name and its labels, sorted.
-type Sample = (String, Vec<(String, String)>);
+pub type Sample = (String, Vec<(String, String)>);
 
 fn parse_line(line: &str) -> Option<(Sample, f64)> {
     if line.starts_with('#') || line.is_empty() {
