@@ -393,38 +393,8 @@ const WEBHOOK_FAMILIES: [&str; 11] = [
 ];
 
 /// Every `apify_webhook_*` sample: the account as one exporter sees it.
-///
-/// One label is made comparable first: a folded ad-hoc set's
-/// `event_types` lists its event types in the order this exporter first
-/// saw them, and a shard (which reads an ad-hoc webhook by id when no list
-/// showed it and its dispatch carries no summary) may see them in another
-/// order than the unsharded exporter. They are sorted here; reported, to
-/// be fixed in the collector (then this goes).
 fn webhook_series(m: &Scrape) -> BTreeMap<Sample, f64> {
-    let mut series = m.samples_starting_with("apify_webhook_");
-    let folded: Vec<Sample> = series
-        .keys()
-        .filter(|(name, labels)| {
-            name == "apify_webhook_info"
-                && labels
-                    .iter()
-                    .any(|(k, v)| k == "webhook_id" && v.starts_with("ad-hoc"))
-        })
-        .cloned()
-        .collect();
-    for key in folded {
-        let value = series.remove(&key).unwrap();
-        let (name, mut labels) = key;
-        for (k, v) in &mut labels {
-            if k == "event_types" {
-                let mut types: Vec<&str> = v.split(',').collect();
-                types.sort_unstable();
-                *v = types.join(",");
-            }
-        }
-        series.insert((name, labels), value);
-    }
-    series
+    m.samples_starting_with("apify_webhook_")
 }
 
 /// The `webhook_id` of `apify_webhook_info` series.
@@ -463,27 +433,13 @@ fn assert_watches(m: &Scrape, webhooks: &BTreeSet<String>, dispatches: &[&Value]
     );
 }
 
-/// Whether two values of `name` are the same. Exactly, but for a
-/// histogram's `_sum`: a float sum of the same observations taken in
-/// another order (a shard counts some dispatches after reading their
-/// webhook, the unsharded exporter in list order) may differ in its last
-/// bits, as 7.779999999999999 and 7.78 do. Its buckets and `_count` are
-/// exact.
-fn same_value(name: &str, left: f64, right: f64) -> bool {
-    if name.ends_with("_sum") {
-        (left - right).abs() <= 1e-9 * left.abs().max(right.abs())
-    } else {
-        left == right
-    }
-}
-
 /// Samples of `left` that `right` lacks or holds with another value.
 fn differences<'a>(
     left: &'a BTreeMap<Sample, f64>,
     right: &BTreeMap<Sample, f64>,
 ) -> Vec<(&'a Sample, &'a f64)> {
     left.iter()
-        .filter(|(k, v)| !right.get(*k).is_some_and(|r| same_value(&k.0, **v, *r)))
+        .filter(|(k, v)| right.get(*k) != Some(*v))
         .collect()
 }
 

@@ -182,7 +182,7 @@ async fn thousands_of_ad_hoc_webhooks_fold_into_one_series_set_per_task_or_actor
                 ("actor_task_id", "taskOfB"),
                 ("actor_name", ""),
                 ("actor_task_name", ""),
-                ("event_types", "ACTOR.RUN.SUCCEEDED,ACTOR.RUN.FAILED"),
+                ("event_types", "ACTOR.RUN.FAILED,ACTOR.RUN.SUCCEEDED"),
                 ("request_host", ""),
                 ("is_ad_hoc", "true"),
                 ("do_not_retry", ""),

@@ -61,6 +61,12 @@ pub(crate) struct LastFailed {
 
 /// A histogram's raw numbers: per-bucket (not cumulative) counts, the last
 /// one for +Inf, and the sum. The bounds are the `*_BUCKETS` constants.
+///
+/// The sum is kept in whole thousandths (every value observed is a count
+/// or milliseconds in seconds), so that the same observations give the same
+/// sum in any order: two exporters (shards against an unsharded one, an HA
+/// pair) that count the same dispatches in another order show the same
+/// `_sum`, not 7.78 against 7.779999999999999. Exact up to 2^53 thousandths.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Histogram {
     pub(crate) buckets: Vec<u64>,
@@ -77,7 +83,8 @@ impl Histogram {
             .position(|b| value <= *b)
             .unwrap_or(bounds.len());
         self.buckets[at] = self.buckets[at].saturating_add(1);
-        self.sum += value;
+        let thousandths = (self.sum * 1000.0).round() + (value * 1000.0).round();
+        self.sum = thousandths / 1000.0;
     }
 
     pub(crate) fn count(&self) -> u64 {
@@ -221,5 +228,20 @@ mod tests {
         assert_eq!(h.buckets, vec![1, 1, 0, 0, 1, 0, 0, 1]);
         assert_eq!(h.count(), 4);
         assert_eq!(h.sum, 21.0);
+    }
+
+    #[test]
+    fn a_sum_is_the_same_whatever_the_order_of_its_observations() {
+        // Float seconds added in these two orders give 7.779999999999999
+        // and 7.78.
+        let calls = [0.33, 2.2, 5.25];
+        let (mut forth, mut back) = (Histogram::default(), Histogram::default());
+        for v in calls {
+            forth.observe(CALL_DURATION_BUCKETS, v);
+        }
+        for v in calls.iter().rev() {
+            back.observe(CALL_DURATION_BUCKETS, *v);
+        }
+        assert_eq!((forth.sum, back.sum), (7.78, 7.78));
     }
 }

@@ -20,6 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use super::counts::{Histogram, ATTEMPTS_BUCKETS, CALL_DURATION_BUCKETS, DELIVERY_BUCKETS};
+use super::route::AD_HOC_PREFIX;
 use super::state::State;
 use crate::clock::Millis;
 
@@ -293,6 +294,7 @@ fn load(path: &Path, api_base_url: &str) -> Result<Option<State>, PersistError> 
         serde_json::from_slice(&bytes).map_err(|e| foreign(format!("corrupt: {e}")))?;
     let mut state = file.state;
     upgrade_call_durations(&mut state);
+    sort_folded_event_types(&mut state);
     check_histograms(&mut state).map_err(foreign)?;
     Ok(Some(state))
 }
@@ -316,6 +318,16 @@ fn upgrade_call_durations(state: &mut State) {
     {
         if h.buckets.len() == BEFORE {
             h.buckets.splice(new_at..new_at, [0; ADDED.len()]);
+        }
+    }
+}
+
+/// A folded ad-hoc set lists its event types sorted (`State::fold_into`);
+/// a state file written before that lists them in the order first seen.
+fn sort_folded_event_types(state: &mut State) {
+    for (id, w) in &mut state.webhooks {
+        if id.starts_with(AD_HOC_PREFIX) {
+            w.info.event_types.sort_unstable();
         }
     }
 }
@@ -374,6 +386,25 @@ mod tests {
         assert_eq!(load(&path, "http://a").unwrap(), Some(sample()));
         let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn a_folded_set_written_before_its_event_types_were_sorted_loads_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut before = sample();
+        let types = vec!["ACTOR.RUN.SUCCEEDED".to_string(), "ACTOR.RUN.FAILED".into()];
+        before.webhooks.get_mut("W1").unwrap().info.event_types = types.clone();
+        let folded = before.webhooks.entry("ad-hoc:T1".into()).or_default();
+        folded.info.event_types = types.clone();
+        write(&path, &encode(&before, "http://a").unwrap()).unwrap();
+        let after = load(&path, "http://a").unwrap().unwrap();
+        assert_eq!(
+            after.webhooks["ad-hoc:T1"].info.event_types,
+            ["ACTOR.RUN.FAILED", "ACTOR.RUN.SUCCEEDED"]
+        );
+        // A regular webhook keeps Apify's order.
+        assert_eq!(after.webhooks["W1"].info.event_types, types);
     }
 
     #[test]

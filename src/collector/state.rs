@@ -274,8 +274,10 @@ impl State {
                 ..WebhookState::default()
             }
         });
-        if !entry.info.event_types.contains(&d.event_type) {
-            entry.info.event_types.push(d.event_type.clone());
+        // Sorted, not in the order first seen: exporters that see the same
+        // dispatches in another order (shards, an HA pair) show one label.
+        if let Err(at) = entry.info.event_types.binary_search(&d.event_type) {
+            entry.info.event_types.insert(at, d.event_type.clone());
             entry.counts.open_event_type(&d.event_type);
         }
     }
