@@ -378,7 +378,7 @@ fn in_shard_a(d: &Value) -> bool {
 }
 
 /// The webhook families, as sample names (a histogram by its buckets).
-const WEBHOOK_FAMILIES: [&str; 11] = [
+const WEBHOOK_FAMILIES: [&str; 12] = [
     "apify_webhook_info",
     "apify_webhook_dispatches_total",
     "apify_webhook_dispatches_active",
@@ -390,6 +390,7 @@ const WEBHOOK_FAMILIES: [&str; 11] = [
     "apify_webhook_last_dispatch_timestamp_seconds",
     "apify_webhook_last_failed_dispatch_info",
     "apify_webhook_reported_dispatches_total",
+    "apify_webhook_unaccounted_dispatches",
 ];
 
 /// Every `apify_webhook_*` sample: the account as one exporter sees it.

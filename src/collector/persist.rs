@@ -332,8 +332,12 @@ fn sort_folded_event_types(state: &mut State) {
     }
 }
 
-/// A histogram whose bucket count does not match this build's bounds
-/// cannot be rendered truthfully.
+/// The largest histogram sum a state file may hold (2^51 thousandths).
+const MAX_SUM: f64 = (1u64 << 51) as f64 / 1000.0;
+
+/// A histogram whose bucket count does not match this build's bounds, or
+/// whose sum is negative or too large to add to exactly, cannot be rendered
+/// truthfully.
 fn check_histograms(state: &mut State) -> Result<(), String> {
     fn check<'a>(
         hs: impl Iterator<Item = &'a Histogram>,
@@ -341,8 +345,12 @@ fn check_histograms(state: &mut State) -> Result<(), String> {
         name: &str,
     ) -> Result<(), String> {
         for h in hs {
-            if h.buckets.len() != bounds.len() + 1 || !h.sum.is_finite() {
+            if h.buckets.len() != bounds.len() + 1 {
                 return Err(format!("{name} buckets do not match this version"));
+            }
+            // Histogram::observe keeps sums exact below 2^51 thousandths.
+            if !(0.0..MAX_SUM).contains(&h.sum) {
+                return Err(format!("a {name} sum of {} is out of range", h.sum));
             }
         }
         Ok(())
@@ -386,6 +394,23 @@ mod tests {
         assert_eq!(load(&path, "http://a").unwrap(), Some(sample()));
         let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn a_histogram_sum_out_of_range_sets_the_file_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        for sum in [-1.0, MAX_SUM] {
+            let mut bad = sample();
+            let w = bad.webhooks.get_mut("W1").unwrap();
+            w.counts.attempts.get_mut("FAILED").unwrap().sum = sum;
+            write(&path, &encode(&bad, "http://a").unwrap()).unwrap();
+            let err = load(&path, "http://a").unwrap_err().to_string();
+            assert!(
+                err.contains("attempts sum of") && err.contains("out of range"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

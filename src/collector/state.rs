@@ -566,6 +566,18 @@ mod tests {
     }
 
     #[test]
+    fn of_two_failures_in_one_millisecond_the_greater_id_is_the_last_whatever_the_order() {
+        for order in [["dA", "dB"], ["dB", "dA"]] {
+            let mut s = state_with(&[W]);
+            for id in order {
+                s.count_new(&dispatch(id, DispatchStatus::Failed, 1_000, vec![]));
+            }
+            let last = s.webhooks[W].counts.last_failed.as_ref().unwrap();
+            assert_eq!(last.dispatch_id, "dB", "counted in the order {order:?}");
+        }
+    }
+
+    #[test]
     fn a_terminal_dispatch_counts_unfinished_calls_as_none_without_duration() {
         let mut s = state_with(&[W]);
         let calls_ = vec![call(1_000, Some(2_000), Some(503)), call(3_000, None, None)];
