@@ -5,8 +5,8 @@
 
 For the default values and each deploy/helm/apify-webhook-exporter/ci/*-values.yaml:
   - `helm lint --strict` and `helm template`;
-  - the core objects against the Kubernetes 1.30 schemas (kubernetes-validate,
-    strict: no unknown field), the ServiceMonitor and PrometheusRule against
+  - the core objects against the Kubernetes 1.25 (the chart's floor), 1.30
+    and 1.37 schemas (kubernetes-validate, strict: no unknown field), the ServiceMonitor and PrometheusRule against
     the Prometheus Operator's (scripts/validate_operator_objects.mjs);
   - the PrometheusRule's groups pass `promtool check rules` and are exactly
     the groups of prometheus/rules.yml and alerts.yml, plus the overrides
@@ -48,7 +48,9 @@ CHART = ROOT / "deploy/helm/apify-webhook-exporter"
 TOOLS = ROOT / ".tools"
 HELM = TOOLS / "bin/helm"
 NODE_MODULES = TOOLS / "npm/node_modules"
-KUBERNETES_VERSION = "1.30.0"
+# The chart's kubeVersion floor (Chart.yaml), the version the issue names,
+# and the newest kubernetes-validate knows.
+KUBERNETES_VERSIONS = ["1.25.0", "1.30.0", "1.37.0"]
 RELEASE = "apify"
 # The token the e2e scenario of examples/fake_api accepts; ci/ha-pair-values.yaml sets it.
 FAKE_TOKEN = "e2e-token"
@@ -109,7 +111,9 @@ def validate_core(docs, tmp):
         f = tmp / ("core-%d-%s.yaml" % (i, d["kind"]))
         f.write_text(yaml.safe_dump(d))
         files.append(f)
-    run([sys.executable, "-m", "kubernetes_validate", "--kubernetes-version", KUBERNETES_VERSION, "--strict", "--quiet", *files])
+    for version in KUBERNETES_VERSIONS:
+        run([sys.executable, "-m", "kubernetes_validate", "--kubernetes-version", version, "--strict", "--quiet",
+             *files])
     return len(core)
 
 
@@ -468,7 +472,7 @@ def main():
             sub = tmp / name
             sub.mkdir()
             step("kinds", lambda: " ".join(sorted(d["kind"] for d in docs)))
-            step("Kubernetes %s schemas, strict" % KUBERNETES_VERSION,
+            step("Kubernetes %s schemas, strict" % ", ".join(KUBERNETES_VERSIONS),
                  lambda: "%d objects valid" % validate_core(docs, sub))
             step("Prometheus Operator schemas", lambda: "%d objects valid" % validate_operator(docs, sub))
             step("pod", check_pod, docs, name, values)
