@@ -352,21 +352,25 @@ fn shard_b(c: &mut Config) {
 
 /// The `webhook_id`s each shard shows, folded ad-hoc sets included.
 fn shard_a_webhooks() -> BTreeSet<String> {
-    let folded = [SCRAPER, NIGHTLY].map(|id| format!("ad-hoc:{id}"));
-    let regular = [WH_SCRAPER, WH_SCRAPER_QUIET, WH_LOADER, WH_NIGHTLY];
-    regular
-        .map(str::to_string)
-        .into_iter()
-        .chain(folded)
-        .collect()
+    webhook_ids(
+        &[WH_SCRAPER, WH_SCRAPER_QUIET, WH_LOADER, WH_NIGHTLY],
+        &[SCRAPER, NIGHTLY],
+    )
 }
 
 fn shard_b_webhooks() -> BTreeSet<String> {
-    let folded = [CRAWLER, DAILY, DIGEST].map(|id| format!("ad-hoc:{id}"));
-    let regular = [WH_CRAWLER, WH_DAILY, WH_DIGEST, WH_EXPORT];
+    webhook_ids(
+        &[WH_CRAWLER, WH_DAILY, WH_DIGEST, WH_EXPORT],
+        &[CRAWLER, DAILY, DIGEST],
+    )
+}
+
+/// `regular` webhooks, and the folded ad-hoc set of each of `folded_into`.
+fn webhook_ids(regular: &[&str], folded_into: &[&str]) -> BTreeSet<String> {
+    let folded = folded_into.iter().map(|id| format!("ad-hoc:{id}"));
     regular
-        .map(str::to_string)
-        .into_iter()
+        .iter()
+        .map(|id| id.to_string())
         .chain(folded)
         .collect()
 }
