@@ -79,6 +79,11 @@ token
 {{- toYaml $probe -}}
 {{- end -}}
 
+{{/* The one pod's state claim: the user's, or the one pvc.yaml makes. */}}
+{{- define "awe.stateClaim" -}}
+{{- default (printf "%s-state" (include "awe.fullname" .)) .Values.persistence.existingClaim -}}
+{{- end -}}
+
 {{/* A StatefulSet only when several replicas each need a volume of their own. */}}
 {{- define "awe.statefulSet" -}}
 {{- if and .Values.persistence.enabled (gt (int .Values.replicaCount) 1) -}}
@@ -203,7 +208,7 @@ spec:
     - name: state
       {{- if .Values.persistence.enabled }}
       persistentVolumeClaim:
-        claimName: {{ default (printf "%s-state" (include "awe.fullname" .)) .Values.persistence.existingClaim }}
+        claimName: {{ include "awe.stateClaim" . }}
       {{- else }}
       emptyDir: {}
       {{- end }}
