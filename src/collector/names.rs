@@ -108,12 +108,12 @@ impl Names {
         mut read_now: BTreeSet<Owner>,
     ) {
         self.label(state);
-        let named = owners_of(state);
+        let mut named = owners_of(state);
         self.known.retain(|owner, _| named.contains(owner));
         // The first round reads tasks and Actors; a task's record may name
         // an Actor that no webhook named: the second round reads it.
         for _ in 0..2 {
-            let to_read: Vec<Owner> = owners_of(state)
+            let to_read: Vec<Owner> = named
                 .into_iter()
                 .filter(|o| !read_now.contains(o) && (all || !self.known.contains_key(o)))
                 .collect();
@@ -134,6 +134,8 @@ impl Names {
                 }
             }
             self.label(state);
+            // The labels may now name a task's Actor.
+            named = owners_of(state);
         }
     }
 
