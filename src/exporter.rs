@@ -120,7 +120,7 @@ impl Exporter {
             collector: Mutex::new(collector),
             metrics,
             cache: RwLock::new(Arc::new(initial)),
-            health: std::sync::Mutex::new(Health::new(crate::api::origin_of(&config.api_base_url))),
+            health: std::sync::Mutex::new(Health::new(client.origin().to_owned())),
             requests,
             generation: AtomicU64::new(0),
             last_refresh: std::sync::Mutex::new(None),

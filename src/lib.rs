@@ -109,9 +109,32 @@ impl RunError {
 /// Starts the exporter on an already-bound listener and runs until
 /// `shutdown` is cancelled. Tests bind port 0 and cancel the token.
 pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    run_for(config, listener, shutdown, false).await
+}
+
+/// Like [`run`], against a demo account the caller serves
+/// ([`demo::account_at`], on a port of its own): the state file is kept
+/// for the demo's account, as `--demo` keeps it, not for the port it is
+/// served on, so that a restart on another port carries the counts on.
+pub async fn run_for_demo_account(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    run_for(config, listener, shutdown, true).await
+}
+
+/// [`run`]; the state file kept for the demo's account when
+/// `demo_account` (or in `--demo`).
+async fn run_for(
     mut config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
+    mut demo_account: bool,
 ) -> Result<(), RunError> {
     // Caught from the start: a SIGHUP while starting must not end the
     // process (it is handled once the reloader runs).
@@ -128,15 +151,20 @@ pub async fn run(
         tracing::info!(api = %demo.base_url, "demo mode: reading a simulated Apify account");
         config.api_base_url = demo.base_url;
         config.token = secret::Secret::new(demo.token);
-        config.state_origin = Some(demo::DEMO_ORIGIN.to_owned());
+        // Served on a new port at each start: the port does not name it.
+        demo_account = true;
     }
     log_start(&config);
     let limits = config.http_limits;
     let web = server::Web::from_config(config.web.as_ref(), limits.auth_queue_wait).await?;
     let settings = Arc::new(server::Settings::new(web));
     let state_file = config.state_file.as_ref().map(|path| {
-        let origin = config.state_origin.as_ref().unwrap_or(&config.api_base_url);
-        StateFile::new(path, origin.clone())
+        let origin = if demo_account {
+            demo::DEMO_ORIGIN
+        } else {
+            config.api_base_url.as_str()
+        };
+        StateFile::new(path, origin)
     });
     let exporter = Arc::new(Exporter::new(&config, state_file, clock::system())?);
     let refresher = tokio::spawn(Arc::clone(&exporter).keep_fresh(shutdown.clone()));

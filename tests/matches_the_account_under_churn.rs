@@ -9,7 +9,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use apify_webhook_exporter::demo::{self, DEMO_ORIGIN, WINDOW};
+use apify_webhook_exporter::demo::{self, WINDOW};
 use apify_webhook_exporter::secret::Secret;
 use serde_json::Value;
 use support::model::Counts;
@@ -93,18 +93,17 @@ async fn a_restarted_demo_exporter_carries_its_counts_on_exactly() {
     let configure = |c: &mut apify_webhook_exporter::config::Config| {
         c.token = Secret::new(demo::simulation::DEMO_TOKEN);
         c.state_file = Some(state_file.clone());
-        c.state_origin = Some(DEMO_ORIGIN.to_owned());
     };
     // In the past, so that nothing the demo shows is in the future.
     let first = OffsetDateTime::now_utc() - time::Duration::minutes(30);
     let second = first + time::Duration::minutes(10);
 
-    let h = Harness::start(demo::account_at(first), configure).await;
+    let h = Harness::start_demo_account(demo::account_at(first), configure).await;
     let m = h.scrape().await;
     let before = assert_counts(&m, &h.fake.dispatches());
     h.stop().await;
 
-    let h = Harness::start(demo::account_at(second), configure).await;
+    let h = Harness::start_demo_account(demo::account_at(second), configure).await;
     let m = h.scrape().await;
     assert_eq!(m.up(), 1.0);
     let dispatches = assert_counts(&m, &demo::history(first - WINDOW, second));

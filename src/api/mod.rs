@@ -143,6 +143,12 @@ impl Client {
         *self.token.write().unwrap_or_else(|e| e.into_inner()) = token;
     }
 
+    /// The API's origin (`scheme://host:port`, see [`origin`]), as its
+    /// errors name it.
+    pub(crate) fn origin(&self) -> &str {
+        &self.origin
+    }
+
     fn token(&self) -> Secret {
         self.token.read().unwrap_or_else(|e| e.into_inner()).clone()
     }

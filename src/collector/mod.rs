@@ -31,7 +31,7 @@ use futures::stream::{self, StreamExt};
 use crate::api::decode::{item_key, Millis};
 use crate::api::dispatches::DispatchList;
 use crate::api::webhooks::{Webhook, WebhookList, WebhookListing};
-use crate::api::{ApiError, Client, Undecodable};
+use crate::api::{ApiError, Client, Owner, Undecodable};
 use crate::clock::Clock;
 use crate::config::{AdHoc, Config, Selection};
 use cursor::Cursor;
@@ -146,12 +146,17 @@ impl Collector {
             .metadata_read_at
             .is_none_or(|at| now.saturating_sub(at) >= period);
         let mut read_metadata = false;
+        // The owners read by name in the metadata read: not read again by id.
+        let mut read_by_name = BTreeSet::new();
         if metadata_due {
             match self
                 .read_metadata(now, &known_before, &mut skips, &mut report.errors)
                 .await
             {
-                Ok(()) => read_metadata = true,
+                Ok(by_name) => {
+                    read_metadata = true;
+                    read_by_name = by_name;
+                }
                 // Without a webhook set read once, nothing can be updated
                 // safely; with one, counting goes on and the metadata is
                 // read again next refresh.
@@ -184,6 +189,7 @@ impl Collector {
                 self.concurrency,
                 &mut self.state,
                 read_metadata,
+                read_by_name,
             )
             .await;
         self.report_skipped(skips, &mut report);
@@ -200,20 +206,22 @@ impl Collector {
 
     /// Reads what the selection names, the full webhook where needed, and
     /// syncs the watched set (`known_before`: the webhooks watched until
-    /// now); the period starts again.
+    /// now); the period starts again. Returns the Actors and tasks read by
+    /// name on the way.
     async fn read_metadata(
         &mut self,
         now: Millis,
         known_before: &BTreeSet<String>,
         skips: &mut Vec<Skip>,
         errors: &mut Vec<ApiError>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<BTreeSet<Owner>, ApiError> {
         let listing = self.resolve_webhooks(skips).await?;
         self.probe_account_list().await;
         self.check_owner(&listing.webhooks);
         let mut routing = Routing::new(&self.selection, self.ad_hoc);
         routing.learn_ids(&listing.by_actor, &listing.by_task);
-        self.names
+        let read_by_name = self
+            .names
             .resolve_selected(&self.client, self.concurrency, &self.selection)
             .await;
         for (owner, id) in self.names.selected_ids() {
@@ -242,7 +250,7 @@ impl Collector {
         // refresh reports the error): one webhook's failing read must not
         // make every refresh re-read all the metadata.
         self.metadata_read_at = Some(now);
-        Ok(())
+        Ok(read_by_name)
     }
 
     /// While the account-wide list is refused, asks for one item of it at

@@ -24,8 +24,6 @@ use super::state::State;
 pub(crate) struct Names {
     /// Every owner read; the default record for one with nothing to show.
     known: BTreeMap<Owner, OwnerRecord>,
-    /// Read by name in this metadata read: not read again by id.
-    read_by_name: BTreeSet<Owner>,
     /// Selected names (`Owner::Actor("jane~scraper")`) and their ids, kept
     /// across a failed read: a selection must not lose its runs for a
     /// period because one request failed.
@@ -41,12 +39,14 @@ impl Names {
     /// Reads the record of each Actor and task `selection` names as
     /// `username~name` (one request each, at each metadata read), for its
     /// id; its name comes with it. A failed read keeps the id known.
+    /// Returns the owners (by id) read this way, which [`Names::refresh`]
+    /// need not read again.
     pub(crate) async fn resolve_selected(
         &mut self,
         client: &Client,
         concurrency: usize,
         selection: &Selection,
-    ) {
+    ) -> BTreeSet<Owner> {
         let named = |ids: &[String], owner: fn(String) -> Owner| {
             ids.iter()
                 .filter(|id| id.contains('~'))
@@ -60,6 +60,7 @@ impl Names {
             client.owner(&owner).await
         })
         .await;
+        let mut read_by_name = BTreeSet::new();
         for (owner, answer) in records {
             match answer {
                 Ok(Some(record)) if !record.id.is_empty() => {
@@ -68,7 +69,7 @@ impl Names {
                         Owner::ActorTask(_) => Owner::ActorTask(record.id.clone()),
                     };
                     self.selected.insert(owner, record.id.clone());
-                    self.read_by_name.insert(by_id.clone());
+                    read_by_name.insert(by_id.clone());
                     self.known.insert(by_id, record);
                 }
                 Ok(_) => {
@@ -85,6 +86,7 @@ impl Names {
                 }
             }
         }
+        read_by_name
     }
 
     /// The ids of the Actors and tasks selected by name, as last read.
@@ -93,24 +95,25 @@ impl Names {
     }
 
     /// Reads the owners `state`'s webhooks name: every one when `all` (a
-    /// metadata read), otherwise those never read; then the Actors of tasks
-    /// that this taught. Forgets owners no webhook names any more, and
-    /// writes ids and names into the webhooks' labels.
+    /// metadata read), otherwise those never read, but none in `read_now`
+    /// (read by name in this refresh); then the Actors of tasks that this
+    /// taught. Forgets owners no webhook names any more, and writes ids and
+    /// names into the webhooks' labels.
     pub(crate) async fn refresh(
         &mut self,
         client: &Client,
         concurrency: usize,
         state: &mut State,
         all: bool,
+        mut read_now: BTreeSet<Owner>,
     ) {
         self.label(state);
-        let named = owners_of(state);
+        let mut named = owners_of(state);
         self.known.retain(|owner, _| named.contains(owner));
-        let mut read_now = std::mem::take(&mut self.read_by_name);
         // The first round reads tasks and Actors; a task's record may name
         // an Actor that no webhook named: the second round reads it.
         for _ in 0..2 {
-            let to_read: Vec<Owner> = owners_of(state)
+            let to_read: Vec<Owner> = named
                 .into_iter()
                 .filter(|o| !read_now.contains(o) && (all || !self.known.contains_key(o)))
                 .collect();
@@ -131,6 +134,8 @@ impl Names {
                 }
             }
             self.label(state);
+            // The labels may now name a task's Actor.
+            named = owners_of(state);
         }
     }
 

@@ -78,9 +78,6 @@ pub struct Config {
     /// `--demo` (or `--demo-if-no-token` without a token): read the
     /// built-in simulated account.
     pub demo: bool,
-    /// The account the state file belongs to, when `api_base_url` does not
-    /// name it: `--demo` serves its fixed account on a new port each start.
-    pub state_origin: Option<String>,
     /// What is worth a WARN line at start (an ignored token, an unknown
     /// variable): logging is set up only once the configuration is read.
     /// Never a value, only names.
@@ -112,7 +109,6 @@ impl Config {
             token_file: None,
             http_limits: HttpLimits::default(),
             demo: false,
-            state_origin: None,
             warnings: Vec::new(),
         }
     }
@@ -388,7 +384,6 @@ impl Config {
             token_file,
             http_limits: HttpLimits::default(),
             demo,
-            state_origin: None,
             warnings,
         })
     }

@@ -82,7 +82,20 @@ impl Harness {
         configure: impl FnOnce(&mut Config),
     ) -> Harness {
         let (api, fake_shutdown) = serve_fake(&fake).await;
-        Harness::spawn_exporter(fake, api, fake_shutdown, configure)
+        Harness::spawn_exporter(fake, api, fake_shutdown, configure, false)
+    }
+
+    /// Like `start`, with the demo account in `fake` (`demo::account_at`):
+    /// the exporter keeps its state file for the demo's account, as
+    /// `--demo` does, not for the port `fake` is served on.
+    pub async fn start_demo_account(
+        fake: FakeApify,
+        configure: impl FnOnce(&mut Config),
+    ) -> Harness {
+        let (api, fake_shutdown) = serve_fake(&fake).await;
+        let h = Harness::spawn_exporter(fake, api, fake_shutdown, configure, true);
+        h.wait_ready().await;
+        h
     }
 
     /// Like `start`, against a fake already served at `api` (the demo's),
@@ -93,7 +106,7 @@ impl Harness {
         api_shutdown: CancellationToken,
         configure: impl FnOnce(&mut Config),
     ) -> Harness {
-        let h = Harness::spawn_exporter(fake, api, api_shutdown, configure);
+        let h = Harness::spawn_exporter(fake, api, api_shutdown, configure, false);
         h.wait_ready().await;
         h
     }
@@ -103,6 +116,7 @@ impl Harness {
         api: String,
         fake_shutdown: CancellationToken,
         configure: impl FnOnce(&mut Config),
+        demo_account: bool,
     ) -> Harness {
         let mut config = test_config(&api);
         configure(&mut config);
@@ -114,9 +128,12 @@ impl Harness {
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let exporter = tokio::spawn(async move {
-            apify_webhook_exporter::run(config, listener, token)
-                .await
-                .unwrap();
+            let ran = if demo_account {
+                apify_webhook_exporter::run_for_demo_account(config, listener, token).await
+            } else {
+                apify_webhook_exporter::run(config, listener, token).await
+            };
+            ran.unwrap();
         });
         // Without gzip, so a test sees the bytes the exporter sent.
         let http = reqwest::Client::builder()
