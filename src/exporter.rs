@@ -197,8 +197,8 @@ impl Exporter {
         // Saved before encoding, so that a failed save shows in this
         // refresh's /metrics. Counted and logged; the next refresh tries
         // again.
-        let _ = self.write_state(collector.state()).await;
         let state = collector.state();
+        let _ = self.write_state(state).await;
         self.metrics.observe_refresh(
             elapsed,
             &reasons,
@@ -214,7 +214,6 @@ impl Exporter {
         let duration = humantime::format_duration(Duration::from_millis(
             u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         ));
-        let state = collector.state();
         if first {
             tracing::info!(
                 ok = report.succeeded(),

@@ -256,7 +256,6 @@ struct ErrorDetail {
 }
 
 /// `text` with every occurrence of the token replaced by `***`.
-/// `text` with every occurrence of the token replaced by `***`.
 pub(super) fn mask(text: &str, token: &str) -> String {
     if token.is_empty() {
         text.to_string()
