@@ -187,17 +187,6 @@ def webhook_text(labels):
     return "%s — %s" % (owner, name) if owner else name
 
 
-def expected_webhook_options(series_labels):
-    """[(webhook_text, id)] for apify_webhook_info label sets, first id wins."""
-    out, seen = [], set()
-    for labels in series_labels:
-        wid = labels["webhook_id"]
-        if wid not in seen:
-            seen.add(wid)
-            out.append((webhook_text(labels), wid))
-    return out
-
-
 def golden_series(job="apify", instance="exporter:9723", only=None):
     """The golden exposition's series, as the Prometheus API would return
     them (labels unescaped and sorted, with job and instance), optionally
@@ -311,7 +300,8 @@ def series_selector(labels):
 
 
 def expected_webhook_names(infos):
-    """What Prometheus must answer to the names query: one series per id."""
+    """What Prometheus must answer to the names query: one series per id,
+    the first one's name."""
     out, seen = [], set()
     for labels in infos:
         if labels["webhook_id"] in seen:
@@ -322,6 +312,12 @@ def expected_webhook_names(infos):
             m["request_host"] = labels["request_host"]
         out.append({"metric": dict(sorted(m.items())), "value": [1700000000, "1"]})
     return out
+
+
+def expected_webhook_options(infos):
+    """[(webhook_text, id)] the $webhook_id selector must offer for these
+    apify_webhook_info label sets: the names query's answer, first id wins."""
+    return [(s["metric"]["webhook"], s["metric"]["webhook_id"]) for s in expected_webhook_names(infos)]
 
 
 def check_webhook_variable(var):
