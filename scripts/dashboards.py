@@ -44,6 +44,8 @@ import subprocess
 import sys
 import tempfile
 
+from ha_lint import HA_DEDUP, HA_SERIES, lint_ha
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DASHBOARD_DIR = ROOT / "dashboards"
 
@@ -336,49 +338,6 @@ def check_webhook_variable(var):
     if got != want:
         return ["$%s regex gives %r from the golden apify_webhook_info, not %r" % (WEBHOOK_VARIABLE, got, want)]
     return []
-
-
-# HA: two exporters scraping one account are two `instance`s of one job
-# with the same series; a sum or count over them doubles. Every sum/count
-# over the exporter's webhook series first takes one of each pair.
-HA_DEDUP = "max without (instance, pod) ("
-HA_AGGREGATION = re.compile(r"\b(sum|count)\s*(?:(?:by|without)\s*\([^)]*\)\s*)?\(")
-HA_SERIES = re.compile(r"\bapify_(?:webhook_[a-z_]+|exporter_webhooks)\b")
-
-
-def closing_paren(expr, start):
-    """Index of the `)` closing the `(` just before `start`, skipping
-    strings; len(expr) when unbalanced."""
-    depth, i, quote = 1, start, None
-    while i < len(expr):
-        c = expr[i]
-        if quote:
-            if c == "\\" and quote != "`":
-                i += 1
-            elif c == quote:
-                quote = None
-        elif c in "\"'`":
-            quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return len(expr)
-
-
-def lint_ha(expr):
-    """Sums and counts over the exporter's webhook series not taken over
-    `max without (instance, pod)` first."""
-    problems = []
-    for m in HA_AGGREGATION.finditer(expr):
-        arg = expr[m.end():closing_paren(expr, m.end())]
-        if HA_SERIES.search(arg) and not arg.lstrip().startswith(HA_DEDUP):
-            problems.append("%s over %s not taken over `%s...)` first: an HA pair would count twice"
-                            % (m.group(1), HA_SERIES.search(arg).group(0), HA_DEDUP))
-    return problems
 
 
 def metric_names(expr):
