@@ -8,7 +8,9 @@ For every alert of prometheus/alerts.yml:
   - summary, description and runbook_url annotations;
   - runbook_url ends in #<alert name, lower case>, and docs/runbook.md has a
     `## <AlertName>` section (GitHub's anchor for it is that lower-case name;
-    the base before `#` is scripts/runbook_urls.py's to check);
+    the only check of the anchors: the base before `#` is
+    scripts/runbook_urls.py's to check, and promtool holds the tests'
+    expected runbook_url to the alert's);
   - prometheus/tests/*.yml has a case where it fires (exp_alerts with labels)
     and a case where it must stay quiet (exp_alerts: []).
 And every `## Apify...` section of the runbook belongs to an existing alert.
