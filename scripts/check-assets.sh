@@ -44,13 +44,13 @@ check_compose_prometheus() {
 }
 
 # The commented Slack, e-mail and PagerDuty examples of deploy/alertmanager.yml
-# (and its commented global SMTP settings), uncommented as a user would,
-# beside the template they use.
+# (and its commented global SMTP settings), uncommented as a user would
+# (scripts/alertmanager_examples.py, as the e2e reads them), beside the
+# template they use.
 check_alertmanager_examples() {
   mkdir -p "$tmp/alertmanager"
   cp deploy/notifications.tmpl "$tmp/alertmanager/"
-  sed -E -e '/^receivers:/,/^[^ ]/ s/^(    )# /\1/' -e 's/^# (global:)/\1/' -e 's/^# (  smtp_)/\1/' \
-    deploy/alertmanager.yml >"$tmp/alertmanager/alertmanager.yml"
+  python3 scripts/alertmanager_examples.py >"$tmp/alertmanager/alertmanager.yml" || return 1
   local n
   n=$(grep -cE '^\s+(slack|email|pagerduty|webhook)_configs:' "$tmp/alertmanager/alertmanager.yml")
   [ "$n" -eq 4 ] || { echo "uncommented $n notifier examples, want 4"; return 1; }

@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 
+import alertmanager_examples
 import runbook_urls
 
 SLACK_PATH = "/slack"
@@ -53,28 +54,27 @@ class Failure(Exception):
     """A check failed (e2e.py's checks raise it too)."""
 
 
-def example_fields(root):
+def example_fields():
     """{notifier: {field: value}} of the Slack and e-mail examples of
-    deploy/alertmanager.yml (commented out there)."""
-    text = (root / "deploy/alertmanager.yml").read_text()
+    deploy/alertmanager.yml (commented out there), uncommented as
+    check-assets.sh checks them with amtool."""
+    config = alertmanager_examples.uncommented()
     out = {}
     for notifier, keys in EXAMPLE_FIELDS.items():
-        block = re.search(r"(?ms)^\s*# %s:\n(.*?)(?=^\s*# [a-z]+_configs:|^\S)" % notifier, text)
-        if not block:
-            raise Failure("deploy/alertmanager.yml has no commented example of %s" % notifier)
         out[notifier] = {}
         for key in keys:
-            m = re.search(r"(?m)^\s*#\s+%s: ('\{\{ template \"[a-z.]+\" \. \}\}')\s*$" % key, block.group(1))
-            if not m:
-                raise Failure("deploy/alertmanager.yml's %s example has no `%s: '{{ template ... }}'`" % (notifier, key))
-            out[notifier][key] = m.group(1)
+            value = alertmanager_examples.template_field(config, notifier, key)
+            if not value:
+                raise Failure("deploy/alertmanager.yml has no commented %s example with `%s: '{{ template ... }}'`"
+                              % (notifier, key))
+            out[notifier][key] = value
     return out
 
 
 def alertmanager_receivers(root, webhook_port, slack_port, smtp_port):
     """The `templates`, `route` and `receivers` of the e2e's Alertmanager:
     every alert to all three receivers."""
-    examples = example_fields(root)
+    examples = example_fields()
     slack, mail = examples["slack_configs"], examples["email_configs"]
     return """\
 templates:
