@@ -259,11 +259,6 @@ NAME_JOIN = re.compile(r"\*\s*on\s*\(job, webhook_id\)\s*group_left\s*\(webhook(
 # `ad-hoc:<actorId>` of a public Actor can come from two accounts. Panels
 # aggregate and join by (job, webhook_id), never by webhook_id alone.
 BY_ID_ALONE = re.compile(r"\b(?:by|on|without)\s*\(\s*webhook_id\s*[,)]")
-# The selector's regex over a query_result() line
-# `{request_host="...",webhook="<text>",webhook_id="<id>"} 1 <ms>` (no
-# request_host for ad-hoc webhooks): anchored at both ends, so quotes in a
-# description cannot shift the groups.
-WEBHOOK_REGEX = r'/^\{(?:request_host="[^"]*",)?webhook="(?<text>[\s\S]*)",webhook_id="(?<value>[^"]+)"\} \S+ \S+$/'
 
 # Names the golden file may lack (the lead adds Actor and task names to it):
 # each way a name can be missing, on top of the golden series.
@@ -325,7 +320,10 @@ def expected_webhook_options(infos):
 def check_webhook_variable(var):
     """Problems of the $webhook_id selector: its query must be WEBHOOK_QUERY
     (run by promtool on the golden series in check_golden()), its regex must
-    give (webhook_text, id) for what that query returns."""
+    give (webhook_text, id) for what that query returns: query_result()
+    lines `{request_host="...",webhook="<text>",webhook_id="<id>"} 1 <ms>`
+    (no request_host for ad-hoc webhooks), quotes and newlines in
+    descriptions included."""
     q = variable_query(var)
     if q != WEBHOOK_QUERY:
         return ["$%s must be %s, to show names and keep ids" % (WEBHOOK_VARIABLE, WEBHOOK_QUERY)]
