@@ -73,7 +73,8 @@ scrape_body() { body=$(curl -sf "$url/metrics"); }
 sum_of() { awk -v p="$1" 'index($1, p) == 1 { s += $2 } END { printf "%d", s }' <<<"$body"; }
 series() { grep -c '^apify_webhook_' <<<"$body"; }
 
-need_wrk() { command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
+# wrk, and the pushgateway of `peers`, when missing.
+need_bench_tools() { bash scripts/install-tools.sh --bench; }
 
 rss() {
   for n in ${RSS_SIZES:-100000 1000000}; do
@@ -95,7 +96,7 @@ rss() {
 rss_mib() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$exporter_pid/status"; }
 
 scrape() {
-  need_wrk
+  need_bench_tools
   # 600 webhooks x 6 event types: ~50k series once every label combination
   # has been seen. SCRAPE_WEBHOOKS and SCRAPE_DISPATCHES scale the account
   # (docs/scaling.md); SCRAPE_PLAIN=0 leaves out the plain-text run.
@@ -261,9 +262,7 @@ wrk_row() {
 }
 
 peers() {
-  need_wrk
-  command -v prometheus-pushgateway >/dev/null ||
-    { apt-get update -qq && apt-get install -y -qq prometheus-pushgateway >/dev/null; }
+  need_bench_tools
   local venv=$target_dir/bench-venv
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install -q "prometheus_client==$PROMETHEUS_CLIENT_VERSION"

@@ -8,7 +8,9 @@ For every alert of prometheus/alerts.yml:
   - summary, description and runbook_url annotations;
   - runbook_url ends in #<alert name, lower case>, and docs/runbook.md has a
     `## <AlertName>` section (GitHub's anchor for it is that lower-case name;
-    the base before `#` is scripts/runbook_urls.py's to check);
+    the only check of the anchors: the base before `#` is
+    scripts/runbook_urls.py's to check, and promtool holds the tests'
+    expected runbook_url to the alert's);
   - prometheus/tests/*.yml has a case where it fires (exp_alerts with labels)
     and a case where it must stay quiet (exp_alerts: []).
 And every `## Apify...` section of the runbook belongs to an existing alert.
@@ -21,8 +23,9 @@ of one job) fire each alert once:
     freshness filter `on (job, instance) (apify_up == 1)` (gauges read from
     exporters whose refreshes succeed);
   - every rate() or increase() of an apify_webhook_* series sits right
-    inside `max without (instance, pod) (`, and no sum() takes raw
-    apify_webhook_* series (it would add the pair's counts up);
+    inside `max without (instance, pod) (`, and every sum() or count() over
+    apify_webhook_* series takes them over it first (it would add the
+    pair's counts up): scripts/ha_lint.py, the dashboards' rule too;
   - they join apify_webhook_info for description, request_host,
     actor_name and actor_task_name, and carry the run_url, run_age,
     last_response_status, failed_last_hour and failed_calls_last_hour
@@ -40,6 +43,8 @@ import pathlib
 import re
 import sys
 
+from ha_lint import HA_DEDUP as MAX_WITHOUT, lint_ha
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -55,7 +60,6 @@ def alerts(text):
 
 
 WEBHOOK_GROUP = "apify-webhook-alerts"
-MAX_WITHOUT = "max without (instance, pod) ("
 JOIN_LABELS = "group_left (description, request_host, actor_name, actor_task_name)"
 RUN_ANNOTATIONS = ("run_url", "run_age", "last_response_status", "failed_last_hour", "failed_calls_last_hour")
 FRESH = " (apify_up == 1)"
@@ -85,13 +89,14 @@ def ha_problems(name, text):
     for m in re.finditer(r"\b(rate|increase)\(apify_webhook_", text):
         if not text[:m.start()].endswith(MAX_WITHOUT):
             out.append("%s: %s() of an apify_webhook_* series outside `%s...)`" % (name, m.group(1), MAX_WITHOUT))
-    if re.search(r"\bsum\s*(?:(?:by|without)\s*\([^)]*\)\s*)?\(\s*apify_webhook_", text):
-        out.append("%s: sum() of raw apify_webhook_* series (take max without (instance, pod) first)" % name)
+    out.extend("%s: %s" % (name, p) for p in lint_ha(text))
     return out
 
 
 def closing(text, i):
-    """Index of the parenthesis closing the one at text[i]."""
+    """Index of the parenthesis closing the one at text[i]. Blind to
+    strings, unlike ha_lint.closing_paren: a query written in a Go "..."
+    string holds its quotes escaped (\\")."""
     depth = 0
     for j in range(i, len(text)):
         depth += {"(": 1, ")": -1}.get(text[j], 0)

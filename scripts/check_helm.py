@@ -31,16 +31,16 @@ import os
 import pathlib
 import re
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 
 import yaml
+
+from testkit import Failure, free_port, poll
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHART = ROOT / "deploy/helm/apify-webhook-exporter"
@@ -57,10 +57,6 @@ FAKE_TOKEN = "e2e-token"
 WATCHED = ["wh-flaky", "wh-healthy", "wh-misconfigured"]
 STATE_DIR = "/var/lib/apify-webhook-exporter"
 SECRETS_DIR = "/etc/apify-webhook-exporter"
-
-
-class Failure(Exception):
-    pass
 
 
 def run(cmd, **kw):
@@ -290,26 +286,6 @@ def check_wiring(docs, w, values):
                svc["metadata"]["labels"].get(sm["spec"]["jobLabel"]), values["serviceMonitor"]["jobName"])
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def poll(what, probe, timeout):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            got = probe()
-            if got:
-                return got
-        except (OSError, urllib.error.URLError) as e:
-            last = e
-        time.sleep(0.1)
-    raise Failure("timed out after %ss waiting for %s (last error: %s)" % (timeout, what, last))
-
-
 def binary(var, default, build):
     path = pathlib.Path(os.environ.get(var, ROOT / default))
     if not path.exists():
@@ -319,6 +295,9 @@ def binary(var, default, build):
 
 
 EXPORTER = FAKE_API = None
+# The probes below: a connection refused (OSError, URLError) means not yet;
+# a Failure (the process exited) ends the wait at once.
+RETRY_UNANSWERED = {"interval": 0.1, "retry": (OSError,)}
 
 
 def materialize(docs, tmp):
@@ -383,7 +362,7 @@ def run_like_the_pod(tmp):
                                 stdin=subprocess.PIPE)
         procs.append(fake)
         api = poll("the fake API", lambda: re.search(r"(?m)^listening (\S+)$", (logs / "fake.log").read_text()),
-                   30).group(1)
+                   30, **RETRY_UNANSWERED).group(1)
         port = free_port()
         docs = render(["-f", str(CHART / "ci/ha-pair-values.yaml"),
                        "--set", "exporter.apiBaseUrl=" + api, "--set", "exporter.port=%d" % port])
@@ -411,9 +390,10 @@ def run_like_the_pod(tmp):
         # readiness with the header the values give it.
         live, ready = c["livenessProbe"]["httpGet"], c["readinessProbe"]["httpGet"]
         ready_headers = [(h["name"], h["value"]) for h in ready.get("httpHeaders", [])]
-        poll("the liveness probe", lambda: alive() or get(live["path"])[0] == 200, 30)
+        poll("the liveness probe", lambda: alive() or get(live["path"])[0] == 200, 30, **RETRY_UNANSWERED)
         expect("readiness without the password", get(ready["path"])[0], 401)
-        poll("the readiness probe", lambda: alive() or get(ready["path"], ready_headers)[0] == 200, 60)
+        poll("the readiness probe", lambda: alive() or get(ready["path"], ready_headers)[0] == 200, 60,
+             **RETRY_UNANSWERED)
         status, body = get("/metrics", ready_headers)
         expect("/metrics status", status, 200)
         expect("apify_up", re.findall(r"(?m)^apify_up (\S+)$", body), ["1"])

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 
+import alertmanager_examples
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy/notifications.tmpl"
 RUNBOOK = "https://runbooks.example/apify.md"
@@ -232,11 +234,11 @@ def render(name, payload, tmp):
 
 
 def undefined_references():
-    """Templates deploy/alertmanager.yml names (its examples too) that the
-    template file does not define: Alertmanager finds out only when it
-    sends."""
+    """Templates deploy/alertmanager.yml names (its examples too,
+    uncommented) that the template file does not define: Alertmanager
+    finds out only when it sends."""
     defined = set(re.findall(r'\{\{-? *define "([^"]+)"', TEMPLATE.read_text()))
-    used = set(re.findall(r'\{\{-? *template "([^"]+)"', (ROOT / "deploy/alertmanager.yml").read_text()))
+    used = set(re.findall(r'\{\{-? *template "([^"]+)"', alertmanager_examples.uncommented()))
     return sorted(used - defined), len(used)
 
 

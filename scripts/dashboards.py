@@ -44,6 +44,8 @@ import subprocess
 import sys
 import tempfile
 
+from ha_lint import HA_DEDUP, HA_SERIES, lint_ha
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DASHBOARD_DIR = ROOT / "dashboards"
 
@@ -187,17 +189,6 @@ def webhook_text(labels):
     return "%s — %s" % (owner, name) if owner else name
 
 
-def expected_webhook_options(series_labels):
-    """[(webhook_text, id)] for apify_webhook_info label sets, first id wins."""
-    out, seen = [], set()
-    for labels in series_labels:
-        wid = labels["webhook_id"]
-        if wid not in seen:
-            seen.add(wid)
-            out.append((webhook_text(labels), wid))
-    return out
-
-
 def golden_series(job="apify", instance="exporter:9723", only=None):
     """The golden exposition's series, as the Prometheus API would return
     them (labels unescaped and sorted, with job and instance), optionally
@@ -268,11 +259,6 @@ NAME_JOIN = re.compile(r"\*\s*on\s*\(job, webhook_id\)\s*group_left\s*\(webhook(
 # `ad-hoc:<actorId>` of a public Actor can come from two accounts. Panels
 # aggregate and join by (job, webhook_id), never by webhook_id alone.
 BY_ID_ALONE = re.compile(r"\b(?:by|on|without)\s*\(\s*webhook_id\s*[,)]")
-# The selector's regex over a query_result() line
-# `{request_host="...",webhook="<text>",webhook_id="<id>"} 1 <ms>` (no
-# request_host for ad-hoc webhooks): anchored at both ends, so quotes in a
-# description cannot shift the groups.
-WEBHOOK_REGEX = r'/^\{(?:request_host="[^"]*",)?webhook="(?<text>[\s\S]*)",webhook_id="(?<value>[^"]+)"\} \S+ \S+$/'
 
 # Names the golden file may lack (the lead adds Actor and task names to it):
 # each way a name can be missing, on top of the golden series.
@@ -311,7 +297,8 @@ def series_selector(labels):
 
 
 def expected_webhook_names(infos):
-    """What Prometheus must answer to the names query: one series per id."""
+    """What Prometheus must answer to the names query: one series per id,
+    the first one's name."""
     out, seen = [], set()
     for labels in infos:
         if labels["webhook_id"] in seen:
@@ -324,10 +311,19 @@ def expected_webhook_names(infos):
     return out
 
 
+def expected_webhook_options(infos):
+    """[(webhook_text, id)] the $webhook_id selector must offer for these
+    apify_webhook_info label sets: the names query's answer, first id wins."""
+    return [(s["metric"]["webhook"], s["metric"]["webhook_id"]) for s in expected_webhook_names(infos)]
+
+
 def check_webhook_variable(var):
     """Problems of the $webhook_id selector: its query must be WEBHOOK_QUERY
     (run by promtool on the golden series in check_golden()), its regex must
-    give (webhook_text, id) for what that query returns."""
+    give (webhook_text, id) for what that query returns: query_result()
+    lines `{request_host="...",webhook="<text>",webhook_id="<id>"} 1 <ms>`
+    (no request_host for ad-hoc webhooks), quotes and newlines in
+    descriptions included."""
     q = variable_query(var)
     if q != WEBHOOK_QUERY:
         return ["$%s must be %s, to show names and keep ids" % (WEBHOOK_VARIABLE, WEBHOOK_QUERY)]
@@ -340,49 +336,6 @@ def check_webhook_variable(var):
     if got != want:
         return ["$%s regex gives %r from the golden apify_webhook_info, not %r" % (WEBHOOK_VARIABLE, got, want)]
     return []
-
-
-# HA: two exporters scraping one account are two `instance`s of one job
-# with the same series; a sum or count over them doubles. Every sum/count
-# over the exporter's webhook series first takes one of each pair.
-HA_DEDUP = "max without (instance, pod) ("
-HA_AGGREGATION = re.compile(r"\b(sum|count)\s*(?:(?:by|without)\s*\([^)]*\)\s*)?\(")
-HA_SERIES = re.compile(r"\bapify_(?:webhook_[a-z_]+|exporter_webhooks)\b")
-
-
-def closing_paren(expr, start):
-    """Index of the `)` closing the `(` just before `start`, skipping
-    strings; len(expr) when unbalanced."""
-    depth, i, quote = 1, start, None
-    while i < len(expr):
-        c = expr[i]
-        if quote:
-            if c == "\\" and quote != "`":
-                i += 1
-            elif c == quote:
-                quote = None
-        elif c in "\"'`":
-            quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return len(expr)
-
-
-def lint_ha(expr):
-    """Sums and counts over the exporter's webhook series not taken over
-    `max without (instance, pod)` first."""
-    problems = []
-    for m in HA_AGGREGATION.finditer(expr):
-        arg = expr[m.end():closing_paren(expr, m.end())]
-        if HA_SERIES.search(arg) and not arg.lstrip().startswith(HA_DEDUP):
-            problems.append("%s over %s not taken over `%s...)` first: an HA pair would count twice"
-                            % (m.group(1), HA_SERIES.search(arg).group(0), HA_DEDUP))
-    return problems
 
 
 def metric_names(expr):

@@ -70,7 +70,6 @@ import pathlib
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -85,7 +84,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import dashboards  # noqa: E402
 import e2e_notify  # noqa: E402
-from e2e_notify import Failure  # noqa: E402
+from testkit import Failure, free_port, http_get, poll, shorten  # noqa: E402
 
 JOB = "apify-webhook-exporter"
 # The token examples/fake_api's e2e scenario accepts (see its e2e.rs).
@@ -134,46 +133,6 @@ class Results:
         self.passed += 1
         print("ok   %s (%.1fs)%s" % (name, time.monotonic() - t0, ": " + detail if detail else ""), flush=True)
         return True
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url, timeout=5):
-    """(status, body text); status 0 when nothing answered."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")
-    except (urllib.error.URLError, OSError):
-        return 0, ""
-
-
-def poll(what, fn, timeout, interval=0.5):
-    """Call fn until it returns a truthy value; Failure after `timeout` seconds
-    with the last value or error it gave."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            value = fn()
-            if value:
-                return value
-            last = value
-        except Failure as e:
-            last = str(e)
-        if time.monotonic() >= deadline:
-            raise Failure("%s: not within %ss (last: %s)" % (what, timeout, shorten(last)))
-        time.sleep(interval)
-
-
-def shorten(value, n=600):
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= n else text[:n] + "..."
 
 
 class Stack:
@@ -488,7 +447,7 @@ def start_stack(ctx):
     receivers, Prometheus; all ready."""
     api = ctx.api = start_fake(ctx)
     receiver_port = ctx.stack.receiver()
-    ctx.sinks, slack_port, smtp_port = e2e_notify.start(ctx.stack, free_port)
+    ctx.sinks, slack_port, smtp_port = e2e_notify.start(ctx.stack)
     exporter_port, exporter_b_port = free_port(), free_port()
     prom_port, ctx.am_port = free_port(), free_port()
     ctx.instances = ["127.0.0.1:%d" % exporter_port, "127.0.0.1:%d" % exporter_b_port]
@@ -669,7 +628,7 @@ def check_inhibited(ctx):
     """wh-misconfigured's by its 4xx alert; the folded ad-hoc id's by its
     5xx one."""
     def suppressed(webhook_id):
-        alerts = e2e_notify.am_alerts(ctx, http_get, alertname="ApifyWebhookFailureRatioHigh",
+        alerts = e2e_notify.am_alerts(ctx, alertname="ApifyWebhookFailureRatioHigh",
                                       webhook_id=webhook_id)
         if not alerts:
             raise Failure("Alertmanager has no ApifyWebhookFailureRatioHigh for %s" % webhook_id)
@@ -1045,7 +1004,7 @@ def check_tls_scrape(ctx):
 CHECKS = [
     ("the contract's metrics are scraped", check_scraped),
     ("both exporters of the HA pair are scraped, as two targets of the job",
-     lambda ctx: e2e_notify.check_pair_scraped(ctx, poll)),
+     e2e_notify.check_pair_scraped),
     ("series carry the expected labels", check_labels),
     ("the bundled rule groups load and evaluate", check_rules_loaded),
     ("failing webhooks fire their alerts, the healthy one none", check_webhook_alerts),
@@ -1053,13 +1012,13 @@ CHECKS = [
     ("Alertmanager delivers the webhook alerts, the folded id's naming ad-hoc webhooks",
      check_delivered_webhook_alert),
     ("Slack and e-mail render ApifyWebhookReceiverMisconfigured as the template says",
-     lambda ctx: e2e_notify.check_webhook_alert_rendered(ctx, poll, http_get, fake_dispatch)),
+     lambda ctx: e2e_notify.check_webhook_alert_rendered(ctx, fake_dispatch)),
     ("the bundled inhibit rules suppress the consequence of a failing receiver", check_inhibited),
     ("a 401 from Apify fires and delivers ApifyApiAuthFailing", check_auth_alerts),
     ("ApifyApiAuthFailing fires once per exporter of the pair",
-     lambda ctx: e2e_notify.check_exporter_alerts_per_instance(ctx, poll)),
+     e2e_notify.check_exporter_alerts_per_instance),
     ("Slack renders ApifyApiAuthFailing without webhook lines, one message per exporter",
-     lambda ctx: e2e_notify.check_exporter_alert_rendered(ctx, poll, http_get)),
+     e2e_notify.check_exporter_alert_rendered),
     ("the exporter recovers when the token works again", check_recovers),
     ("every dashboard panel query returns data", check_dashboard_queries),
     ("ad-hoc runs fold into one webhook_id, however many", check_folded_bounded),
@@ -1067,7 +1026,7 @@ CHECKS = [
      e2e_notify.check_delivered_once),
     ("the exporter exits 0 on SIGTERM", check_stops_cleanly),
     ("with one exporter of the pair stopped, the other keeps every webhook alert firing",
-     lambda ctx: e2e_notify.check_pair_survives_one(ctx, poll)),
+     e2e_notify.check_pair_survives_one),
     ("Prometheus scrapes over TLS with basic auth, and not with a wrong password", check_tls_scrape),
 ]
 

@@ -33,7 +33,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 
+import alertmanager_examples
 import runbook_urls
+from testkit import Failure, free_port, http_get, poll
 
 SLACK_PATH = "/slack"
 MAIL_FROM = "alertmanager@e2e.example"
@@ -49,32 +51,27 @@ AGE = r"(\d+(?:\.\d+)?(?:ms|us|µs|ns|[dhms])(?: \d+[hms])?)"
 EXAMPLE_FIELDS = {"slack_configs": ("title", "text"), "email_configs": ("Subject", "html", "text")}
 
 
-class Failure(Exception):
-    """A check failed (e2e.py's checks raise it too)."""
-
-
-def example_fields(root):
+def example_fields():
     """{notifier: {field: value}} of the Slack and e-mail examples of
-    deploy/alertmanager.yml (commented out there)."""
-    text = (root / "deploy/alertmanager.yml").read_text()
+    deploy/alertmanager.yml (commented out there), uncommented as
+    check-assets.sh checks them with amtool."""
+    config = alertmanager_examples.uncommented()
     out = {}
     for notifier, keys in EXAMPLE_FIELDS.items():
-        block = re.search(r"(?ms)^\s*# %s:\n(.*?)(?=^\s*# [a-z]+_configs:|^\S)" % notifier, text)
-        if not block:
-            raise Failure("deploy/alertmanager.yml has no commented example of %s" % notifier)
         out[notifier] = {}
         for key in keys:
-            m = re.search(r"(?m)^\s*#\s+%s: ('\{\{ template \"[a-z.]+\" \. \}\}')\s*$" % key, block.group(1))
-            if not m:
-                raise Failure("deploy/alertmanager.yml's %s example has no `%s: '{{ template ... }}'`" % (notifier, key))
-            out[notifier][key] = m.group(1)
+            value = alertmanager_examples.template_field(config, notifier, key)
+            if not value:
+                raise Failure("deploy/alertmanager.yml has no commented %s example with `%s: '{{ template ... }}'`"
+                              % (notifier, key))
+            out[notifier][key] = value
     return out
 
 
 def alertmanager_receivers(root, webhook_port, slack_port, smtp_port):
     """The `templates`, `route` and `receivers` of the e2e's Alertmanager:
     every alert to all three receivers."""
-    examples = example_fields(root)
+    examples = example_fields()
     slack, mail = examples["slack_configs"], examples["email_configs"]
     return """\
 templates:
@@ -205,7 +202,7 @@ class SmtpSink:
         pass
 
 
-def start(stack, free_port):
+def start(stack):
     """Starts both sinks, registered with the stack for clean-up; returns
     (sinks, slack port, smtp port)."""
     sinks = Sinks(stack.tmp)
@@ -218,7 +215,7 @@ def start(stack, free_port):
 
 # --- what Alertmanager holds --------------------------------------------------
 
-def am_alerts(ctx, http_get, **labels):
+def am_alerts(ctx, **labels):
     """Alertmanager's alerts (API v2) with these labels."""
     filters = ['%s="%s"' % kv for kv in sorted(labels.items())]
     url = "http://127.0.0.1:%d/api/v2/alerts?%s" % (ctx.am_port, urllib.parse.urlencode({"filter": filters},
@@ -367,8 +364,8 @@ def exporter_alert_lines(instance, alert, description):
                "", ""])
 
 
-def one_am_alert(ctx, http_get, **labels):
-    alerts = [a for a in am_alerts(ctx, http_get, **labels) if a["status"]["state"] != "unprocessed"]
+def one_am_alert(ctx, **labels):
+    alerts = [a for a in am_alerts(ctx, **labels) if a["status"]["state"] != "unprocessed"]
     if len(alerts) != 1:
         raise Failure("Alertmanager holds %d alerts with %s, want 1: %s"
                       % (len(alerts), labels, [a["labels"] for a in alerts]))
@@ -404,13 +401,13 @@ def match_any(messages, what, render, candidates):
     raise last
 
 
-def check_webhook_alert_rendered(ctx, poll, http_get, fake_dispatch):
+def check_webhook_alert_rendered(ctx, fake_dispatch):
     """ApifyWebhookReceiverMisconfigured of wh-misconfigured, in Slack and
     in the e-mail (text part line by line; subject, the summary; the HTML's
     links); the run they link is the run of a FAILED dispatch of
     wh-misconfigured in the fake (fake_dispatch(ctx, id) reads one)."""
     labels = {"alertname": "ApifyWebhookReceiverMisconfigured", "webhook_id": "wh-misconfigured"}
-    alert = poll("%s in Alertmanager" % labels, lambda: one_am_alert(ctx, http_get, **labels), timeout=30)
+    alert = poll("%s in Alertmanager" % labels, lambda: one_am_alert(ctx, **labels), timeout=30)
     title = "[FIRING:1] ApifyWebhookReceiverMisconfigured (warning)"
 
     def slack():
@@ -453,13 +450,13 @@ def mail_text(msg):
     return part.get_content().replace("\r\n", "\n") if part else ""
 
 
-def check_exporter_alert_rendered(ctx, poll, http_get):
+def check_exporter_alert_rendered(ctx):
     """ApifyApiAuthFailing, one per exporter of the pair, each in its own
     Slack message, without the webhook lines."""
     out = []
     for instance in ctx.instances:
         labels = {"alertname": "ApifyApiAuthFailing", "instance": instance}
-        alert = poll("%s in Alertmanager" % labels, lambda: one_am_alert(ctx, http_get, **labels), timeout=30)
+        alert = poll("%s in Alertmanager" % labels, lambda: one_am_alert(ctx, **labels), timeout=30)
         title = "[FIRING:1] ApifyApiAuthFailing (critical)"
 
         def slack():
@@ -475,7 +472,7 @@ def check_exporter_alert_rendered(ctx, poll, http_get):
 
 # --- the HA pair ----------------------------------------------------------------
 
-def check_pair_scraped(ctx, poll):
+def check_pair_scraped(ctx):
     """Both exporters are targets of the job, up, with apify_up 1."""
     def both(expr):
         got = {r["metric"].get("instance"): float(r["value"][1]) for r in ctx.prom.query(expr)}
@@ -532,7 +529,7 @@ def check_delivered_once(ctx):
     return "%d (alertname, webhook_id) pairs, each delivered as one alert" % len(label_sets)
 
 
-def check_exporter_alerts_per_instance(ctx, poll):
+def check_exporter_alerts_per_instance(ctx):
     """ApifyApiAuthFailing fires once per exporter of the pair, each with
     its instance (called while the fake refuses the token)."""
     def instances():
@@ -545,7 +542,7 @@ def check_exporter_alerts_per_instance(ctx, poll):
     return "ApifyApiAuthFailing for %s" % ", ".join(got)
 
 
-def check_pair_survives_one(ctx, poll):
+def check_pair_survives_one(ctx):
     """Once the first exporter has stopped (check_stops_cleanly), the other
     one keeps every webhook alert firing: none resolves, in Prometheus or at
     the receiver, over several rule evaluations after the stopped target's

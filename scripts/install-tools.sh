@@ -14,23 +14,27 @@
 #   kubernetes-validate, PyYAML    (PyPI)                        with --lint
 #   node, npm                      (Debian packages nodejs, npm, when missing) with --lint
 #   cargo-deny                     (crates.io, pinned version)   with --deny
+#   wrk, prometheus-pushgateway    (Debian packages)             with --bench
+#                                  (scripts/bench.sh)
 # Idempotent: installs nothing when everything is there. Root, or sudo
 # (cargo-deny alone needs neither).
 set -euo pipefail
 
 lint=false
 deny=false
+bench=false
 for arg in "$@"; do
   case "$arg" in
     --lint) lint=true ;;
     --deny) deny=true ;;
+    --bench) bench=true ;;
     *) echo "install-tools: unknown option $arg" >&2; exit 2 ;;
   esac
 done
-# The base tools (prometheus, alertmanager, openssl, curl) are wanted
-# unless cargo-deny alone is asked for (as .ci/run does).
+# The base tools (prometheus, alertmanager, openssl, curl, aiosmtpd) are
+# wanted unless only cargo-deny (as .ci/run asks) or the bench tools are.
 base=true
-if $deny && ! $lint; then base=false; fi
+if ! $lint && { $deny || $bench; }; then base=false; fi
 
 # Bump with care: deny.toml's keys follow cargo-deny's version.
 CARGO_DENY_VERSION=0.20.2
@@ -41,7 +45,7 @@ if $deny; then
     cargo install --locked --quiet cargo-deny --version "$CARGO_DENY_VERSION"
   fi
 fi
-$base || exit 0
+$base || $bench || exit 0
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -49,11 +53,17 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=()
-command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
-command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
-# The e2e makes a certificate for its TLS scrape; curl serves check-metrics.sh.
-command -v openssl >/dev/null 2>&1 || packages+=(openssl)
-command -v curl >/dev/null 2>&1 || packages+=(curl)
+if $base; then
+  command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
+  command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
+  # The e2e makes a certificate for its TLS scrape; curl serves check-metrics.sh.
+  command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+  command -v curl >/dev/null 2>&1 || packages+=(curl)
+fi
+if $bench; then
+  command -v wrk >/dev/null 2>&1 || packages+=(wrk)
+  command -v prometheus-pushgateway >/dev/null 2>&1 || packages+=(prometheus-pushgateway)
+fi
 if $lint; then
   command -v python3 >/dev/null 2>&1 || packages+=(python3)
   # `docker compose config` needs no daemon; Debian's docker-compose (v1)
@@ -71,6 +81,7 @@ if [ "${#packages[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
+$base || exit 0
 
 pip_install() {
   local pip_flags=(--quiet --disable-pip-version-check)
