@@ -26,6 +26,7 @@ are EXPORTER_BIN and FAKE_API_BIN (default target/release/...), built when
 missing.
 """
 import base64
+import functools
 import json
 import os
 import pathlib
@@ -80,18 +81,16 @@ def render(args):
     return [d for d in yaml.safe_load_all(out) if d]
 
 
-def one(docs, kind):
-    found = [d for d in docs if d["kind"] == kind]
+def one(docs, *kinds):
+    """The one rendered object of one of `kinds`."""
+    found = [d for d in docs if d["kind"] in kinds]
     if len(found) != 1:
-        raise Failure("want one %s, rendered %d" % (kind, len(found)))
+        raise Failure("want one %s, rendered %d" % (" or ".join(kinds), len(found)))
     return found[0]
 
 
 def workload(docs):
-    found = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
-    if len(found) != 1:
-        raise Failure("want one Deployment or StatefulSet, rendered %d" % len(found))
-    return found[0]
+    return one(docs, "Deployment", "StatefulSet")
 
 
 def expect(what, got, want):
@@ -122,6 +121,7 @@ def validate_operator(docs, tmp):
     return len(objects)
 
 
+@functools.cache
 def bundled_groups():
     groups = []
     for source in ("prometheus/rules.yml", "prometheus/alerts.yml"):
@@ -151,9 +151,13 @@ def check_dashboards(docs, values):
         expect("%s label %s" % (m["metadata"]["name"], label), m["metadata"]["labels"].get(label), label_value)
         (key, text), = m["data"].items()
         name = re.fullmatch(r"apify-webhook-(\w+)\.json", key).group(1)
-        expect("%s: %s" % (m["metadata"]["name"], key), json.loads(text),
-               json.loads((ROOT / ("dashboards/%s.json" % name)).read_text()))
+        expect("%s: %s" % (m["metadata"]["name"], key), json.loads(text), bundled_dashboard(name))
     return "%d dashboards" % len(maps)
+
+
+@functools.cache
+def bundled_dashboard(name):
+    return json.loads((ROOT / ("dashboards/%s.json" % name)).read_text())
 
 
 def readme_settings():
